@@ -1,0 +1,57 @@
+/**
+ * Typed errors with stable `ERR_MTLS_*` codes. Programmer mistakes at factory time are plain
+ * `TypeError`s; bad data (certificates, headers) is an {@link MtlsError}.
+ */
+
+/** Every code an {@link MtlsError} can carry. Codes are stable; messages are not. */
+export const MTLS_ERROR_CODES = [
+  /** The input is not a well-formed X.509 certificate (DER or PEM). */
+  'ERR_MTLS_CERT_PARSE',
+  /** A forwarded client-certificate header could not be decoded or is not acceptable. */
+  'ERR_MTLS_HEADER_INVALID',
+  /** A request without a verified client certificate was rejected by `require`. */
+  'ERR_MTLS_CLIENT_CERT_REQUIRED',
+] as const;
+
+export type MtlsErrorCode = (typeof MTLS_ERROR_CODES)[number];
+
+const MTLS_ERROR_BRAND = Symbol.for('mtls-observability.MtlsError');
+
+/** An error about bad data. `code` is stable; `cause` holds the underlying failure, if any. */
+export class MtlsError extends Error {
+  override readonly name: string = 'MtlsError';
+  readonly code: MtlsErrorCode;
+
+  constructor(code: MtlsErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.code = code;
+  }
+
+  /** Survives copies of the library loaded twice (ESM and CommonJS, two versions). */
+  get [MTLS_ERROR_BRAND](): true {
+    return true;
+  }
+}
+
+/** The certificate could not be parsed. */
+export class CertificateParseError extends MtlsError {
+  override readonly name = 'CertificateParseError';
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('ERR_MTLS_CERT_PARSE', message, options);
+  }
+}
+
+/**
+ * True for an {@link MtlsError} from any copy of this library. Checks a brand and the code, not
+ * `instanceof` alone, so it works across duplicated installs and realms.
+ */
+export function isMtlsError(value: unknown): value is MtlsError {
+  if (value instanceof MtlsError) return true;
+  if (typeof value !== 'object' || value === null) return false;
+  const candidate = value as { [MTLS_ERROR_BRAND]?: unknown; code?: unknown };
+  return (
+    candidate[MTLS_ERROR_BRAND] === true &&
+    typeof candidate.code === 'string' &&
+    (MTLS_ERROR_CODES as readonly string[]).includes(candidate.code)
+  );
+}
