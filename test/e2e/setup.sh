@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Installs the real servers the end-to-end tests drive, from Debian's packages, when missing.
+# Idempotent: a machine that already has them installs nothing.
+set -euo pipefail
+need=()
+command -v nginx >/dev/null 2>&1 || need+=(nginx-light)
+command -v haproxy >/dev/null 2>&1 || need+=(haproxy)
+{ command -v prometheus >/dev/null 2>&1 && command -v promtool >/dev/null 2>&1; } || need+=(prometheus)
+command -v openssl >/dev/null 2>&1 || need+=(openssl)
+if [ ${#need[@]} -gt 0 ]; then
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "test/e2e/setup.sh: missing ${need[*]}; install them (apt-get install ${need[*]}) or run as root." >&2
+    exit 1
+  fi
+  echo "test/e2e/setup.sh: installing ${need[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
+# The packages' own services are not wanted: each test starts its server on loopback itself.
+for service in nginx haproxy prometheus prometheus-node-exporter; do
+  if command -v systemctl >/dev/null 2>&1; then systemctl stop "$service" >/dev/null 2>&1 || true; fi
+done
+pkill -x nginx >/dev/null 2>&1 || true
+pkill -x haproxy >/dev/null 2>&1 || true
+pkill -x prometheus >/dev/null 2>&1 || true
+echo "test/e2e/setup.sh: nginx $(nginx -v 2>&1 | sed 's/.*\///'), haproxy $(haproxy -v | head -1 | awk '{print $3}'), prometheus $(prometheus --version 2>&1 | head -1 | awk '{print $3}')"
