@@ -1,0 +1,175 @@
+/**
+ * Trusted-proxy address lists: CIDR parsing at factory time and a cheap per-request match of the
+ * TCP peer address (IPv4, IPv6 and IPv4-mapped IPv6).
+ *
+ * Every address is held as 16 bytes: IPv4 as its IPv4-mapped IPv6 form `::ffff:a.b.c.d`
+ * (RFC 4291 section 2.5.5.2), so `127.0.0.1/32` matches a dual-stack socket's
+ * `::ffff:127.0.0.1` peer and `::ffff:10.0.0.0/104` matches `10.1.2.3`.
+ */
+
+/** One compiled CIDR range. */
+interface CidrRange {
+  readonly bytes: Uint8Array;
+  /** Prefix length over the 128-bit form (IPv4 `/n` becomes `/96+n`). */
+  readonly prefix: number;
+}
+
+/**
+ * Answers whether a TCP peer address (as `socket.remoteAddress` reports it) is a trusted proxy.
+ * `undefined` (a destroyed socket) and anything unparseable are never trusted.
+ */
+export type TrustedProxyMatcher = (address: string | undefined) => boolean;
+
+const IPV4_MAPPED_PREFIX = [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff] as const;
+const MATCH_CACHE_LIMIT = 1024;
+
+function parseIpv4Into(text: string, out: Uint8Array, offset: number): boolean {
+  const parts = text.split('.');
+  if (parts.length !== 4) return false;
+  for (let i = 0; i < 4; i++) {
+    const part = parts[i]!;
+    // No leading zeros: `010` is octal to inet_aton and decimal elsewhere; refuse the ambiguity.
+    if (!/^(?:0|[1-9][0-9]{0,2})$/.test(part)) return false;
+    const value = Number(part);
+    if (value > 255) return false;
+    out[offset + i] = value;
+  }
+  return true;
+}
+
+function parseIpv6(input: string): Uint8Array | undefined {
+  let text = input;
+  // An embedded IPv4 address may only end the address (RFC 4291 section 2.2, form 3): rewrite it
+  // as two hex groups and parse the rest uniformly.
+  const lastColon = text.lastIndexOf(':');
+  const lastPart = text.slice(lastColon + 1);
+  if (lastPart.includes('.')) {
+    const v4 = new Uint8Array(4);
+    if (!parseIpv4Into(lastPart, v4, 0)) return undefined;
+    const high = ((v4[0]! << 8) | v4[1]!).toString(16);
+    const low = ((v4[2]! << 8) | v4[3]!).toString(16);
+    text = `${text.slice(0, lastColon + 1)}${high}:${low}`;
+  }
+  const halves = text.split('::');
+  if (halves.length > 2) return undefined;
+  const head = halves[0] === '' ? [] : halves[0]!.split(':');
+  const tail = halves.length === 2 && halves[1] !== '' ? halves[1]!.split(':') : [];
+  if (halves.length === 1 ? head.length !== 8 : head.length + tail.length > 7) return undefined;
+  const groups = [...head, ...new Array<string>(8 - head.length - tail.length).fill('0'), ...tail];
+  const out = new Uint8Array(16);
+  for (let i = 0; i < 8; i++) {
+    const group = groups[i]!;
+    if (!/^[0-9A-Fa-f]{1,4}$/.test(group)) return undefined;
+    const value = parseInt(group, 16);
+    out[2 * i] = value >> 8;
+    out[2 * i + 1] = value & 0xff;
+  }
+  return out;
+}
+
+/**
+ * Parses an IPv4 or IPv6 address into its 16-byte form (IPv4 as IPv4-mapped IPv6). A zone index
+ * (`fe80::1%eth0`) is dropped: zones only scope link-local addresses to an interface. Returns
+ * `undefined` for anything else.
+ */
+export function parseIpAddress(text: string): Uint8Array | undefined {
+  if (typeof text !== 'string' || text.length === 0 || text.length > 64) return undefined;
+  if (!text.includes(':')) {
+    const out = new Uint8Array(16);
+    out.set(IPV4_MAPPED_PREFIX, 0);
+    return parseIpv4Into(text, out, 12) ? out : undefined;
+  }
+  const zone = text.indexOf('%');
+  return parseIpv6(zone === -1 ? text : text.slice(0, zone));
+}
+
+function hasHostBits(bytes: Uint8Array, prefix: number): boolean {
+  for (let bit = prefix; bit < 128; bit++) {
+    if ((bytes[bit >> 3]! >> (7 - (bit & 7))) & 1) return true;
+  }
+  return false;
+}
+
+function inRange(address: Uint8Array, range: CidrRange): boolean {
+  const fullBytes = range.prefix >> 3;
+  for (let i = 0; i < fullBytes; i++) {
+    if (address[i] !== range.bytes[i]) return false;
+  }
+  const remainingBits = range.prefix & 7;
+  if (remainingBits === 0) return true;
+  const mask = (0xff << (8 - remainingBits)) & 0xff;
+  return (address[fullBytes]! & mask) === (range.bytes[fullBytes]! & mask);
+}
+
+/**
+ * Parses one CIDR (`10.0.0.0/8`, `2001:db8::/32`, `::ffff:10.0.0.0/104`) or a single address
+ * (a `/32` or `/128`). Returns a description of the problem instead of throwing, so the caller can
+ * word the `TypeError`.
+ */
+function parseCidr(entry: string): CidrRange | string {
+  const slash = entry.indexOf('/');
+  const addressText = slash === -1 ? entry : entry.slice(0, slash);
+  if (addressText.includes('%')) return 'a zone index (%...) is not allowed in a CIDR';
+  const bytes = parseIpAddress(addressText);
+  if (bytes === undefined) return 'not an IPv4 or IPv6 address';
+  const isIpv4 = !addressText.includes(':');
+  const maxPrefix = isIpv4 ? 32 : 128;
+  let prefix = maxPrefix;
+  if (slash !== -1) {
+    const prefixText = entry.slice(slash + 1);
+    if (!/^(?:0|[1-9][0-9]{0,2})$/.test(prefixText) || Number(prefixText) > maxPrefix) {
+      return `the prefix length must be an integer from 0 to ${maxPrefix}`;
+    }
+    prefix = Number(prefixText);
+  }
+  const fullPrefix = isIpv4 ? 96 + prefix : prefix;
+  if (hasHostBits(bytes, fullPrefix)) {
+    // `10.0.0.1/8` is almost always a typo; silently masking it would trust more than meant.
+    return 'it has host bits set after the prefix; write the network address';
+  }
+  return { bytes, prefix: fullPrefix };
+}
+
+/**
+ * Compiles a list of trusted-proxy CIDRs once (at factory time) into a matcher. Throws a
+ * `TypeError` naming `optionName`, the bad entry and the fix.
+ *
+ * @param list CIDRs or single addresses, IPv4 or IPv6.
+ * @param optionName how the caller's option is called, for error messages.
+ */
+export function compileTrustedProxies(
+  list: readonly string[],
+  optionName = 'trustedProxies',
+): TrustedProxyMatcher {
+  if (!Array.isArray(list) || list.length === 0) {
+    throw new TypeError(
+      `${optionName} must be a non-empty array of CIDR strings such as "10.0.0.0/8" or "::1/128".`,
+    );
+  }
+  const ranges: CidrRange[] = [];
+  for (const entry of list) {
+    if (typeof entry !== 'string') {
+      throw new TypeError(`${optionName} entries must be CIDR strings, got ${typeof entry}.`);
+    }
+    const parsed = parseCidr(entry.trim());
+    if (typeof parsed === 'string') {
+      throw new TypeError(
+        `${optionName}: ${JSON.stringify(entry)} is not a valid CIDR: ${parsed}. ` +
+          'Use forms such as "10.0.0.0/8", "127.0.0.1", "2001:db8::/32" or "::1/128".',
+      );
+    }
+    ranges.push(parsed);
+  }
+  // Proxies are few addresses: remember answers so the common case is one Map lookup.
+  const cache = new Map<string, boolean>();
+  return (address) => {
+    if (typeof address !== 'string') return false;
+    const cached = cache.get(address);
+    if (cached !== undefined) return cached;
+    const bytes = parseIpAddress(address);
+    const trusted = bytes !== undefined && ranges.some((range) => inRange(bytes, range));
+    if (cache.size >= MATCH_CACHE_LIMIT) cache.clear();
+    cache.set(address, trusted);
+    return trusted;
+  };
+}
