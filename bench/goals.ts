@@ -1,0 +1,105 @@
+/** The performance goals of issue 5, read from a benchmark run's results. */
+import type { ModeName, VariantName } from './variants.js';
+import { fixed } from './stats.js';
+
+export interface CellResult {
+  mode: ModeName;
+  variant: VariantName;
+  reference: VariantName;
+  requests: number;
+  errors: number;
+  rps: number;
+  p50ms: number;
+  p99ms: number;
+  cpuMicrosPerRequest: number;
+  /** Median over rounds of reference CPU/request ÷ this variant's CPU/request. */
+  cpuRatio: number;
+  /** Median over rounds of this variant's requests/s ÷ the reference's. */
+  rpsRatio: number;
+  resumedShare: number;
+}
+
+export interface MemoryReport {
+  /** parseCertificate on a certificate never seen before, median µs. */
+  parseMicros: number;
+  /** The library's cache path for a certificate it has not seen (hash, parse, insert), median µs. */
+  missMicros: number;
+  /** The same path for a certificate in the cache, median µs. */
+  hitMicros: number;
+  smallCount: number;
+  largeCount: number;
+  heapSmallMB: number;
+  heapLargeMB: number;
+  cacheEntries?: number;
+  cacheCapacity?: number;
+  notes: string[];
+}
+
+export interface Results {
+  cells: CellResult[];
+  options: {
+    quick: boolean;
+    rounds: number;
+    durationMs: number;
+    warmupMs: number;
+    pool: number;
+    concurrency: number;
+    memoryCerts: number;
+    pin: boolean;
+    memory: boolean;
+  };
+  unavailable: Record<string, string>;
+  memory?: MemoryReport;
+  memoryError?: string;
+}
+
+export interface Goal {
+  readonly text: string;
+  readonly mode?: ModeName;
+  readonly variant?: VariantName;
+  readonly min?: number;
+}
+
+/** Heap growth from 1,000 to 100,000 distinct certificates that still counts as "a few MB". */
+export const HEAP_GROWTH_LIMIT_MB = 4;
+
+export const GOALS: readonly Goal[] = [
+  { text: 'keep-alive: identity + tokens + metrics ≥ 0.98x the reference', mode: 'keepalive', variant: 'mtlsMetrics', min: 0.98 },
+  { text: 'new handshake per request, same certificate: ≥ 0.97x', mode: 'handshakeSame', variant: 'mtlsMetrics', min: 0.97 },
+  { text: 'new handshake per request, distinct certificate: ≥ 0.90x', mode: 'handshakeDistinct', variant: 'mtlsMetrics', min: 0.9 },
+  { text: 'tracing on (keep-alive): the middleware adds ≤ 2% over the tracing reference (≥ 0.980x)', mode: 'keepalive', variant: 'traceMtls', min: 1 / 1.02 },
+];
+
+export interface GoalStatus {
+  readonly status: 'MET' | 'MISSED' | 'UNKNOWN';
+  readonly text: string;
+}
+
+export function evaluateGoals(results: Results): GoalStatus[] {
+  const out: GoalStatus[] = [];
+  for (const goal of GOALS) {
+    const cell = results.cells.find((c) => c.mode === goal.mode && c.variant === goal.variant);
+    if (!cell || !Number.isFinite(cell.cpuRatio)) {
+      out.push({ status: 'UNKNOWN', text: `${goal.text}: not measured` });
+      continue;
+    }
+    out.push({
+      status: cell.cpuRatio >= goal.min! ? 'MET' : 'MISSED',
+      text: `${goal.text}: ${fixed(cell.cpuRatio, 3)}x (req/s ratio ${fixed(cell.rpsRatio, 3)}x)`,
+    });
+  }
+  const m = results.memory;
+  if (!m) {
+    out.push({ status: 'UNKNOWN', text: `memory: not measured${results.memoryError ? ` (${results.memoryError})` : ''}` });
+  } else {
+    const growth = m.heapLargeMB - m.heapSmallMB;
+    const bounded = m.cacheEntries === undefined || m.cacheCapacity === undefined || m.cacheEntries <= m.cacheCapacity;
+    out.push({
+      status: growth <= HEAP_GROWTH_LIMIT_MB && bounded ? 'MET' : 'MISSED',
+      text:
+        `memory: heap after ${m.largeCount} distinct certificates within ${HEAP_GROWTH_LIMIT_MB} MB of the heap after ${m.smallCount} ` +
+        `(+${fixed(growth, 2)} MB), cache ${m.cacheEntries ?? '?'} ≤ ${m.cacheCapacity ?? '?'} entries`,
+    });
+  }
+  return out;
+}

@@ -1,0 +1,312 @@
+/**
+ * `npm run bench`: the mutual-TLS benchmark (issue 5).
+ *
+ * One server process per variant (pinned to core 0 when `taskset` exists), one load generator
+ * process (pinned to core 1) presenting client certificates over loopback. Every window reads the
+ * serving process's own CPU clock (process.cpuUsage) before and after, so "CPU µs per request" is
+ * what the server spent, whatever else runs on the machine. Rounds are interleaved: each round visits
+ * every mode and every variant in a rotated order, and a variant's ratio is the median over rounds of
+ * (reference CPU per request / variant CPU per request), both measured in the same round.
+ *
+ * Flags: --quick (smoke run, ~30 s), --rounds N, --duration MS, --warmup MS, --pool N,
+ *        --concurrency N, --json FILE (results as JSON), --no-pin, --no-memory.
+ */
+import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir, cpus } from 'node:os';
+import { join, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { makeCertFiles } from './certs.js';
+import { MODES, MODE_NAMES, VARIANTS, VARIANT_NAMES, type ModeName, type VariantName } from './variants.js';
+import { fixed, formatTable, median, percentile, roundOrder } from './stats.js';
+import { GOALS, evaluateGoals, type MemoryReport, type Results, type CellResult } from './goals.js';
+import type { WindowResult } from './load.js';
+
+const benchDir = dirname(fileURLToPath(import.meta.url));
+const root = dirname(benchDir);
+
+// ---------- options ----------
+const argv = process.argv.slice(2);
+const flag = (name: string) => argv.includes(name);
+const value = (name: string, fallback: number): number => {
+  const i = argv.indexOf(name);
+  if (i < 0) return fallback;
+  const n = Number(argv[i + 1]);
+  if (!Number.isFinite(n) || n <= 0) throw new TypeError(`bench: ${name} needs a positive number, got ${argv[i + 1]}`);
+  return n;
+};
+const quick = flag('--quick');
+const options = {
+  quick,
+  rounds: value('--rounds', quick ? 1 : 3),
+  durationMs: value('--duration', quick ? 400 : 2500),
+  warmupMs: value('--warmup', quick ? 200 : 700),
+  pool: value('--pool', quick ? 50 : 2000),
+  concurrency: value('--concurrency', 8),
+  memoryCerts: value('--memory-certs', quick ? 5000 : 100_000),
+  pin: !flag('--no-pin') && hasTaskset(),
+  memory: !flag('--no-memory'),
+};
+const jsonIndex = argv.indexOf('--json');
+const jsonFile = jsonIndex >= 0 ? argv[jsonIndex + 1] : undefined;
+
+function hasTaskset(): boolean {
+  try {
+    execFileSync('taskset', ['-p', String(process.pid)], { stdio: 'ignore' });
+    return cpus().length >= 2;
+  } catch {
+    return false;
+  }
+}
+
+// ---------- child processes ----------
+type Message = { type: string; [key: string]: unknown };
+
+class Child {
+  private readonly queue: Message[] = [];
+  private readonly waiters: { type: string; resolve: (m: Message) => void; reject: (e: Error) => void }[] = [];
+  exited: string | undefined;
+  stderr = '';
+
+  constructor(readonly name: string, readonly process: ChildProcess) {
+    process.on('message', (m: Message) => {
+      const w = this.waiters.findIndex((x) => x.type === m.type);
+      if (w >= 0) this.waiters.splice(w, 1)[0]!.resolve(m);
+      else this.queue.push(m);
+    });
+    process.stderr?.on('data', (d: Buffer) => {
+      this.stderr = (this.stderr + d.toString()).slice(-4000);
+    });
+    process.on('exit', (code, signal) => {
+      this.exited = `exited with ${signal ?? code}`;
+      for (const w of this.waiters.splice(0)) w.reject(new Error(`${name} ${this.exited}: ${this.stderr.trim()}`));
+    });
+  }
+
+  next(type: string, timeoutMs = 120_000): Promise<Message> {
+    const i = this.queue.findIndex((m) => m.type === type);
+    if (i >= 0) return Promise.resolve(this.queue.splice(i, 1)[0]!);
+    if (this.exited) return Promise.reject(new Error(`${this.name} ${this.exited}: ${this.stderr.trim()}`));
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`${this.name}: no '${type}' within ${timeoutMs} ms`)), timeoutMs);
+      this.waiters.push({
+        type,
+        resolve: (m) => {
+          clearTimeout(timer);
+          resolve(m);
+        },
+        reject: (e) => {
+          clearTimeout(timer);
+          reject(e);
+        },
+      });
+    });
+  }
+
+  send(m: Message): void {
+    this.process.send(m);
+  }
+
+  kill(): void {
+    if (!this.exited) this.process.kill();
+  }
+}
+
+function startChild(name: string, script: string, args: string[], core: number | undefined, nodeFlags: string[] = []): Child {
+  const node = [process.execPath, ...nodeFlags, '--import', 'tsx', join(benchDir, script), ...args];
+  const [command, ...rest] = core === undefined ? node : ['taskset', '-c', String(core), ...node];
+  const child = spawn(command!, rest, { cwd: root, stdio: ['ignore', 'inherit', 'pipe', 'ipc'] });
+  return new Child(name, child);
+}
+
+async function serverCpuMicros(server: Child): Promise<number> {
+  server.send({ type: 'cpu' });
+  const m = await server.next('cpu');
+  const cpu = m['cpu'] as NodeJS.CpuUsage;
+  return cpu.user + cpu.system;
+}
+
+// ---------- the run ----------
+interface Window {
+  round: number;
+  mode: ModeName;
+  variant: VariantName;
+  result: WindowResult;
+  cpuMicros: number;
+}
+
+async function measureWindow(load: Child, server: Child, port: number, mode: ModeName): Promise<{ result: WindowResult; cpuMicros: number }> {
+  load.send({ type: 'run', port, mode, concurrency: options.concurrency, warmupMs: options.warmupMs, durationMs: options.durationMs });
+  await load.next('warm');
+  const before = await serverCpuMicros(server);
+  load.send({ type: 'go' });
+  const done = await load.next('done');
+  const after = await serverCpuMicros(server);
+  load.send({ type: 'close' });
+  await load.next('closed');
+  return { result: done['result'] as WindowResult, cpuMicros: after - before };
+}
+
+function log(line: string): void {
+  process.stderr.write(`${line}\n`);
+}
+
+async function main(): Promise<void> {
+  const started = Date.now();
+  const work = mkdtempSync(join(tmpdir(), 'mtls-bench-'));
+  const children: Child[] = [];
+  const cleanup = () => {
+    for (const c of children) c.kill();
+    rmSync(work, { recursive: true, force: true });
+  };
+  process.on('SIGINT', () => {
+    cleanup();
+    process.exit(130);
+  });
+  try {
+    log(`bench: making ${options.pool} client certificates ...`);
+    const certs = await makeCertFiles(work, options.pool);
+    log(`bench: certificates from ${certs.source}`);
+
+    const load = startChild('load generator', 'load.ts', [work], options.pin ? 1 : undefined);
+    children.push(load);
+    await load.next('ready');
+
+    const servers = new Map<VariantName, { child: Child; port: number }>();
+    const unavailable = new Map<VariantName, string>();
+    for (const name of VARIANT_NAMES) {
+      const child = startChild(`server ${name}`, 'server.ts', [name, work], options.pin ? 0 : undefined);
+      children.push(child);
+      try {
+        const ready = await child.next('ready', 60_000);
+        servers.set(name, { child, port: ready['port'] as number });
+      } catch (error) {
+        const reason = (error instanceof Error ? error.message : String(error)).split('\n').find((l) => /Error|missing/.test(l)) ?? String(error);
+        unavailable.set(name, reason.slice(0, 200));
+        log(`bench: variant ${name} unavailable: ${reason.slice(0, 300)}`);
+      }
+    }
+
+    const windows: Window[] = [];
+    const available = VARIANT_NAMES.filter((v) => servers.has(v));
+    for (let round = 0; round < options.rounds; round++) {
+      for (const mode of roundOrder(MODE_NAMES, round)) {
+        for (const variant of roundOrder(available, round + MODE_NAMES.indexOf(mode))) {
+          const s = servers.get(variant)!;
+          const w = await measureWindow(load, s.child, s.port, mode);
+          windows.push({ round, mode, variant, ...w });
+          if (w.result.firstError && w.result.errors > 0) log(`bench: ${mode}/${variant}: ${w.result.errors} errors, first: ${w.result.firstError}`);
+        }
+      }
+      log(`bench: round ${round + 1}/${options.rounds} done (${((Date.now() - started) / 1000).toFixed(0)} s)`);
+    }
+
+    const results: Results = { cells: [], options, unavailable: Object.fromEntries(unavailable) };
+    for (const mode of MODE_NAMES) {
+      for (const variant of VARIANT_NAMES) {
+        const mine = windows.filter((w) => w.mode === mode && w.variant === variant);
+        if (mine.length === 0) continue;
+        const reference = VARIANTS[variant].reference;
+        const perRound = mine.map((w) => w.cpuMicros / Math.max(1, w.result.requests));
+        const ratios = mine.map((w) => {
+          const ref = windows.find((x) => x.mode === mode && x.variant === reference && x.round === w.round);
+          if (!ref) return Number.NaN;
+          return ref.cpuMicros / Math.max(1, ref.result.requests) / (w.cpuMicros / Math.max(1, w.result.requests));
+        });
+        const rpsRatios = mine.map((w) => {
+          const ref = windows.find((x) => x.mode === mode && x.variant === reference && x.round === w.round);
+          if (!ref) return Number.NaN;
+          return w.result.requests / w.result.elapsedMs / (ref.result.requests / ref.result.elapsedMs);
+        });
+        const latencies = mine.flatMap((w) => w.result.latenciesMs).sort((a, b) => a - b);
+        const requests = mine.reduce((a, w) => a + w.result.requests, 0);
+        const seconds = mine.reduce((a, w) => a + w.result.elapsedMs, 0) / 1000;
+        const connections = mine.reduce((a, w) => a + w.result.connections, 0);
+        const cell: CellResult = {
+          mode,
+          variant,
+          reference,
+          requests,
+          errors: mine.reduce((a, w) => a + w.result.errors, 0),
+          rps: requests / seconds,
+          p50ms: percentile(latencies, 0.5),
+          p99ms: percentile(latencies, 0.99),
+          cpuMicrosPerRequest: median(perRound),
+          cpuRatio: median(ratios),
+          rpsRatio: median(rpsRatios),
+          resumedShare: connections ? mine.reduce((a, w) => a + w.result.resumed, 0) / connections : Number.NaN,
+        };
+        results.cells.push(cell);
+      }
+    }
+
+    if (options.memory) {
+      log('bench: parse cost and heap with distinct certificates ...');
+      const mem = startChild('memory', 'memory.ts', [work, String(options.memoryCerts)], options.pin ? 0 : undefined, ['--expose-gc']);
+      children.push(mem);
+      try {
+        const m = await mem.next('memory', 600_000);
+        results.memory = m['report'] as MemoryReport;
+      } catch (error) {
+        results.memoryError = (error instanceof Error ? error.message : String(error)).slice(0, 300);
+      }
+    }
+
+    print(results, certs.source, (Date.now() - started) / 1000);
+    if (jsonFile) writeFileSync(jsonFile, JSON.stringify(results, null, 2));
+  } finally {
+    cleanup();
+  }
+}
+
+function print(results: Results, certSource: string, seconds: number): void {
+  const o = results.options;
+  const out: string[] = [];
+  out.push(`mtls-observability benchmark — node ${process.version}, ${cpus().length} cores (${cpus()[0]?.model ?? '?'}), ${new Date().toISOString()}`);
+  out.push(
+    `${o.quick ? 'QUICK smoke run (numbers not meaningful); ' : ''}${o.rounds} interleaved round(s) × ${o.durationMs} ms per window (+${o.warmupMs} ms warm-up), ` +
+      `${o.concurrency} connections in flight, ${o.pool} client certificates (${certSource}), ` +
+      `${o.pin ? 'server on core 0, load generator on core 1' : 'not pinned'}`,
+  );
+  out.push('ratio = reference CPU µs/req ÷ this row\'s CPU µs/req, median over rounds (1.00x = same cost; higher is cheaper)');
+  out.push('');
+  const header = ['mode', 'variant', 'req/s', 'p50 ms', 'p99 ms', 'CPU µs/req', 'ratio', 'vs', 'req/s ratio'];
+  const rows = results.cells.map((c) => [
+    MODES[c.mode],
+    VARIANTS[c.variant].label,
+    fixed(c.rps, 0),
+    fixed(c.p50ms, 2),
+    fixed(c.p99ms, 2),
+    fixed(c.cpuMicrosPerRequest, 0),
+    c.variant === c.reference ? '1.00x' : `${fixed(c.cpuRatio, 3)}x`,
+    c.reference,
+    c.variant === c.reference ? '1.00x' : `${fixed(c.rpsRatio, 3)}x`,
+  ]);
+  out.push(formatTable(header, rows));
+  for (const [v, reason] of Object.entries(results.unavailable)) out.push(`variant ${v} not measured: ${reason}`);
+  const resumed = results.cells.filter((c) => c.mode === 'resume').map((c) => c.resumedShare);
+  if (resumed.length) out.push(`resumption: ${fixed(Math.min(...resumed) * 100, 1)}% or more of the connections resumed a session`);
+  const errors = results.cells.reduce((a, c) => a + c.errors, 0);
+  out.push(`errors: ${errors}`);
+  out.push('');
+  if (results.memory) {
+    const m = results.memory;
+    out.push(`parse cost per new certificate (parseCertificate, median of batch means): ${fixed(m.parseMicros, 1)} µs`);
+    out.push(`library cache path per new certificate (hash + parse + insert): ${fixed(m.missMicros, 1)} µs; per known certificate: ${fixed(m.hitMicros, 2)} µs`);
+    out.push(
+      `heap after ${m.smallCount} distinct certificates: ${fixed(m.heapSmallMB, 2)} MB; after ${m.largeCount}: ${fixed(m.heapLargeMB, 2)} MB ` +
+        `(+${fixed(m.heapLargeMB - m.heapSmallMB, 2)} MB); cache entries ${m.cacheEntries ?? 'n/a'} of ${m.cacheCapacity ?? 'n/a'}`,
+    );
+    for (const note of m.notes) out.push(`memory: ${note}`);
+  } else if (results.memoryError) {
+    out.push(`memory: not measured: ${results.memoryError}`);
+  }
+  out.push('');
+  out.push('goals:');
+  for (const g of evaluateGoals(results)) out.push(`  ${g.status.padEnd(7)} ${g.text}`);
+  out.push(`(${seconds.toFixed(0)} s)`);
+  console.log(out.join('\n'));
+  void GOALS;
+}
+
+await main();

@@ -1,0 +1,128 @@
+/**
+ * One benchmark server: a child process serving one variant over HTTPS with mutual TLS.
+ * Usage (from bench/run.ts): node --import tsx bench/server.ts <variant> <certDir>
+ * Talks to the parent over IPC: it sends { type: 'ready', port } once listening and answers
+ * { type: 'cpu' } with its process.cpuUsage() so the parent can charge CPU time to a window.
+ */
+import { createRequire } from 'node:module';
+import { Writable } from 'node:stream';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { readCertFiles } from './certs.js';
+import { VARIANTS, type VariantName } from './variants.js';
+
+const require = createRequire(import.meta.url);
+const variantName = process.argv[2] as VariantName;
+const certDir = process.argv[3]!;
+const variant = VARIANTS[variantName];
+if (!variant) throw new Error(`bench/server.ts: unknown variant ${String(variantName)}`);
+
+type Handler = (req: IncomingMessage, res: ServerResponse) => void;
+
+// The access log goes nowhere: the cost measured is formatting the line, not writing it.
+const nullStream = new Writable({
+  write(_chunk, _encoding, callback) {
+    callback();
+  },
+});
+
+/** A span exporter that drops everything: the cost measured is creating and ending spans. */
+const nullSpanExporter = {
+  export(_spans: unknown[], done: (result: { code: number }) => void) {
+    done({ code: 0 });
+  },
+  shutdown: async () => {},
+  forceFlush: async () => {},
+};
+
+async function startTracing(): Promise<void> {
+  // Instrumentations patch http/https/express when they are require()d after this point.
+  const { NodeSDK } = await import('@opentelemetry/sdk-node');
+  const { BatchSpanProcessor } = await import('@opentelemetry/sdk-trace-base');
+  const { HttpInstrumentation } = await import('@opentelemetry/instrumentation-http');
+  const { ExpressInstrumentation } = await import('@opentelemetry/instrumentation-express');
+  const sdk = new NodeSDK({
+    spanProcessors: [new BatchSpanProcessor(nullSpanExporter as never)],
+    instrumentations: [new HttpInstrumentation(), new ExpressInstrumentation()],
+    resourceDetectors: [],
+  });
+  sdk.start();
+}
+
+async function makeMeterProvider(): Promise<unknown> {
+  const { MeterProvider, PeriodicExportingMetricReader, AggregationTemporality } = await import(
+    '@opentelemetry/sdk-metrics'
+  );
+  // Export every 5 s into nothing: collection cost is paid as in production, output is dropped.
+  const exporter = {
+    export(_m: unknown, done: (r: { code: number }) => void) {
+      done({ code: 0 });
+    },
+    shutdown: async () => {},
+    forceFlush: async () => {},
+    selectAggregationTemporality: () => AggregationTemporality.CUMULATIVE,
+  };
+  return new MeterProvider({
+    readers: [new PeriodicExportingMetricReader({ exporter: exporter as never, exportIntervalMillis: 5000 })],
+  });
+}
+
+async function buildHandler(): Promise<Handler> {
+  if (variant.tracing) await startTracing();
+  if (variant.kind === 'bare') {
+    return (_req, res) => {
+      res.writeHead(200, { 'content-type': 'text/plain', 'content-length': '2' });
+      res.end('ok');
+    };
+  }
+  const express = require('express') as typeof import('express');
+  const morgan = require('morgan') as typeof import('morgan');
+  const lib = (await import('mtls-observability')) as Record<string, unknown>;
+  const app = express();
+  let format = 'combined';
+  if (variant.identity) {
+    const mtlsIdentity = lib['mtlsIdentity'] as ((o?: unknown) => Handler) | undefined;
+    const registerMorganTokens = lib['registerMorganTokens'] as ((m: unknown, o?: unknown) => void) | undefined;
+    if (typeof mtlsIdentity !== 'function' || typeof registerMorganTokens !== 'function') {
+      throw new Error('library pieces missing: mtlsIdentity / registerMorganTokens not exported yet');
+    }
+    const options: Record<string, unknown> = {};
+    if (variant.metrics) options['meterProvider'] = await makeMeterProvider();
+    app.use(mtlsIdentity(options) as never);
+    registerMorganTokens(morgan);
+    format = 'mtls-combined';
+  }
+  app.use(morgan(format as 'combined', { stream: nullStream }));
+  app.get('/', (_req, res) => {
+    res.send('ok');
+  });
+  return app as unknown as Handler;
+}
+
+const handler = await buildHandler();
+const https = require('node:https') as typeof import('node:https');
+const certs = readCertFiles(certDir);
+const server = https.createServer(
+  {
+    key: certs.serverKeyPem,
+    cert: certs.serverCertPem,
+    ca: certs.caPem,
+    requestCert: true,
+    rejectUnauthorized: false,
+    keepAliveTimeout: 60_000,
+  },
+  handler,
+);
+server.listen(0, '127.0.0.1', () => {
+  const address = server.address();
+  const port = typeof address === 'object' && address ? address.port : 0;
+  process.send?.({ type: 'ready', port });
+});
+process.on('message', (message: { type: string }) => {
+  if (message.type === 'cpu') {
+    const m = process.memoryUsage();
+    process.send?.({ type: 'cpu', cpu: process.cpuUsage(), rss: m.rss, heapUsed: m.heapUsed });
+  } else if (message.type === 'exit') {
+    process.exit(0);
+  }
+});
+process.on('disconnect', () => process.exit(0));

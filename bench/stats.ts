@@ -1,0 +1,44 @@
+/** Pure helpers for the benchmark's numbers and its printed table (unit-tested, no I/O). */
+
+export function percentile(sorted: readonly number[], p: number): number {
+  if (sorted.length === 0) return Number.NaN;
+  const i = Math.min(sorted.length - 1, Math.max(0, Math.ceil(p * sorted.length) - 1));
+  return sorted[i]!;
+}
+
+export function median(values: readonly number[]): number {
+  const finite = values.filter((v) => Number.isFinite(v)).sort((a, b) => a - b);
+  if (finite.length === 0) return Number.NaN;
+  const mid = finite.length >> 1;
+  return finite.length % 2 ? finite[mid]! : (finite[mid - 1]! + finite[mid]!) / 2;
+}
+
+/** Rotates `items` by `by` and reverses every other round, so drift hits every item alike. */
+export function roundOrder<T>(items: readonly T[], round: number): T[] {
+  const n = items.length;
+  const rotated = items.map((_, i) => items[(i + round) % n]!);
+  return round % 2 ? rotated.reverse() : rotated;
+}
+
+export type Cell = string | number;
+
+/** Formats rows as a fixed-width text table with a header rule; numbers right-aligned. */
+export function formatTable(header: readonly string[], rows: readonly (readonly Cell[])[]): string {
+  const text = (c: Cell) => (typeof c === 'number' ? String(c) : c);
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => text(r[i] ?? '').length)));
+  const line = (cells: readonly Cell[], numeric: (i: number) => boolean) =>
+    cells
+      .map((c, i) => (numeric(i) ? text(c).padStart(widths[i]!) : text(c).padEnd(widths[i]!)))
+      .join(' | ')
+      .trimEnd();
+  const isNumericColumn = (i: number) => rows.some((r) => typeof r[i] === 'number' || /^[\d.]+x?$/.test(String(r[i])));
+  return [
+    line(header, isNumericColumn),
+    widths.map((w) => '-'.repeat(w)).join('-|-'),
+    ...rows.map((r) => line(r, isNumericColumn)),
+  ].join('\n');
+}
+
+export function fixed(value: number, digits: number): string {
+  return Number.isFinite(value) ? value.toFixed(digits) : 'n/a';
+}
