@@ -1,0 +1,26 @@
+/**
+ * AWS Application Load Balancer mutual TLS (Elastic Load Balancing guide, "Mutual authentication
+ * with TLS"). Verify mode sends `X-Amzn-Mtls-Clientcert-Leaf`, the URL-encoded PEM of the leaf
+ * (`+`, `=` and `/` left unescaped) after the ALB validated the chain against its trust store.
+ * Passthrough mode sends `X-Amzn-Mtls-Clientcert`, the URL-encoded PEM of the whole presented
+ * chain, **without verifying it**: such an identity is never `verified`.
+ */
+import { percentEncodedPemCertificates, type ProxyFormat } from './encoding.js';
+
+/** AWS ALB `X-Amzn-Mtls-Clientcert-Leaf` (verify mode) or `X-Amzn-Mtls-Clientcert` (passthrough). */
+export const awsAlbFormat: ProxyFormat = {
+  name: 'aws-alb',
+  headers: { leaf: 'x-amzn-mtls-clientcert-leaf', chain: 'x-amzn-mtls-clientcert' },
+  read(header, limits) {
+    const leaf = header('leaf');
+    if (leaf !== undefined) {
+      return { kind: 'verified', der: percentEncodedPemCertificates(leaf, 1)[0]! };
+    }
+    const chain = header('chain');
+    if (chain !== undefined) {
+      const der = percentEncodedPemCertificates(chain, limits.maxChainLength)[0]!;
+      return { kind: 'failed', reason: 'PROXY_UNVERIFIED', der };
+    }
+    return { kind: 'none' };
+  },
+};

@@ -1,0 +1,24 @@
+/**
+ * Caddy: `header_up X-Client-Cert {http.request.tls.client.certificate_der_base64}` in the
+ * `reverse_proxy` block (base64 DER of the leaf; `header_up` replaces any copy the client sent).
+ * Caddy has no "verified" placeholder (caddyserver/caddy#3585): with `client_auth { mode
+ * require_and_verify }` (or `verify_if_given`) every forwarded certificate was verified. A
+ * `verify` header name may be configured when the deployment adds one.
+ */
+import { decodeBase64, type ProxyFormat } from './encoding.js';
+import { forwardedOutcome } from './verify.js';
+
+/** Caddy `{http.request.tls.client.certificate_der_base64}`. */
+export const caddyFormat: ProxyFormat = {
+  name: 'caddy',
+  headers: { cert: 'x-client-cert' },
+  optionalRoles: ['verify'],
+  read(header) {
+    const cert = header('cert');
+    return forwardedOutcome(
+      cert === undefined ? undefined : decodeBase64(cert.trim()),
+      header('verify'),
+      'verified',
+    );
+  },
+};

@@ -1,0 +1,33 @@
+/**
+ * Traefik's `passTLSClientCert` middleware with `pem: true`: `X-Forwarded-Tls-Client-Cert` holds
+ * each presented certificate as bare base64 DER (PEM armour and newlines removed), leaf first,
+ * joined by `,`. Traefik 2.8 to 2.9.1 also URL-escaped it (traefik/traefik#9412), which is undone.
+ * Traefik sends no verify header: with `clientAuthType: RequireAndVerifyClientCert` (or
+ * `VerifyClientCertIfGiven`) every forwarded certificate was verified. A `verify` header name may
+ * be configured when the deployment adds one.
+ */
+import { ProxyHeaderError, decodeBase64, percentDecode, type ProxyFormat } from './encoding.js';
+import { forwardedOutcome } from './verify.js';
+
+/** Traefik `X-Forwarded-Tls-Client-Cert` (base64 DER chain, comma-separated). */
+export const traefikFormat: ProxyFormat = {
+  name: 'traefik',
+  headers: { cert: 'x-forwarded-tls-client-cert' },
+  optionalRoles: ['verify'],
+  read(header, limits) {
+    const cert = header('cert');
+    let der: Uint8Array | undefined;
+    if (cert !== undefined) {
+      const members = percentDecode(cert).split(',');
+      if (members.length > limits.maxChainLength) {
+        throw new ProxyHeaderError(
+          'HEADER_CHAIN_TOO_LONG',
+          `more than ${limits.maxChainLength} certificates in one header`,
+        );
+      }
+      const decoded = members.map((member) => decodeBase64(member.trim()));
+      der = decoded[0];
+    }
+    return forwardedOutcome(der, header('verify'), 'verified');
+  },
+};
