@@ -2,3 +2,4 @@
 export { MtlsError, CertificateParseError, isMtlsError, MTLS_ERROR_CODES } from './errors.js';
 export type { MtlsErrorCode } from './errors.js';
 export type { DnAttribute, SubjectAltNames, PeerCertificate, PeerIdentity } from './types.js';
+export { parseCertificate } from './certificate.js';

@@ -1,0 +1,317 @@
+/**
+ * Distinguished names (RFC 5280 section 4.1.2.4) to RFC 4514 strings with OpenSSL's short
+ * attribute names, plus log-safe escapes. See docs/identity-format.md for every rule.
+ */
+import { CertificateParseError } from './errors.js';
+import { decodeObjectIdentifier, expectElement, readElement, toHex, type DerElement } from './der.js';
+import type { DnAttribute } from './types.js';
+
+/**
+ * OpenSSL 3.0's short names (obj_mac.h `SN_*`) for the attribute-type arcs that appear in
+ * distinguished names: X.520 (2.5.4), RFC 4519/COSINE (0.9.2342.19200300.100.1), PKCS #9
+ * attributes, EV jurisdiction, Russian qualified-certificate identifiers. OpenSSL, and therefore
+ * nginx, Envoy and Node, print these names; RFC 4514 section 3 would allow only nine of them.
+ */
+const OPENSSL_SHORT_NAMES: ReadonlyMap<string, string> = new Map([
+  ['0.9.2342.19200300.100.1.1', 'UID'],
+  ['0.9.2342.19200300.100.1.2', 'textEncodedORAddress'],
+  ['0.9.2342.19200300.100.1.3', 'mail'],
+  ['0.9.2342.19200300.100.1.4', 'info'],
+  ['0.9.2342.19200300.100.1.5', 'favouriteDrink'],
+  ['0.9.2342.19200300.100.1.6', 'roomNumber'],
+  ['0.9.2342.19200300.100.1.7', 'photo'],
+  ['0.9.2342.19200300.100.1.8', 'userClass'],
+  ['0.9.2342.19200300.100.1.9', 'host'],
+  ['0.9.2342.19200300.100.1.10', 'manager'],
+  ['0.9.2342.19200300.100.1.11', 'documentIdentifier'],
+  ['0.9.2342.19200300.100.1.12', 'documentTitle'],
+  ['0.9.2342.19200300.100.1.13', 'documentVersion'],
+  ['0.9.2342.19200300.100.1.14', 'documentAuthor'],
+  ['0.9.2342.19200300.100.1.15', 'documentLocation'],
+  ['0.9.2342.19200300.100.1.20', 'homeTelephoneNumber'],
+  ['0.9.2342.19200300.100.1.21', 'secretary'],
+  ['0.9.2342.19200300.100.1.22', 'otherMailbox'],
+  ['0.9.2342.19200300.100.1.23', 'lastModifiedTime'],
+  ['0.9.2342.19200300.100.1.24', 'lastModifiedBy'],
+  ['0.9.2342.19200300.100.1.25', 'DC'],
+  ['0.9.2342.19200300.100.1.26', 'aRecord'],
+  ['0.9.2342.19200300.100.1.27', 'pilotAttributeType27'],
+  ['0.9.2342.19200300.100.1.28', 'mXRecord'],
+  ['0.9.2342.19200300.100.1.29', 'nSRecord'],
+  ['0.9.2342.19200300.100.1.30', 'sOARecord'],
+  ['0.9.2342.19200300.100.1.31', 'cNAMERecord'],
+  ['0.9.2342.19200300.100.1.37', 'associatedDomain'],
+  ['0.9.2342.19200300.100.1.38', 'associatedName'],
+  ['0.9.2342.19200300.100.1.39', 'homePostalAddress'],
+  ['0.9.2342.19200300.100.1.40', 'personalTitle'],
+  ['0.9.2342.19200300.100.1.41', 'mobileTelephoneNumber'],
+  ['0.9.2342.19200300.100.1.42', 'pagerTelephoneNumber'],
+  ['0.9.2342.19200300.100.1.43', 'friendlyCountryName'],
+  ['0.9.2342.19200300.100.1.44', 'uid'],
+  ['0.9.2342.19200300.100.1.45', 'organizationalStatus'],
+  ['0.9.2342.19200300.100.1.46', 'janetMailbox'],
+  ['0.9.2342.19200300.100.1.47', 'mailPreferenceOption'],
+  ['0.9.2342.19200300.100.1.48', 'buildingName'],
+  ['0.9.2342.19200300.100.1.49', 'dSAQuality'],
+  ['0.9.2342.19200300.100.1.50', 'singleLevelQuality'],
+  ['0.9.2342.19200300.100.1.51', 'subtreeMinimumQuality'],
+  ['0.9.2342.19200300.100.1.52', 'subtreeMaximumQuality'],
+  ['0.9.2342.19200300.100.1.53', 'personalSignature'],
+  ['0.9.2342.19200300.100.1.54', 'dITRedirect'],
+  ['0.9.2342.19200300.100.1.55', 'audio'],
+  ['0.9.2342.19200300.100.1.56', 'documentPublisher'],
+  ['1.2.643.3.131.1.1', 'INN'],
+  ['1.2.643.100.1', 'OGRN'],
+  ['1.2.643.100.3', 'SNILS'],
+  ['1.2.643.100.5', 'OGRNIP'],
+  ['1.2.840.113549.1.9.1', 'emailAddress'],
+  ['1.2.840.113549.1.9.2', 'unstructuredName'],
+  ['1.2.840.113549.1.9.3', 'contentType'],
+  ['1.2.840.113549.1.9.4', 'messageDigest'],
+  ['1.2.840.113549.1.9.5', 'signingTime'],
+  ['1.2.840.113549.1.9.6', 'countersignature'],
+  ['1.2.840.113549.1.9.7', 'challengePassword'],
+  ['1.2.840.113549.1.9.8', 'unstructuredAddress'],
+  ['1.2.840.113549.1.9.9', 'extendedCertificateAttributes'],
+  ['1.2.840.113549.1.9.20', 'friendlyName'],
+  ['1.2.840.113549.1.9.21', 'localKeyID'],
+  ['1.3.6.1.4.1.311.60.2.1.1', 'jurisdictionL'],
+  ['1.3.6.1.4.1.311.60.2.1.2', 'jurisdictionST'],
+  ['1.3.6.1.4.1.311.60.2.1.3', 'jurisdictionC'],
+  ['2.5.4.3', 'CN'],
+  ['2.5.4.4', 'SN'],
+  ['2.5.4.5', 'serialNumber'],
+  ['2.5.4.6', 'C'],
+  ['2.5.4.7', 'L'],
+  ['2.5.4.8', 'ST'],
+  ['2.5.4.9', 'street'],
+  ['2.5.4.10', 'O'],
+  ['2.5.4.11', 'OU'],
+  ['2.5.4.12', 'title'],
+  ['2.5.4.13', 'description'],
+  ['2.5.4.14', 'searchGuide'],
+  ['2.5.4.15', 'businessCategory'],
+  ['2.5.4.16', 'postalAddress'],
+  ['2.5.4.17', 'postalCode'],
+  ['2.5.4.18', 'postOfficeBox'],
+  ['2.5.4.19', 'physicalDeliveryOfficeName'],
+  ['2.5.4.20', 'telephoneNumber'],
+  ['2.5.4.21', 'telexNumber'],
+  ['2.5.4.22', 'teletexTerminalIdentifier'],
+  ['2.5.4.23', 'facsimileTelephoneNumber'],
+  ['2.5.4.24', 'x121Address'],
+  ['2.5.4.25', 'internationaliSDNNumber'],
+  ['2.5.4.26', 'registeredAddress'],
+  ['2.5.4.27', 'destinationIndicator'],
+  ['2.5.4.28', 'preferredDeliveryMethod'],
+  ['2.5.4.29', 'presentationAddress'],
+  ['2.5.4.30', 'supportedApplicationContext'],
+  ['2.5.4.31', 'member'],
+  ['2.5.4.32', 'owner'],
+  ['2.5.4.33', 'roleOccupant'],
+  ['2.5.4.34', 'seeAlso'],
+  ['2.5.4.35', 'userPassword'],
+  ['2.5.4.36', 'userCertificate'],
+  ['2.5.4.37', 'cACertificate'],
+  ['2.5.4.38', 'authorityRevocationList'],
+  ['2.5.4.39', 'certificateRevocationList'],
+  ['2.5.4.40', 'crossCertificatePair'],
+  ['2.5.4.41', 'name'],
+  ['2.5.4.42', 'GN'],
+  ['2.5.4.43', 'initials'],
+  ['2.5.4.44', 'generationQualifier'],
+  ['2.5.4.45', 'x500UniqueIdentifier'],
+  ['2.5.4.46', 'dnQualifier'],
+  ['2.5.4.47', 'enhancedSearchGuide'],
+  ['2.5.4.48', 'protocolInformation'],
+  ['2.5.4.49', 'distinguishedName'],
+  ['2.5.4.50', 'uniqueMember'],
+  ['2.5.4.51', 'houseIdentifier'],
+  ['2.5.4.52', 'supportedAlgorithms'],
+  ['2.5.4.53', 'deltaRevocationList'],
+  ['2.5.4.54', 'dmdName'],
+  ['2.5.4.65', 'pseudonym'],
+  ['2.5.4.72', 'role'],
+  ['2.5.4.97', 'organizationIdentifier'],
+  ['2.5.4.98', 'c3'],
+  ['2.5.4.99', 'n3'],
+  ['2.5.4.100', 'dnsName'],
+]);
+
+/** OpenSSL's short name for an attribute OID, or `undefined` when there is none in our table. */
+export function attributeShortName(oid: string): string | undefined {
+  return OPENSSL_SHORT_NAMES.get(oid);
+}
+
+const utf8Decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+
+function latin1(der: Uint8Array, start: number, end: number): string {
+  let out = '';
+  // Chunked so a 64 KiB value never exceeds the argument limit of apply.
+  for (let i = start; i < end; i += 4096) {
+    out += String.fromCharCode.apply(null, der.subarray(i, Math.min(end, i + 4096)) as unknown as number[]);
+  }
+  return out;
+}
+
+function isAscii(der: Uint8Array, start: number, end: number): boolean {
+  for (let i = start; i < end; i++) if (der[i]! >= 0x80) return false;
+  return true;
+}
+
+/**
+ * Decodes a directory string the way OpenSSL's `ASN1_STRFLGS_UTF8_CONVERT` does: one-byte types
+ * as Latin-1 (OpenSSL decodes TeletexString like that too), BMPString as UCS-2 big-endian,
+ * UniversalString as UCS-4 big-endian, UTF8String as UTF-8. Returns `undefined` for any other
+ * type and for content that is not valid in its type (invalid UTF-8, odd BMPString length,
+ * surrogates, code points above U+10FFFF): the caller then renders `#` plus the DER in hex.
+ */
+export function decodeDirectoryString(der: Uint8Array, element: DerElement): string | undefined {
+  const { contentStart: start, end } = element;
+  switch (element.tag) {
+    case 0x0c: // UTF8String
+      if (isAscii(der, start, end)) return latin1(der, start, end);
+      try {
+        return utf8Decoder.decode(der.subarray(start, end));
+      } catch {
+        return undefined;
+      }
+    case 0x12: // NumericString
+    case 0x13: // PrintableString
+    case 0x14: // TeletexString (T61String)
+    case 0x16: // IA5String
+    case 0x17: // UTCTime
+    case 0x18: // GeneralizedTime
+    case 0x1a: // VisibleString
+      return latin1(der, start, end);
+    case 0x1e: {
+      // BMPString: UCS-2, so a surrogate code unit is not a character.
+      if ((end - start) % 2 !== 0) return undefined;
+      const units: number[] = [];
+      for (let i = start; i < end; i += 2) {
+        const unit = (der[i]! << 8) | der[i + 1]!;
+        if (unit >= 0xd800 && unit <= 0xdfff) return undefined;
+        units.push(unit);
+      }
+      return chunkedFromCharCode(units);
+    }
+    case 0x1c: {
+      // UniversalString: UCS-4.
+      if ((end - start) % 4 !== 0) return undefined;
+      let out = '';
+      for (let i = start; i < end; i += 4) {
+        const code = ((der[i]! << 24) | (der[i + 1]! << 16) | (der[i + 2]! << 8) | der[i + 3]!) >>> 0;
+        if (code > 0x10ffff || (code >= 0xd800 && code <= 0xdfff)) return undefined;
+        out += String.fromCodePoint(code);
+      }
+      return out;
+    }
+    default:
+      return undefined;
+  }
+}
+
+function chunkedFromCharCode(units: number[]): string {
+  let out = '';
+  for (let i = 0; i < units.length; i += 4096) out += String.fromCharCode.apply(null, units.slice(i, i + 4096));
+  return out;
+}
+
+const HEX = '0123456789ABCDEF';
+
+function hexEscapeUtf8(code: number): string {
+  const byte = (value: number): string => '\\' + HEX[value >> 4]! + HEX[value & 15]!;
+  if (code < 0x80) return byte(code);
+  if (code < 0x800) return byte(0xc0 | (code >> 6)) + byte(0x80 | (code & 63));
+  return byte(0xe0 | (code >> 12)) + byte(0x80 | ((code >> 6) & 63)) + byte(0x80 | (code & 63));
+}
+
+/**
+ * True for the characters a log line must never carry raw: C0 and C1 controls, DEL, line and
+ * paragraph separators, bidirectional controls (Trojan Source, CVE-2021-42574), zero-width
+ * characters and the BOM.
+ */
+function isLogUnsafe(code: number): boolean {
+  if (code < 0x20 || (code >= 0x7f && code <= 0x9f)) return true;
+  if (code < 0x200b) return false;
+  return (
+    code <= 0x200f ||
+    (code >= 0x2028 && code <= 0x202e) ||
+    (code >= 0x2066 && code <= 0x2069) ||
+    code === 0xfeff
+  );
+}
+
+function needsBackslash(code: number): boolean {
+  // RFC 4514 section 2.4: '"' '+' ',' ';' '<' '>' '\' anywhere.
+  return code === 0x22 || code === 0x2b || code === 0x2c || code === 0x3b || code === 0x3c || code === 0x3e || code === 0x5c;
+}
+
+/**
+ * Escapes an attribute value per RFC 4514 section 2.4 (`"+,;<>\` anywhere, `#` or space first,
+ * space last, so a value of exactly `#` becomes `\#`) and writes every log-unsafe character as
+ * `\XX` per UTF-8 byte (`\0A`, `\E2\80\AE`), which section 2.4 allows for any character.
+ */
+export function escapeAttributeValue(value: string): string {
+  const last = value.length - 1;
+  let i = 0;
+  for (; i <= last; i++) {
+    const code = value.charCodeAt(i);
+    if (needsBackslash(code) || isLogUnsafe(code) || ((code === 0x20 || code === 0x23) && i === 0) || (code === 0x20 && i === last)) break;
+  }
+  if (i > last) return value;
+  let out = value.slice(0, i);
+  for (; i <= last; i++) {
+    const code = value.charCodeAt(i);
+    if (needsBackslash(code)) out += '\\' + value[i];
+    else if (isLogUnsafe(code)) out += hexEscapeUtf8(code);
+    else if ((code === 0x20 || code === 0x23) && i === 0) out += '\\' + value[i];
+    else if (code === 0x20 && i === last) out += '\\ ';
+    else out += value[i];
+  }
+  return out;
+}
+
+/** A Name decoded from DER: its RFC 4514 text and, on request, its attributes. */
+export interface DecodedName {
+  /** RFC 4514 string, most-specific RDN first. */
+  readonly text: string;
+  /** RDNs in DER order; empty unless requested. */
+  readonly rdns: DnAttribute[][];
+}
+
+/**
+ * Decodes the Name (`SEQUENCE OF SET OF AttributeTypeAndValue`) in `name`, whose tree the caller
+ * has already validated. RDNs are printed last-first (RFC 4514 section 2.1), the attributes of a
+ * multi-valued RDN in DER order joined by `+`.
+ */
+export function decodeName(der: Uint8Array, name: DerElement, what: string, withAttributes: boolean): DecodedName {
+  const rdnTexts: string[] = [];
+  const rdns: DnAttribute[][] = [];
+  for (let position = name.contentStart; position < name.end; ) {
+    const set = expectElement(der, position, name.end, 0x31, `${what} RDN SET`);
+    position = set.end;
+    if (set.contentStart === set.end) throw new CertificateParseError(`empty RDN in ${what} at offset ${set.start}`);
+    let rdnText = '';
+    const rdn: DnAttribute[] = [];
+    for (let inner = set.contentStart; inner < set.end; ) {
+      const ava = expectElement(der, inner, set.end, 0x30, `${what} AttributeTypeAndValue`);
+      inner = ava.end;
+      const type = expectElement(der, ava.contentStart, ava.end, 0x06, `${what} attribute type`);
+      const value = readElement(der, type.end, ava.end);
+      if (value.end !== ava.end) throw new CertificateParseError(`extra data in ${what} attribute at offset ${value.end}`);
+      const oid = decodeObjectIdentifier(der, type.contentStart, type.end);
+      const shortName = OPENSSL_SHORT_NAMES.get(oid);
+      const decoded = decodeDirectoryString(der, value);
+      const dumped = decoded === undefined || shortName === undefined ? '#' + toHex(der, value.start, value.end) : undefined;
+      if (rdnText !== '') rdnText += '+';
+      rdnText += `${shortName ?? oid}=${dumped ?? escapeAttributeValue(decoded!)}`;
+      if (withAttributes) rdn.push({ type: shortName ?? oid, oid, value: decoded ?? '#' + toHex(der, value.start, value.end) });
+    }
+    rdnTexts.push(rdnText);
+    if (withAttributes) rdns.push(rdn);
+  }
+  let text = '';
+  for (let i = rdnTexts.length - 1; i >= 0; i--) text += i === rdnTexts.length - 1 ? rdnTexts[i] : ',' + rdnTexts[i];
+  return { text, rdns };
+}
