@@ -74,7 +74,7 @@ function parseDer(der: Uint8Array): PeerCertificate {
   if (der.length === 0) throw new CertificateParseError('empty input');
   const certificate = expectElement(der, 0, der.length, 0x30, 'Certificate SEQUENCE');
   if (certificate.end !== der.length) {
-    throw new CertificateParseError(`${der.length - certificate.end} trailing bytes after the certificate at offset ${certificate.end}`);
+    throw new CertificateParseError(`${der.length - certificate.end} trailing byte${der.length - certificate.end === 1 ? "" : "s"} after the certificate at offset ${certificate.end}`);
   }
   validateDerTree(der, 0, der.length);
 

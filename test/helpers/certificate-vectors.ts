@@ -1,0 +1,273 @@
+/**
+ * Certificate test vectors shared by test/certificate.test.ts (exact parseCertificate output) and
+ * test/e2e/openssl-compat.test.ts (the same certificates through `openssl x509`). Each vector says
+ * what we print and, where OpenSSL prints something else, what it prints and which documented
+ * deviation (docs/identity-format.md) explains the difference.
+ */
+import { generateKeyPairSync } from 'node:crypto';
+import {
+  createCertificateAuthority,
+  generateDevKeyPair,
+  type CertificateOptions,
+  type DevCertificate,
+} from '../../lib/dev-certs.js';
+import type { DnAttribute, SubjectAltNames } from '../../lib/types.js';
+
+/** The issuer of every vector. */
+export const VECTOR_ISSUER = 'CN=Vectors Root,O=Vector CA\\, Inc.,C=US';
+
+/** Deviations from `openssl x509 -nameopt RFC2253,-esc_msb`, named as in docs/identity-format.md. */
+export type Deviation =
+  | 'multi-valued RDN order'
+  | 'value exactly #'
+  | 'Unicode log-unsafe characters';
+
+export interface CertificateVector {
+  readonly name: string;
+  readonly options: CertificateOptions;
+  readonly subject: string;
+  readonly serialNumber?: string;
+  readonly subjectAttributes?: readonly (readonly DnAttribute[])[];
+  readonly san?: SubjectAltNames;
+  /** `spiffeId`; `null` when it must be absent. */
+  readonly spiffeId?: string | null;
+  readonly notBefore?: string;
+  readonly notAfter?: string;
+  /** What OpenSSL prints where it differs, and why. */
+  readonly openssl?: { readonly subject?: string; readonly deviation: Deviation };
+}
+
+export interface BuiltVector extends CertificateVector {
+  readonly certificate: DevCertificate;
+}
+
+const NO_SAN: SubjectAltNames = { dns: [], uri: [], email: [], ip: [] };
+
+const serial = (...bytes: number[]): Uint8Array => new Uint8Array(bytes);
+
+export const CERTIFICATE_VECTORS: readonly CertificateVector[] = [
+  {
+    name: 'multi-valued RDN keeps DER order',
+    options: { subject: [{ type: 'C', value: 'US' }, { type: 'O', value: 'Acme' }, [{ type: 'CN', value: 'carol' }, { type: 'UID', value: 'c1234' }]] },
+    subject: 'CN=carol+UID=c1234,O=Acme,C=US',
+    subjectAttributes: [
+      [{ type: 'C', oid: '2.5.4.6', value: 'US' }],
+      [{ type: 'O', oid: '2.5.4.10', value: 'Acme' }],
+      [{ type: 'CN', oid: '2.5.4.3', value: 'carol' }, { type: 'UID', oid: '0.9.2342.19200300.100.1.1', value: 'c1234' }],
+    ],
+    openssl: { subject: 'UID=c1234+CN=carol,O=Acme,C=US', deviation: 'multi-valued RDN order' },
+  },
+  {
+    name: 'RFC 4514 specials anywhere',
+    options: { subject: [{ type: 'O', value: 'a"b+c,d;e<f>g\\h=i' }, { type: 'CN', value: 'x' }] },
+    subject: 'CN=x,O=a\\"b\\+c\\,d\\;e\\<f\\>g\\\\h=i',
+  },
+  {
+    name: 'leading # and space, trailing space',
+    options: { subject: [{ type: 'OU', value: '#hash' }, { type: 'OU', value: ' leading' }, { type: 'CN', value: 'trailing ' }, { type: 'L', value: ' ' }] },
+    subject: 'L=\\ ,CN=trailing\\ ,OU=\\ leading,OU=\\#hash',
+  },
+  {
+    name: 'value exactly #',
+    options: { subject: [{ type: 'OU', value: '#' }, { type: 'CN', value: 'hash' }] },
+    subject: 'CN=hash,OU=\\#',
+    subjectAttributes: [[{ type: 'OU', oid: '2.5.4.11', value: '#' }], [{ type: 'CN', oid: '2.5.4.3', value: 'hash' }]],
+    openssl: { subject: 'CN=hash,OU=#', deviation: 'value exactly #' },
+  },
+  {
+    name: 'UTF-8 Latin, CJK and emoji kept as is',
+    options: { subject: [{ type: 'O', value: 'Zoë Ltd' }, { type: 'OU', value: '日本語クライアント' }, { type: 'CN', value: 'lock 🔐 key' }] },
+    subject: 'CN=lock 🔐 key,OU=日本語クライアント,O=Zoë Ltd',
+  },
+  {
+    name: 'newline and other C0 controls, DEL',
+    options: { subject: [{ type: 'CN', value: 'mallory"\n127.0.0.1 - admin\r\t\x00\x1b[31m\x7f' }] },
+    subject: 'CN=mallory\\"\\0A127.0.0.1 - admin\\0D\\09\\00\\1B[31m\\7F',
+  },
+  {
+    name: 'C1 control, line separators, bidi and zero-width characters',
+    options: { subject: [{ type: 'CN', value: 'a\u0085b\u2028c\u2029d\u202Ee\u200Bf\uFEFFg\u2066h\u200Fi' }] },
+    subject: 'CN=a\\C2\\85b\\E2\\80\\A8c\\E2\\80\\A9d\\E2\\80\\AEe\\E2\\80\\8Bf\\EF\\BB\\BFg\\E2\\81\\A6h\\E2\\80\\8Fi',
+    openssl: { subject: 'CN=a\u0085b\u2028c\u2029d\u202Ee\u200Bf\uFEFFg\u2066h\u200Fi', deviation: 'Unicode log-unsafe characters' },
+  },
+  {
+    name: 'BMPString, TeletexString and UniversalString values',
+    options: {
+      subject: [
+        { type: 'O', value: 'Zoë Ltd', encoding: 'teletex' },
+        { type: 'OU', value: '日本語 BMP', encoding: 'bmp' },
+        { type: 'CN', value: '𝔘niversal 🔐', encoding: 'universal' },
+      ],
+    },
+    subject: 'CN=𝔘niversal 🔐,OU=日本語 BMP,O=Zoë Ltd',
+  },
+  {
+    name: 'PrintableString and IA5String values, OpenSSL short names',
+    options: {
+      subject: [
+        { type: 'C', value: 'DE' },
+        { type: 'ST', value: 'Berlin' },
+        { type: 'L', value: 'Berlin' },
+        { type: 'street', value: 'Main St 1' },
+        { type: 'DC', value: 'example' },
+        { type: 'jurisdictionC', value: 'DE' },
+        { type: 'serialNumber', value: 'HRB 1234', encoding: 'printable' },
+        { type: 'title', value: 'Dr' },
+        { type: 'emailAddress', value: 'dora@example.org' },
+        { type: 'CN', value: 'dora' },
+      ],
+    },
+    subject: 'CN=dora,emailAddress=dora@example.org,title=Dr,serialNumber=HRB 1234,jurisdictionC=DE,DC=example,street=Main St 1,L=Berlin,ST=Berlin,C=DE',
+  },
+  {
+    name: 'unknown attribute OID as #hex of the DER value',
+    options: { subject: [{ type: '1.2.3.4', value: 'hello' }, { type: 'CN', value: 'eve' }] },
+    subject: 'CN=eve,1.2.3.4=#0C0568656C6C6F',
+    subjectAttributes: [[{ type: '1.2.3.4', oid: '1.2.3.4', value: 'hello' }], [{ type: 'CN', oid: '2.5.4.3', value: 'eve' }]],
+  },
+  {
+    name: 'empty subject with a SAN',
+    options: { subject: [], san: { dns: ['empty.example'] } },
+    subject: '',
+    subjectAttributes: [],
+    san: { dns: ['empty.example'], uri: [], email: [], ip: [] },
+  },
+  { name: 'serial 0', options: { subject: 'serial', serialNumber: serial(0x00) }, subject: 'CN=serial', serialNumber: '00' },
+  { name: 'serial 1', options: { subject: 'serial', serialNumber: serial(0x01) }, subject: 'CN=serial', serialNumber: '01' },
+  {
+    name: 'serial of 20 octets',
+    options: { subject: 'serial', serialNumber: serial(0x7f, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 0xff) },
+    subject: 'CN=serial',
+    serialNumber: '7F0102030405060708090A0B0C0D0E0F101112FF',
+  },
+  {
+    name: 'serial with the high bit set (DER sign byte dropped)',
+    options: { subject: 'serial', serialNumber: serial(0x00, 0x80, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x01) },
+    subject: 'CN=serial',
+    serialNumber: '80000000000000000000000000000001',
+  },
+  { name: 'serial -1', options: { subject: 'serial', serialNumber: serial(0xff) }, subject: 'CN=serial', serialNumber: '-01' },
+  { name: 'serial -128', options: { subject: 'serial', serialNumber: serial(0x80) }, subject: 'CN=serial', serialNumber: '-80' },
+  { name: 'serial -129', options: { subject: 'serial', serialNumber: serial(0xff, 0x7f) }, subject: 'CN=serial', serialNumber: '-81' },
+  { name: 'serial -256', options: { subject: 'serial', serialNumber: serial(0xff, 0x00) }, subject: 'CN=serial', serialNumber: '-0100' },
+  {
+    name: 'notAfter 2049 (UTCTime) and notBefore 1950 (UTCTime)',
+    options: { subject: 'dates', notBefore: new Date('1950-01-01T00:00:00Z'), notAfter: new Date('2049-12-31T23:59:59Z') },
+    subject: 'CN=dates',
+    notBefore: '1950-01-01T00:00:00.000Z',
+    notAfter: '2049-12-31T23:59:59.000Z',
+  },
+  {
+    name: 'notAfter 2050 (GeneralizedTime)',
+    options: { subject: 'dates', notBefore: new Date('2026-02-28T12:34:56Z'), notAfter: new Date('2050-01-01T00:00:00Z') },
+    subject: 'CN=dates',
+    notBefore: '2026-02-28T12:34:56.000Z',
+    notAfter: '2050-01-01T00:00:00.000Z',
+  },
+  {
+    name: 'IPv4, IPv6 and IPv4-mapped SANs, a SPIFFE ID',
+    options: {
+      subject: 'svc',
+      san: {
+        dns: ['svc.example', 'x.example, DNS:evil.example'],
+        uri: ['spiffe://example.org/ns/default/sa/svc', 'https://svc.example/'],
+        email: ['svc@example.org'],
+        ip: ['192.0.2.7', '2001:DB8:0:0:0:0:0:7', '::ffff:192.0.2.1', '2001:db8:0:0:1:0:0:1', '2001:0:0:1:0:0:0:1', '::1', '::', 'fe80::', '2001:db8:1:2:3:4:5:6', '2001:db8::1:0'],
+      },
+    },
+    subject: 'CN=svc',
+    san: {
+      dns: ['svc.example', 'x.example, DNS:evil.example'],
+      uri: ['spiffe://example.org/ns/default/sa/svc', 'https://svc.example/'],
+      email: ['svc@example.org'],
+      ip: ['192.0.2.7', '2001:db8::7', '::ffff:192.0.2.1', '2001:db8::1:0:0:1', '2001:0:0:1::1', '::1', '::', 'fe80::', '2001:db8:1:2:3:4:5:6', '2001:db8::1:0'],
+    },
+    spiffeId: 'spiffe://example.org/ns/default/sa/svc',
+  },
+  {
+    name: 'two SPIFFE URIs: no spiffeId',
+    options: { subject: 'twice', san: { uri: ['spiffe://example.org/a', 'spiffe://example.org/b'] } },
+    subject: 'CN=twice',
+    san: { dns: [], uri: ['spiffe://example.org/a', 'spiffe://example.org/b'], email: [], ip: [] },
+    spiffeId: null,
+  },
+  {
+    name: 'RSA-2048 key, no SAN',
+    options: { subject: [{ type: 'O', value: 'Acme' }, { type: 'CN', value: 'rsa' }], keyType: 'rsa-2048' },
+    subject: 'CN=rsa,O=Acme',
+    san: NO_SAN,
+    spiffeId: null,
+  },
+];
+
+let built: Promise<BuiltVector[]> | undefined;
+
+/** Issues every vector from one CA (memoized per process). */
+export function buildCertificateVectors(): Promise<BuiltVector[]> {
+  built ??= (async () => {
+    const ca = await createCertificateAuthority({
+      subject: [{ type: 'C', value: 'US' }, { type: 'O', value: 'Vector CA, Inc.' }, { type: 'CN', value: 'Vectors Root' }],
+    });
+    const keyPair = await generateDevKeyPair('ec-p256');
+    const out: BuiltVector[] = [];
+    for (const vector of CERTIFICATE_VECTORS) {
+      const options = vector.options.keyType === undefined ? { ...vector.options, keyPair } : vector.options;
+      out.push({ ...vector, certificate: await ca.issue(options) });
+    }
+    return out;
+  })();
+  return built;
+}
+
+// ---------------------------------------------------------------------------------------------
+// A minimal DER writer for hand-built structures (CSR, hostile nesting, bad encodings).
+
+function lengthOctets(length: number): number[] {
+  if (length < 0x80) return [length];
+  const out: number[] = [];
+  for (let rest = length; rest > 0; rest = Math.floor(rest / 256)) out.unshift(rest & 0xff);
+  return [0x80 | out.length, ...out];
+}
+
+/** One DER element: tag, minimal length, content. */
+export function tlv(tag: number, ...content: (Uint8Array | number[])[]): Uint8Array {
+  const body = Buffer.concat(content.map((part) => Uint8Array.from(part)));
+  return Uint8Array.from([tag, ...lengthOctets(body.length), ...body]);
+}
+
+/** `depth` nested SEQUENCEs around an empty one, built without recursion. */
+export function nestedSequences(depth: number): Uint8Array {
+  let inner: Uint8Array = Uint8Array.from([0x30, 0x00]);
+  for (let i = 1; i < depth; i++) {
+    const header = [0x30, ...lengthOctets(inner.length)];
+    const next = new Uint8Array(header.length + inner.length);
+    next.set(header);
+    next.set(inner, header.length);
+    inner = next;
+  }
+  return inner;
+}
+
+/** A PKCS #10 certification request (RFC 2986) with a real EC key and a zero signature. */
+export function certificationRequestDer(): Uint8Array {
+  const { publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  const spki = new Uint8Array(publicKey.export({ type: 'spki', format: 'der' }));
+  const name = tlv(0x30, tlv(0x31, tlv(0x30, tlv(0x06, [0x55, 0x04, 0x03]), tlv(0x0c, Buffer.from('csr')))));
+  const info = tlv(0x30, tlv(0x02, [0x00]), name, spki, tlv(0xa0));
+  const ecdsaWithSha256 = tlv(0x30, tlv(0x06, [0x2a, 0x86, 0x48, 0xce, 0x3d, 0x04, 0x03, 0x02]));
+  return tlv(0x30, info, ecdsaWithSha256, tlv(0x03, [0x00, 0x30, 0x06, 0x02, 0x01, 0x01, 0x02, 0x01, 0x01]));
+}
+
+/** Deterministic pseudo-random bytes (mulberry32), for seeded fuzz loops. */
+export function seededBytes(seed: number, length: number): Uint8Array {
+  let state = seed >>> 0;
+  const out = new Uint8Array(length);
+  for (let i = 0; i < length; i++) {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    out[i] = ((t ^ (t >>> 14)) >>> 0) & 0xff;
+  }
+  return out;
+}
