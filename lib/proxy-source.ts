@@ -1,0 +1,358 @@
+/**
+ * The trusted-proxy identity source: when TLS ends at a proxy, the client certificate arrives in
+ * request headers. Those headers are honoured only when the TCP peer is a configured trusted
+ * proxy; from anyone else they are removed from the request (so later code cannot read them),
+ * reported as a spoofing attempt, and the identity comes from the fallback source (the TLS
+ * socket). Every bad value becomes a recorded `FAILED:<reason>` outcome, never an exception.
+ */
+import type { IncomingMessage } from 'node:http';
+import { CertificateCache } from './identity-cache.js';
+import {
+  ProxyHeaderError,
+  type ForwardedCertificate,
+  type ProxyFailureReason,
+  type ProxyFormat,
+} from './proxy-formats/encoding.js';
+import { awsAlbFormat } from './proxy-formats/aws-alb.js';
+import { caddyFormat } from './proxy-formats/caddy.js';
+import { cloudflareFormat } from './proxy-formats/cloudflare.js';
+import { envoyXfccFormat } from './proxy-formats/envoy-xfcc.js';
+import { haproxyFormat } from './proxy-formats/haproxy.js';
+import { nginxFormat } from './proxy-formats/nginx.js';
+import { rfc9440Format } from './proxy-formats/rfc9440.js';
+import { traefikFormat } from './proxy-formats/traefik.js';
+import { compileTrustedProxies, type TrustedProxyMatcher } from './trusted-proxies.js';
+import { describeValue, isIntegerInRange, isOneOf, type OptionCheck } from './options.js';
+import type { PeerIdentity } from './types.js';
+
+/** The supported forwarded-certificate formats, by name (the identity's `source`). */
+export const PROXY_FORMATS = Object.freeze({
+  'envoy-xfcc': envoyXfccFormat,
+  nginx: nginxFormat,
+  traefik: traefikFormat,
+  'aws-alb': awsAlbFormat,
+  caddy: caddyFormat,
+  haproxy: haproxyFormat,
+  cloudflare: cloudflareFormat,
+  rfc9440: rfc9440Format,
+} satisfies Record<string, ProxyFormat>);
+
+/** Name of a supported forwarded-certificate format; see docs/proxies.md. */
+export type ProxyFormatName = keyof typeof PROXY_FORMATS;
+
+/** The format names, for option errors and docs. */
+export const PROXY_FORMAT_NAMES = Object.freeze(Object.keys(PROXY_FORMATS)) as readonly ProxyFormatName[];
+
+/** Default {@link ProxySourceOptions.maxProxyHeaderBytes}: Node's default limit for all headers. */
+export const DEFAULT_MAX_PROXY_HEADER_BYTES = 16_384;
+/** Default {@link ProxySourceOptions.maxProxyChainLength}. */
+export const DEFAULT_MAX_PROXY_CHAIN_LENGTH = 8;
+
+/** Reported once per request that carried forwarded-certificate headers from an untrusted peer. */
+export interface UntrustedProxyHeadersEvent {
+  /** The TCP peer address (`socket.remoteAddress`), `undefined` when the socket is gone. */
+  readonly remoteAddress: string | undefined;
+  /** The format whose headers were sent. */
+  readonly format: ProxyFormatName;
+  /** Lowercase names of the headers that were present and removed. */
+  readonly headers: readonly string[];
+}
+
+/** The `mtlsIdentity()` options that read the client certificate from a trusted proxy. */
+export interface ProxySourceOptions {
+  /**
+   * CIDRs (or single addresses) of the proxies allowed to forward client certificates, e.g.
+   * `['127.0.0.1/32', '10.0.0.0/8', '::1']`. IPv4 entries also match IPv4-mapped IPv6 peers.
+   * Required with `proxyFormat`. Default: none (headers are never trusted).
+   */
+  readonly trustedProxies?: readonly string[];
+  /**
+   * Read the client certificate from this proxy's headers (when the peer is trusted). Default:
+   * none: the identity comes from the TLS socket only.
+   */
+  readonly proxyFormat?: ProxyFormatName;
+  /**
+   * Header names per role, replacing the format's defaults (e.g. `{ cert: 'ssl-client-cert',
+   * verify: 'ssl-client-verify' }` for ingress-nginx). Roles are listed per format in
+   * docs/proxies.md. Default: the format's own names.
+   */
+  readonly proxyHeaderNames?: Readonly<Record<string, string>>;
+  /** Longest accepted header value, in bytes. Default: `16384`. */
+  readonly maxProxyHeaderBytes?: number;
+  /** Most certificates (or XFCC elements) one header may carry. Default: `8`. */
+  readonly maxProxyChainLength?: number;
+  /**
+   * Called (guarded) when a request from an untrusted peer carried the format's headers; they have
+   * already been removed. `false` silences it. Default: one JSON line on `process.stderr`.
+   */
+  readonly onUntrustedProxyHeaders?: ((event: UntrustedProxyHeadersEvent) => void) | false;
+}
+
+/** Resolves the identity of one request. The TLS-socket source is the other implementation. */
+export interface IdentitySource {
+  resolve(req: IncomingMessage): PeerIdentity;
+}
+
+const HEADER_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+
+/** `validateOptions` checks for {@link ProxySourceOptions} (shape only; meaning is checked later). */
+export const PROXY_SOURCE_OPTION_CHECKS: { readonly [K in keyof ProxySourceOptions]-?: OptionCheck } = {
+  trustedProxies: (v) =>
+    Array.isArray(v) && v.length > 0 && v.every((e) => typeof e === 'string')
+      ? undefined
+      : 'a non-empty array of CIDR strings such as ["10.0.0.0/8", "::1"]',
+  proxyFormat: isOneOf(PROXY_FORMAT_NAMES),
+  proxyHeaderNames: (v) =>
+    typeof v === 'object' &&
+    v !== null &&
+    !Array.isArray(v) &&
+    Object.values(v).every((name) => typeof name === 'string' && HEADER_NAME.test(name))
+      ? undefined
+      : 'an object mapping roles to header names, such as { cert: "ssl-client-cert" }',
+  maxProxyHeaderBytes: isIntegerInRange(64, 1_048_576),
+  maxProxyChainLength: isIntegerInRange(1, 64),
+  onUntrustedProxyHeaders: (v) =>
+    typeof v === 'function' || v === false ? undefined : 'a function or false',
+};
+
+/** Most distinct header values whose identity is remembered. */
+const HEADER_CACHE_SIZE = 256;
+
+function defaultUntrustedReport(event: UntrustedProxyHeadersEvent): void {
+  process.stderr.write(
+    `${JSON.stringify({
+      time: new Date().toISOString(),
+      event: 'mtls.untrusted_proxy_headers',
+      remoteAddress: event.remoteAddress ?? null,
+      format: event.format,
+      headers: event.headers,
+    })}\n`,
+  );
+}
+
+/**
+ * Removes `names` from every view Node gives of the request headers: `headers` and
+ * `headersDistinct`, then `rawHeaders` (edited in place). The two objects are computed lazily from
+ * `rawHeaders` with a header count fixed at parse time, so they are materialised first: a shorter
+ * `rawHeaders` would break their getters.
+ */
+function removeHeaders(req: IncomingMessage, names: ReadonlySet<string>): void {
+  const headers = req.headers as Record<string, unknown>;
+  const distinct = req.headersDistinct as Record<string, unknown>;
+  for (const name of names) {
+    delete headers[name];
+    delete distinct[name];
+  }
+  const raw = req.rawHeaders;
+  let kept = 0;
+  for (let i = 0; i < raw.length; i += 2) {
+    if (names.has(raw[i]!.toLowerCase())) continue;
+    raw[kept] = raw[i]!;
+    raw[kept + 1] = raw[i + 1]!;
+    kept += 2;
+  }
+  raw.length = kept;
+}
+
+/** Resolved configuration of the proxy source; built once per middleware. */
+export interface ProxySource extends IdentitySource {
+  /** The format's name. */
+  readonly format: ProxyFormatName;
+  /** Lowercase header names read (and stripped from untrusted peers). */
+  readonly headerNames: readonly string[];
+  /** Whether `address` is a trusted proxy. */
+  readonly isTrusted: TrustedProxyMatcher;
+}
+
+/**
+ * Builds the proxy source, or returns `undefined` when no `proxyFormat` is configured. All option
+ * work happens here; throws a `TypeError` naming `factory` for a configuration that would trust
+ * headers without a trusted-proxy list (or the reverse), bad CIDRs and unknown header roles.
+ *
+ * @param fallback resolves requests from untrusted peers (their own TLS connection).
+ * @param certificates the parsed-certificate cache shared with the TLS source.
+ */
+export function createProxySource(
+  factory: string,
+  options: ProxySourceOptions,
+  fallback: IdentitySource,
+  certificates: CertificateCache = new CertificateCache(),
+): ProxySource | undefined {
+  const { trustedProxies, proxyFormat } = options;
+  if (proxyFormat === undefined) {
+    for (const key of [
+      'trustedProxies',
+      'proxyHeaderNames',
+      'maxProxyHeaderBytes',
+      'maxProxyChainLength',
+      'onUntrustedProxyHeaders',
+    ] as const) {
+      if (options[key] !== undefined) {
+        throw new TypeError(
+          `${factory}: option "${key}" has no effect without "proxyFormat". Set proxyFormat to ` +
+            `one of ${PROXY_FORMAT_NAMES.map((n) => JSON.stringify(n)).join(', ')}, or remove ${key}.`,
+        );
+      }
+    }
+    return undefined;
+  }
+  if (trustedProxies === undefined) {
+    // Trusting forwarded-certificate headers from any peer lets every client choose its identity.
+    throw new TypeError(
+      `${factory}: option "proxyFormat" (${JSON.stringify(proxyFormat)}) needs "trustedProxies": ` +
+        'the CIDRs of the proxies that may forward client certificates, e.g. ["10.0.0.0/8"].',
+    );
+  }
+  const isTrusted = compileTrustedProxies(trustedProxies, `${factory}: option "trustedProxies"`);
+  const format: ProxyFormat = PROXY_FORMATS[proxyFormat];
+  const roles: Record<string, string> = { ...format.headers };
+  for (const [role, name] of Object.entries(options.proxyHeaderNames ?? {})) {
+    if (!Object.hasOwn(format.headers, role) && !(format.optionalRoles ?? []).includes(role)) {
+      const known = [...Object.keys(format.headers), ...(format.optionalRoles ?? [])];
+      throw new TypeError(
+        `${factory}: option "proxyHeaderNames" has role ${describeValue(role)}, which format ` +
+          `"${proxyFormat}" does not read. Its roles: ${known.join(', ')}.`,
+      );
+    }
+    roles[role] = name.toLowerCase();
+  }
+  const roleByName = new Map<string, string>();
+  for (const [role, name] of Object.entries(roles)) {
+    if (roleByName.has(name)) {
+      throw new TypeError(
+        `${factory}: option "proxyHeaderNames" gives roles "${roleByName.get(name)}" and "${role}" ` +
+          `the same header ${JSON.stringify(name)}; give each role its own header.`,
+      );
+    }
+    roleByName.set(name, role);
+  }
+  const nameSet: ReadonlySet<string> = new Set(roleByName.keys());
+  const nameLengths = new Set([...nameSet].map((name) => name.length));
+  const maxBytes = options.maxProxyHeaderBytes ?? DEFAULT_MAX_PROXY_HEADER_BYTES;
+  const limits = { maxChainLength: options.maxProxyChainLength ?? DEFAULT_MAX_PROXY_CHAIN_LENGTH };
+  const report =
+    options.onUntrustedProxyHeaders === false
+      ? undefined
+      : (options.onUntrustedProxyHeaders ?? defaultUntrustedReport);
+  const source = proxyFormat;
+  const identities = new Map<string, PeerIdentity>();
+
+  const failed = (reason: string, certificate?: PeerIdentity['certificate']): PeerIdentity =>
+    Object.freeze({
+      verified: false,
+      verify: `FAILED:${reason}`,
+      reason,
+      source,
+      ...(certificate === undefined ? {} : { certificate }),
+    });
+  const noCertificate: PeerIdentity = Object.freeze({
+    verified: false,
+    verify: 'NONE',
+    reason: 'CERT_MISSING',
+    source,
+  });
+  const headerFailures = new Map<ProxyFailureReason, PeerIdentity>();
+  const headerFailure = (reason: ProxyFailureReason): PeerIdentity => {
+    let identity = headerFailures.get(reason);
+    if (identity === undefined) headerFailures.set(reason, (identity = failed(reason)));
+    return identity;
+  };
+
+  const toIdentity = (forwarded: ForwardedCertificate): PeerIdentity => {
+    if (forwarded.kind === 'none') return noCertificate;
+    let certificate: PeerIdentity['certificate'];
+    if (forwarded.der !== undefined) {
+      try {
+        certificate = certificates.get(forwarded.der);
+      } catch {
+        // The CertificateCache's parser throws CertificateParseError for any malformed DER.
+        return failed('ERR_MTLS_CERT_PARSE');
+      }
+    }
+    if (forwarded.kind === 'failed') return failed(forwarded.reason, certificate);
+    return Object.freeze({
+      verified: true,
+      verify: 'SUCCESS',
+      source,
+      ...(certificate === undefined ? {} : { certificate }),
+    });
+  };
+
+  const resolveTrusted = (req: IncomingMessage): PeerIdentity => {
+    const raw = req.rawHeaders;
+    let values: Record<string, string> | undefined;
+    for (let i = 0; i < raw.length; i += 2) {
+      const name = raw[i]!;
+      if (!nameLengths.has(name.length)) continue;
+      const role = roleByName.get(name.toLowerCase());
+      if (role === undefined) continue;
+      values ??= {};
+      // Node joins repeated lines with ", ", which could splice a client's value onto the
+      // proxy's (an appending proxy); a repeat is refused rather than interpreted.
+      if (Object.hasOwn(values, role)) return headerFailure('HEADER_REPEATED');
+      const value = raw[i + 1]!;
+      if (value.length > maxBytes) return headerFailure('HEADER_TOO_LARGE');
+      values[role] = value;
+    }
+    if (values === undefined) return noCertificate;
+    // Header values cannot contain "\n", so this key is unambiguous.
+    let key = '';
+    for (const role of Object.keys(roles)) key += `${values[role] ?? ''}\n`;
+    const cached = identities.get(key);
+    if (cached !== undefined) return cached;
+    const present = values;
+    let identity: PeerIdentity;
+    try {
+      // An empty value (nginx's $ssl_client_escaped_cert without a certificate) is absent.
+      identity = toIdentity(format.read((role) => present[role] || undefined, limits));
+    } catch (error) {
+      identity =
+        error instanceof ProxyHeaderError
+          ? headerFailure(error.reason)
+          : headerFailure('HEADER_INVALID');
+    }
+    if (identities.size >= HEADER_CACHE_SIZE) identities.delete(identities.keys().next().value!);
+    identities.set(key, identity);
+    return identity;
+  };
+
+  const reportUntrusted = (req: IncomingMessage): void => {
+    const raw = req.rawHeaders;
+    let present: string[] | undefined;
+    for (let i = 0; i < raw.length; i += 2) {
+      const name = raw[i]!;
+      if (!nameLengths.has(name.length)) continue;
+      const lower = name.toLowerCase();
+      if (nameSet.has(lower) && !(present ??= []).includes(lower)) present.push(lower);
+    }
+    if (present === undefined) return;
+    removeHeaders(req, nameSet);
+    if (report === undefined) return;
+    try {
+      report(
+        Object.freeze({
+          remoteAddress: req.socket?.remoteAddress,
+          format: proxyFormat,
+          headers: Object.freeze(present),
+        }),
+      );
+    } catch {
+      // A reporting hook must never break the request.
+    }
+  };
+
+  return {
+    format: proxyFormat,
+    headerNames: Object.freeze([...nameSet]),
+    isTrusted,
+    resolve(req) {
+      try {
+        if (isTrusted(req.socket?.remoteAddress)) return resolveTrusted(req);
+        reportUntrusted(req);
+      } catch {
+        return headerFailure('HEADER_INVALID');
+      }
+      return fallback.resolve(req);
+    },
+  };
+}

@@ -1,0 +1,269 @@
+import { test, after, before } from 'node:test';
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import net from 'node:net';
+import { createHash } from 'node:crypto';
+import { parseCertificate } from '../lib/certificate.js';
+import { CertificateCache } from '../lib/identity-cache.js';
+import {
+  createProxySource,
+  PROXY_FORMAT_NAMES,
+  type IdentitySource,
+  type ProxySourceOptions,
+  type UntrustedProxyHeadersEvent,
+} from '../lib/proxy-source.js';
+import type { PeerIdentity } from '../lib/types.js';
+import type { DevCertificateSet } from '../lib/dev-certs.js';
+import { getTestPki } from './helpers/pki.js';
+
+const FACTORY = 'mtlsIdentity()';
+/** Stands in for the TLS-socket source: these servers are plain HTTP, so no certificate. */
+const plainHttpFallback: IdentitySource = {
+  resolve: () => ({ verified: false, verify: 'NONE', reason: 'CERT_MISSING', source: 'tls' }),
+};
+
+interface Seen {
+  identity: PeerIdentity;
+  headers: Record<string, unknown>;
+  rawHeaders: string[];
+  headersDistinct: Record<string, unknown>;
+}
+
+let pki: DevCertificateSet;
+before(async () => {
+  pki = await getTestPki();
+});
+
+/** A real HTTP server on 127.0.0.1 resolving each request through a proxy source. */
+async function withServer(
+  options: ProxySourceOptions,
+  run: (send: (headerLines: string[], localAddress?: string) => Promise<Seen>) => Promise<void>,
+  certificates?: CertificateCache,
+): Promise<void> {
+  const source = createProxySource(FACTORY, options, plainHttpFallback, certificates)!;
+  let last: Seen | undefined;
+  const server = http.createServer((req, res) => {
+    const identity = source.resolve(req);
+    last = {
+      identity,
+      headers: { ...req.headers },
+      rawHeaders: [...req.rawHeaders],
+      headersDistinct: { ...req.headersDistinct },
+    };
+    res.end('ok');
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as net.AddressInfo;
+  // Raw bytes on a TCP socket: repeated header lines and exact names reach the server as sent.
+  const send = (headerLines: string[], localAddress = '127.0.0.1'): Promise<Seen> =>
+    new Promise((resolve, reject) => {
+      last = undefined;
+      const socket = net.connect({ host: '127.0.0.1', port, localAddress }, () => {
+        socket.end(['GET / HTTP/1.1', 'Host: app', 'Connection: close', ...headerLines, '', ''].join('\r\n'));
+      });
+      let response = '';
+      socket.setEncoding('latin1');
+      socket.on('data', (chunk: string) => (response += chunk));
+      socket.on('error', reject);
+      socket.on('close', () => {
+        if (last === undefined) reject(new Error(`no request reached the app: ${response.slice(0, 80)}`));
+        else resolve(last);
+      });
+    });
+  try {
+    await run(send);
+  } finally {
+    server.closeAllConnections();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+}
+
+const nginxHeaders = (pem: string, verify = 'SUCCESS'): string[] => [
+  `X-SSL-Client-Cert: ${encodeURIComponent(pem)}`,
+  `X-SSL-Client-Verify: ${verify}`,
+];
+
+test('trusted peer: nginx headers give the same identity as the certificate itself', async () => {
+  await withServer({ proxyFormat: 'nginx', trustedProxies: ['127.0.0.1/32'] }, async (send) => {
+    const { identity } = await send(nginxHeaders(pki.clients.valid.certPem));
+    assert.equal(identity.verified, true);
+    assert.equal(identity.verify, 'SUCCESS');
+    assert.equal(identity.reason, undefined);
+    assert.equal(identity.source, 'nginx');
+    assert.deepEqual(identity.certificate, parseCertificate(pki.clients.valid.der));
+    assert.equal(identity.certificate?.subject, 'CN=alice,O=mtls-observability demo');
+
+    const failed = await send(nginxHeaders(pki.clients.untrusted.certPem, 'FAILED:unable to verify the first certificate'));
+    assert.deepEqual(
+      { ...failed.identity, certificate: failed.identity.certificate?.serialNumber },
+      {
+        verified: false,
+        verify: 'FAILED:UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+        reason: 'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+        source: 'nginx',
+        certificate: parseCertificate(pki.clients.untrusted.der).serialNumber,
+      },
+    );
+    assert.deepEqual((await send(['X-SSL-Client-Verify: NONE'])).identity, {
+      verified: false,
+      verify: 'NONE',
+      reason: 'CERT_MISSING',
+      source: 'nginx',
+    });
+    // A trusted proxy that sent nothing at all: no certificate.
+    assert.deepEqual((await send([])).identity.verify, 'NONE');
+  });
+});
+
+test('untrusted peer: headers ignored, removed from every view, reported; fallback decides', async () => {
+  const events: UntrustedProxyHeadersEvent[] = [];
+  await withServer(
+    { proxyFormat: 'nginx', trustedProxies: ['127.0.0.1/32'], onUntrustedProxyHeaders: (e) => events.push(e) },
+    async (send) => {
+      const seen = await send([...nginxHeaders(pki.clients.valid.certPem), 'X-Other: kept', 'x-ssl-client-cert: again'], '127.0.0.2');
+      assert.deepEqual(seen.identity, { verified: false, verify: 'NONE', reason: 'CERT_MISSING', source: 'tls' });
+      assert.equal(seen.headers['x-ssl-client-cert'], undefined);
+      assert.equal(seen.headers['x-ssl-client-verify'], undefined);
+      assert.equal(seen.headersDistinct['x-ssl-client-cert'], undefined);
+      assert.deepEqual(seen.rawHeaders, ['Host', 'app', 'Connection', 'close', 'X-Other', 'kept']);
+      assert.equal(seen.headers['x-other'], 'kept');
+      assert.deepEqual(events, [
+        { remoteAddress: '127.0.0.2', format: 'nginx', headers: ['x-ssl-client-cert', 'x-ssl-client-verify'] },
+      ]);
+      // No headers from the untrusted peer: nothing to report.
+      await send(['X-Other: 1'], '127.0.0.2');
+      assert.equal(events.length, 1);
+    },
+  );
+});
+
+test('untrusted peer: a throwing report hook does not break the request', async () => {
+  await withServer(
+    {
+      proxyFormat: 'envoy-xfcc',
+      trustedProxies: ['10.0.0.0/8'],
+      onUntrustedProxyHeaders: () => {
+        throw new Error('hook failure');
+      },
+    },
+    async (send) => {
+      const seen = await send(['X-Forwarded-Client-Cert: Hash=abc']);
+      assert.equal(seen.identity.source, 'tls');
+      assert.equal(seen.headers['x-forwarded-client-cert'], undefined);
+    },
+  );
+});
+
+test('repeated header lines, oversized and undecodable values are recorded failures', async () => {
+  await withServer(
+    { proxyFormat: 'nginx', trustedProxies: ['127.0.0.0/8'], maxProxyHeaderBytes: 4096 },
+    async (send) => {
+      const cert = encodeURIComponent(pki.clients.valid.certPem);
+      const failure = async (lines: string[]): Promise<string | undefined> => (await send(lines)).identity.verify;
+      // Smuggling: an appending proxy adds its line after the client's; Node would join them with ", ".
+      assert.equal(
+        await failure([`X-SSL-Client-Cert: ${cert}`, `x-ssl-client-cert: ${cert}`, 'X-SSL-Client-Verify: SUCCESS']),
+        'FAILED:HEADER_REPEATED',
+      );
+      assert.equal(await failure([`X-SSL-Client-Cert: ${cert}`, 'X-SSL-Client-Verify: SUCCESS', 'X-SSL-Client-Verify: SUCCESS']), 'FAILED:HEADER_REPEATED');
+      assert.equal(await failure([`X-SSL-Client-Cert: ${'A'.repeat(4097)}`, 'X-SSL-Client-Verify: SUCCESS']), 'FAILED:HEADER_TOO_LARGE');
+      assert.equal(await failure(['X-SSL-Client-Cert: %ZZ', 'X-SSL-Client-Verify: SUCCESS']), 'FAILED:HEADER_INVALID');
+      assert.equal(await failure([`X-SSL-Client-Cert: ${cert}`, 'X-SSL-Client-Verify: perhaps']), 'FAILED:HEADER_INVALID');
+      // Well-formed PEM around bytes that are not a certificate.
+      const notCert = encodeURIComponent(`-----BEGIN CERTIFICATE-----\nAQID\n-----END CERTIFICATE-----\n`);
+      const parseFailure = (await send([`X-SSL-Client-Cert: ${notCert}`, 'X-SSL-Client-Verify: SUCCESS'])).identity;
+      assert.deepEqual(parseFailure, {
+        verified: false,
+        verify: 'FAILED:ERR_MTLS_CERT_PARSE',
+        reason: 'ERR_MTLS_CERT_PARSE',
+        source: 'nginx',
+      });
+      // No verify header: nginx with optional_no_ca forwards unverified certificates.
+      const missing = (await send([`X-SSL-Client-Cert: ${cert}`])).identity;
+      assert.equal(missing.verify, 'FAILED:PROXY_VERIFY_MISSING');
+      assert.equal(missing.certificate?.subject, 'CN=alice,O=mtls-observability demo');
+    },
+  );
+});
+
+test('a repeated header value is a cache hit: same identity object, parsed once', async () => {
+  const certificates = new CertificateCache();
+  await withServer(
+    { proxyFormat: 'haproxy', trustedProxies: ['127.0.0.1'] },
+    async (send) => {
+      const lines = [`X-SSL-Client-Cert: ${Buffer.from(pki.clients.valid.der).toString('base64')}`, 'X-SSL-Client-Verify: 0'];
+      const first = (await send(lines)).identity;
+      const second = (await send(lines)).identity;
+      assert.equal(first, second);
+      assert.equal(Object.isFrozen(first), true);
+      assert.equal(certificates.parseCount, 1);
+      assert.equal(first.source, 'haproxy');
+      assert.equal(first.verify, 'SUCCESS');
+    },
+    certificates,
+  );
+});
+
+test('every format through the source names itself as the source', async () => {
+  const { valid } = pki.clients;
+  const b64 = Buffer.from(valid.der).toString('base64');
+  const sha = createHash('sha256').update(valid.der).digest('hex');
+  const samples: Record<(typeof PROXY_FORMAT_NAMES)[number], string[]> = {
+    'envoy-xfcc': [`X-Forwarded-Client-Cert: By=spiffe://gw;Hash=${sha};Cert="${encodeURIComponent(valid.certPem)}";Subject="CN=alice,O=mtls-observability demo";URI=spiffe://example.org/ns/demo/sa/alice`],
+    nginx: nginxHeaders(valid.certPem),
+    traefik: [`X-Forwarded-Tls-Client-Cert: ${b64}`],
+    'aws-alb': [`X-Amzn-Mtls-Clientcert-Leaf: ${encodeURIComponent(valid.certPem).replace(/%2B/g, '+').replace(/%2F/g, '/').replace(/%3D/g, '=')}`],
+    caddy: [`X-Client-Cert: ${b64}`],
+    haproxy: [`X-SSL-Client-Cert: ${b64}`, 'X-SSL-Client-Verify: 0'],
+    cloudflare: [`Cf-Client-Cert-Der-Base64: ${b64}`, `Cf-Client-Cert-Sha256: ${sha}`, 'Cf-Client-Cert-Verified: SUCCESS'],
+    rfc9440: [`Client-Cert: :${b64}:`],
+  };
+  const expected = parseCertificate(valid.der);
+  for (const format of PROXY_FORMAT_NAMES) {
+    await withServer({ proxyFormat: format, trustedProxies: ['127.0.0.1/32', '::1'] }, async (send) => {
+      const { identity } = await send(samples[format]);
+      assert.deepEqual(identity, { verified: true, verify: 'SUCCESS', source: format, certificate: expected }, format);
+    });
+  }
+});
+
+test('custom header names (ingress-nginx) replace the defaults, old names are ignored', async () => {
+  await withServer(
+    {
+      proxyFormat: 'nginx',
+      trustedProxies: ['127.0.0.1/32'],
+      proxyHeaderNames: { cert: 'SSL-Client-Cert', verify: 'ssl-client-verify' },
+    },
+    async (send) => {
+      const cert = encodeURIComponent(pki.clients.valid.certPem);
+      assert.equal((await send([`ssl-client-cert: ${cert}`, 'ssl-client-verify: SUCCESS'])).identity.verify, 'SUCCESS');
+      assert.equal((await send(nginxHeaders(pki.clients.valid.certPem))).identity.verify, 'NONE');
+    },
+  );
+});
+
+test('factory-time refusals (TypeError)', () => {
+  const make = (options: ProxySourceOptions): unknown => createProxySource(FACTORY, options, plainHttpFallback);
+  assert.throws(() => make({ proxyFormat: 'nginx' }), {
+    name: 'TypeError',
+    message:
+      'mtlsIdentity(): option "proxyFormat" ("nginx") needs "trustedProxies": the CIDRs of the proxies that may forward client certificates, e.g. ["10.0.0.0/8"].',
+  });
+  assert.throws(() => make({ trustedProxies: ['10.0.0.0/8'] }), {
+    name: 'TypeError',
+    message: /option "trustedProxies" has no effect without "proxyFormat"/,
+  });
+  assert.throws(() => make({ proxyFormat: 'nginx', trustedProxies: ['10.0.0.1/8'] }), {
+    name: 'TypeError',
+    message: /mtlsIdentity\(\): option "trustedProxies": "10.0.0.1\/8" is not a valid CIDR/,
+  });
+  assert.throws(() => make({ proxyFormat: 'caddy', trustedProxies: ['::1'], proxyHeaderNames: { chain: 'x' } }), {
+    name: 'TypeError',
+    message: 'mtlsIdentity(): option "proxyHeaderNames" has role "chain", which format "caddy" does not read. Its roles: cert, verify.',
+  });
+  assert.throws(() => make({ proxyFormat: 'nginx', trustedProxies: ['::1'], proxyHeaderNames: { verify: 'X-SSL-Client-Cert' } }), {
+    name: 'TypeError',
+    message: /gives roles "cert" and "verify" the same header "x-ssl-client-cert"/,
+  });
+  assert.equal(make({}), undefined);
+});
