@@ -45,8 +45,9 @@ function toDer(input: Uint8Array | string): Uint8Array {
     const got = input === null ? 'null' : Array.isArray(input) ? 'an array' : typeof input;
     throw new CertificateParseError(`expected DER bytes (Uint8Array) or a PEM string, got ${got}`);
   }
-  // A copy: the caller's buffer (often a slice of a pooled socket buffer) may be reused.
-  return Uint8Array.prototype.slice.call(input);
+  // A plain copy: the caller's buffer (often a slice of a pooled socket buffer) may be reused,
+  // and slice() on a Buffer would return a Buffer view type again.
+  return new Uint8Array(input);
 }
 
 function decodePem(text: string): Uint8Array {

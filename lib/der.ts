@@ -117,13 +117,11 @@ export function expectElement(
   what: string,
 ): DerElement {
   if (offset >= limit) throw new CertificateParseError(`${what} is missing at offset ${offset}`);
-  const element = readElement(der, offset, limit);
-  if (element.tag !== tag || (tag & 0x1f) === 0x1f) {
-    throw new CertificateParseError(
-      `expected ${what} (tag 0x${hexByte(tag)}) at offset ${offset}, found tag 0x${hexByte(element.tag)}`,
-    );
+  // The tag first: "found tag 0x31" says more about a wrong structure than a length complaint.
+  if (der[offset] !== tag || (tag & 0x1f) === 0x1f) {
+    throw new CertificateParseError(`expected ${what} (tag 0x${hexByte(tag)}) at offset ${offset}, found tag 0x${hexByte(der[offset]!)}`);
   }
-  return element;
+  return readElement(der, offset, limit);
 }
 
 const HEX_DIGITS = '0123456789ABCDEF';
