@@ -579,9 +579,11 @@ async function buildCertificate(
     add(pkijs.id_KeyUsage, true, keyUsage(['digitalSignature', 'keyCertSign', 'cRLSign']));
   } else {
     add(pkijs.id_BasicConstraints, true, new asn1js.Sequence({ value: [] }));
-    // A self-signed leaf also needs keyCertSign, otherwise OpenSSL does not treat it as
-    // self-signed (EXFLAG_SS) and reports a missing issuer instead of DEPTH_ZERO_SELF_SIGNED_CERT.
+    // keyEncipherment: RSA key exchange in TLS 1.2 (RFC 5246 section 7.4.2) needs it.
     const usages: KeyUsageBit[] = isRsa ? ['digitalSignature', 'keyEncipherment'] : ['digitalSignature'];
+    // A self-signed leaf's key verifies a certificate signature (its own), so keyCertSign
+    // (RFC 5280 section 4.2.1.3); OpenSSL's X509_check_issued, and so X509Certificate.checkIssued,
+    // refuse the certificate as its own issuer without it.
     if (issuer === 'self') usages.push('keyCertSign');
     add(pkijs.id_KeyUsage, true, keyUsage(usages));
     if (role.eku.length > 0) {
