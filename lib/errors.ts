@@ -9,8 +9,10 @@ export const MTLS_ERROR_CODES = [
   'ERR_MTLS_CERT_PARSE',
   /** A forwarded client-certificate header could not be decoded or is not acceptable. */
   'ERR_MTLS_HEADER_INVALID',
-  /** A request without a verified client certificate was rejected by `require`. */
+  /** A request without a client certificate (`verify: 'NONE'`) was rejected by `require`. */
   'ERR_MTLS_CLIENT_CERT_REQUIRED',
+  /** A request whose client certificate failed verification was rejected by `require`. */
+  'ERR_MTLS_CLIENT_CERT_INVALID',
 ] as const;
 
 export type MtlsErrorCode = (typeof MTLS_ERROR_CODES)[number];

@@ -3,3 +3,17 @@ export { MtlsError, CertificateParseError, isMtlsError, MTLS_ERROR_CODES } from 
 export type { MtlsErrorCode } from './errors.js';
 export type { DnAttribute, SubjectAltNames, PeerCertificate, PeerIdentity } from './types.js';
 export { parseCertificate } from './certificate.js';
+export { mtlsIdentity, DEFAULT_LOCALS_KEY } from './middleware.js';
+export type { MtlsIdentityOptions, MtlsIdentityMiddleware } from './middleware.js';
+export { getPeerIdentity } from './peer-identity.js';
+export { CertificateCache, DEFAULT_CERTIFICATE_CACHE_SIZE } from './identity-cache.js';
+export type { CertificateCacheOptions } from './identity-cache.js';
+export { TLS_SOURCE, TLS_SOURCE_REASONS } from './tls-socket-source.js';
+export {
+  registerMorganTokens,
+  mtlsJsonFormat,
+  MORGAN_TOKEN_NAMES,
+  MORGAN_FORMAT_NAMES,
+  MTLS_COMBINED_FORMAT,
+} from './morgan.js';
+export type { MorganLike, MorganTokenFunction, MorganFormatFunction, RegisterMorganTokensOptions } from './morgan.js';

@@ -1,0 +1,167 @@
+/**
+ * `mtlsIdentity()`: the middleware. Per request it runs source → identity (cached) → outputs:
+ * the identity source resolves the peer identity, the identity is attached to the request (for
+ * `getPeerIdentity`), then each output (observer) built at factory time sees it, and optionally
+ * the request is rejected. All option work happens here, once.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
+import { isMtlsError, type MtlsErrorCode } from './errors.js';
+import { CertificateCache, DEFAULT_CERTIFICATE_CACHE_SIZE } from './identity-cache.js';
+import { assertFactoryCalled, isBoolean, isIntegerInRange, isNonEmptyString, validateOptions, type OptionCheck } from './options.js';
+import { attachPeerIdentity, type IdentityObserver, type IdentitySource } from './peer-identity.js';
+import { TlsSocketSource, TLS_SOURCE } from './tls-socket-source.js';
+import type { PeerIdentity } from './types.js';
+
+/** Options of {@link mtlsIdentity}. */
+export interface MtlsIdentityOptions {
+  /**
+   * The `res.locals` key the identity is stored under (Express). Where `res.locals` does not
+   * exist (Connect, `node:https`), use `getPeerIdentity(req)`. Default: `'mtls'`.
+   */
+  readonly localsKey?: string;
+  /**
+   * Reject requests without a verified client certificate: `verify: 'NONE'` gets HTTP 403 with
+   * code `ERR_MTLS_CLIENT_CERT_REQUIRED`, `'FAILED:…'` HTTP 403 with `ERR_MTLS_CLIENT_CERT_INVALID`
+   * (JSON body `{ code, message, verify }`). The request is still logged by morgan and still
+   * counted. Default: `false` (every request passes; check `verified` yourself).
+   */
+  readonly require?: boolean;
+  /**
+   * Most distinct parsed certificates kept across connections, so clients that reconnect are not
+   * parsed again. `0` disables this cache (each new connection parses). Default: `1000`.
+   * Not together with `certificateCache`.
+   */
+  readonly certificateCacheSize?: number;
+  /**
+   * A {@link CertificateCache} to use (e.g. one shared by several middleware instances).
+   * Default: a new cache of `certificateCacheSize` entries.
+   */
+  readonly certificateCache?: CertificateCache;
+}
+
+/** The middleware `mtlsIdentity()` returns: Connect/Express style, typed against `node:http`. */
+export type MtlsIdentityMiddleware = (
+  req: IncomingMessage | Http2ServerRequest,
+  res: ServerResponse | Http2ServerResponse,
+  next: (error?: unknown) => void,
+) => void;
+
+/** Default {@link MtlsIdentityOptions.localsKey}. */
+export const DEFAULT_LOCALS_KEY = 'mtls';
+
+const OPTION_CHECKS: { readonly [K in keyof MtlsIdentityOptions]-?: OptionCheck } = {
+  localsKey: isNonEmptyString,
+  require: isBoolean,
+  certificateCacheSize: isIntegerInRange(0, 1_000_000),
+  certificateCache: (v) => (v instanceof CertificateCache ? undefined : 'a CertificateCache instance'),
+};
+
+/** Fully resolved options: what a request needs, nothing left to decide per request. */
+interface MiddlewareConfig {
+  readonly source: IdentitySource;
+  /** Already guarded: none of them can throw. */
+  readonly observers: readonly IdentityObserver[];
+  readonly require: boolean;
+}
+
+function resolveConfig(options: MtlsIdentityOptions | undefined): MiddlewareConfig {
+  const o = validateOptions<MtlsIdentityOptions>('mtlsIdentity()', options, OPTION_CHECKS);
+  if (o.certificateCache !== undefined && o.certificateCacheSize !== undefined) {
+    throw new TypeError(
+      'mtlsIdentity(): options "certificateCache" and "certificateCacheSize" exclude each other; ' +
+        'set the size on the CertificateCache instead.',
+    );
+  }
+  const certificates =
+    o.certificateCache ?? new CertificateCache({ maxEntries: o.certificateCacheSize ?? DEFAULT_CERTIFICATE_CACHE_SIZE });
+  const source: IdentitySource = new TlsSocketSource({ certificates });
+  const observers: IdentityObserver[] = [guardObserver('res.locals', localsObserver(o.localsKey ?? DEFAULT_LOCALS_KEY))];
+  return { source, observers, require: o.require ?? false };
+}
+
+/**
+ * The mTLS identity middleware. Resolves the client identity of each request from its TLS
+ * connection (parsed once per connection), stores it in `res.locals.mtls` (where `res.locals`
+ * exists) and for `getPeerIdentity(req)`, and with `require: true` rejects requests without a
+ * verified client certificate. Never throws from a request.
+ *
+ * @throws {TypeError} at factory time for an unknown option or a wrong type, and when passed to
+ *   `app.use()` uncalled.
+ */
+export function mtlsIdentity(options?: MtlsIdentityOptions): MtlsIdentityMiddleware {
+  assertFactoryCalled('mtlsIdentity()', options);
+  const { source, observers, require } = resolveConfig(options);
+
+  return function mtlsIdentityMiddleware(request, response, next) {
+    const req = request as IncomingMessage;
+    const res = response as ServerResponse;
+    let identity: PeerIdentity;
+    try {
+      identity = source.resolve(req);
+    } catch (error) {
+      // A source must not throw; if one does, the request still gets a recorded outcome.
+      identity = sourceFailure(error);
+    }
+    attachPeerIdentity(req, identity);
+    for (let i = 0; i < observers.length; i++) observers[i]!(identity, req, res);
+    if (require && !identity.verified) {
+      reject(res, identity);
+      return;
+    }
+    next();
+  };
+}
+
+function localsObserver(key: string): IdentityObserver {
+  return (identity, _req, res) => {
+    const locals = (res as { locals?: unknown }).locals;
+    if (typeof locals === 'object' && locals !== null) (locals as Record<string, unknown>)[key] = identity;
+  };
+}
+
+/**
+ * Wraps an observer so a throw never reaches the request; the first failure of each observer is
+ * reported once as a process warning rather than swallowed silently.
+ */
+export function guardObserver(name: string, observer: IdentityObserver): IdentityObserver {
+  let warned = false;
+  return (identity, req, res) => {
+    try {
+      observer(identity, req, res);
+    } catch (error) {
+      if (warned) return;
+      warned = true;
+      try {
+        process.emitWarning(
+          `mtlsIdentity(): the ${name} output threw and was skipped: ${error instanceof Error ? error.message : String(error)}`,
+          { code: 'MTLS_OBSERVER_ERROR' },
+        );
+      } catch {
+        // emitWarning itself can only fail in a broken process; the request still goes on.
+      }
+    }
+  };
+}
+
+function sourceFailure(error: unknown): PeerIdentity {
+  const reason = isMtlsError(error) ? error.code : 'SOURCE_ERROR';
+  return Object.freeze({ verified: false, verify: `FAILED:${reason}`, reason, source: TLS_SOURCE });
+}
+
+function reject(res: ServerResponse, identity: PeerIdentity): void {
+  if (res.headersSent) return;
+  const missing = identity.verify === 'NONE';
+  const code: MtlsErrorCode = missing ? 'ERR_MTLS_CLIENT_CERT_REQUIRED' : 'ERR_MTLS_CLIENT_CERT_INVALID';
+  const message = missing
+    ? 'A client certificate is required.'
+    : `The client certificate was not accepted (${identity.reason ?? 'unverified'}).`;
+  const body = JSON.stringify({ code, message, verify: identity.verify });
+  // RFC 9110 section 15.5.4: 403 covers both "no credentials" and "credentials refused"; 401 would
+  // require a WWW-Authenticate challenge, and there is no HTTP scheme for TLS client certificates.
+  res.statusCode = 403;
+  res.setHeader('Content-Type', 'application/json; charset=utf-8');
+  res.setHeader('Content-Length', Buffer.byteLength(body));
+  res.setHeader('Cache-Control', 'no-store');
+  res.end(body);
+}

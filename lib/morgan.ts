@@ -1,0 +1,230 @@
+/**
+ * morgan tokens and formats for the peer identity, registered on the app's own morgan instance
+ * (a bundled copy would crash the app's formats, research E.2). Tokens read the identity attached
+ * to the request, never the socket: morgan runs after the response, when the socket may be gone.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { isBoolean, validateOptions } from './options.js';
+import { peekPeerIdentity } from './peer-identity.js';
+import type { PeerIdentity } from './types.js';
+
+/** A morgan token function. */
+export type MorganTokenFunction = (req: IncomingMessage, res: ServerResponse, arg?: string | number | boolean) => string | undefined;
+
+/** A morgan format function; `tokens` is the morgan instance. */
+export type MorganFormatFunction = (tokens: unknown, req: IncomingMessage, res: ServerResponse) => string | undefined | null;
+
+/** The parts of the `morgan` module used here (morgan 1.10 to 1.12). */
+export interface MorganLike {
+  token(name: string, fn: MorganTokenFunction): unknown;
+  format(name: string, format: string | MorganFormatFunction): unknown;
+}
+
+/** Options of {@link registerMorganTokens}. */
+export interface RegisterMorganTokensOptions {
+  /** Also register the `mtls-combined` and `mtls-json` formats. Default: `true`. */
+  readonly formats?: boolean;
+}
+
+/**
+ * Token names and what they print. Every value is safe inside a quoted field of a text log line
+ * on every morgan version: distinguished names keep their RFC 4514 escapes (`\"`, `\\`, control
+ * characters as `\0A`), and URIs and verify results are percent-encoded where a character is not
+ * allowed in a URI.
+ */
+export const MORGAN_TOKEN_NAMES = [
+  'peer_cert_subject',
+  'peer_cert_issuer',
+  'peer_cert_serial',
+  'peer_cert_fingerprint',
+  'peer_cert_verify',
+  'peer_cert_not_after',
+  'peer_cert_spiffe',
+] as const;
+
+/** `combined` followed by the identity fields; absent values print `-`. */
+export const MTLS_COMBINED_FORMAT =
+  ':remote-addr - :remote-user [:date[clf]] ":method :url HTTP/:http-version" :status :res[content-length]' +
+  ' ":referrer" ":user-agent" verify=:peer_cert_verify subject=":peer_cert_subject"' +
+  ' issuer=":peer_cert_issuer" serial=:peer_cert_serial not_after=:peer_cert_not_after' +
+  ' spiffe=:peer_cert_spiffe fingerprint=:peer_cert_fingerprint';
+
+/** The names {@link registerMorganTokens} registers formats under. */
+export const MORGAN_FORMAT_NAMES = ['mtls-combined', 'mtls-json'] as const;
+
+type TokenName = (typeof MORGAN_TOKEN_NAMES)[number];
+type LogFields = { readonly [K in TokenName]: string | undefined };
+
+const logFieldsCache = new WeakMap<PeerIdentity, LogFields>();
+
+/** The log-safe token values of an identity, computed once per identity object. */
+function logFieldsOf(identity: PeerIdentity): LogFields {
+  let fields = logFieldsCache.get(identity);
+  if (fields === undefined) {
+    const certificate = identity.certificate;
+    fields = {
+      peer_cert_subject: certificate && hexEscapeInvisible(certificate.subject),
+      peer_cert_issuer: certificate && hexEscapeInvisible(certificate.issuer),
+      peer_cert_serial: certificate && percentEncodeUnsafe(certificate.serialNumber),
+      peer_cert_fingerprint: certificate && percentEncodeUnsafe(certificate.fingerprint256),
+      peer_cert_verify: percentEncodeUnsafe(identity.verify),
+      peer_cert_not_after: certificate && isoDate(certificate.notAfter),
+      peer_cert_spiffe: certificate?.spiffeId === undefined ? undefined : percentEncodeUnsafe(certificate.spiffeId),
+    };
+    logFieldsCache.set(identity, fields);
+  }
+  return fields;
+}
+
+function isoDate(date: Date): string | undefined {
+  return Number.isNaN(date.getTime()) ? undefined : date.toISOString();
+}
+
+// DESIGN section 3: control, line-separator, bidi and zero-width characters as `\XX` per UTF-8
+// byte. parseCertificate already writes names this way; this keeps a log line single and visible
+// whatever produced the identity.
+// eslint-disable-next-line no-control-regex
+const INVISIBLE = /[\u0000-\u001f\u007f-\u009f\u200b-\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069\ufeff]/g;
+
+function hexEscapeInvisible(value: string): string {
+  INVISIBLE.lastIndex = 0;
+  if (!INVISIBLE.test(value)) return value;
+  return value.replace(INVISIBLE, (ch) =>
+    Array.from(Buffer.from(ch, 'utf8'), (byte) => `\\${byte.toString(16).toUpperCase().padStart(2, '0')}`).join(''),
+  );
+}
+
+// Characters never allowed in a URI (RFC 3986 section 2): controls, space, `"`, `<`, `>`, `\`,
+// `^`, backquote, `{`, `|`, `}` and everything outside ASCII. `%` stays, so an already encoded URI
+// is not encoded twice.
+// eslint-disable-next-line no-control-regex
+const NOT_URI_SAFE = /[^\u0021\u0023-\u003b\u003d\u003f-\u005b\u005d\u005f\u0061-\u007a\u007e]/u;
+// eslint-disable-next-line no-control-regex
+const NOT_URI_SAFE_GLOBAL = /[^\u0021\u0023-\u003b\u003d\u003f-\u005b\u005d\u005f\u0061-\u007a\u007e]/gu;
+
+function percentEncodeUnsafe(value: string): string {
+  if (!NOT_URI_SAFE.test(value)) return value;
+  return value.replace(NOT_URI_SAFE_GLOBAL, (ch) =>
+    Array.from(Buffer.from(ch, 'utf8'), (byte) => `%${byte.toString(16).toUpperCase().padStart(2, '0')}`).join(''),
+  );
+}
+
+function tokenFor(name: TokenName): MorganTokenFunction {
+  return (req) => {
+    const identity = peekPeerIdentity(req);
+    return identity === undefined ? undefined : logFieldsOf(identity)[name];
+  };
+}
+
+// JSON.stringify leaves U+007F-U+009F, line separators and invisible characters raw; some log
+// pipelines split lines on them (U+0085, U+2028). As \uXXXX escapes they parse to the same value.
+const JSON_UNSAFE = /[\u007f-\u009f\u200b-\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069\ufeff]/g;
+
+function stringifyLogSafe(value: object): string {
+  return JSON.stringify(value).replace(JSON_UNSAFE, (ch) => `\\u${ch.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
+interface MorganRequestState {
+  readonly _startAt?: [number, number];
+  readonly _remoteAddress?: string;
+  readonly ip?: string;
+  readonly originalUrl?: string;
+}
+
+function responseTimeMs(req: IncomingMessage, res: ServerResponse): number | undefined {
+  const start = (req as MorganRequestState)._startAt;
+  const end = (res as { _startAt?: [number, number] })._startAt;
+  if (!Array.isArray(start) || !Array.isArray(end)) return undefined;
+  const ms = (end[0] - start[0]) * 1e3 + (end[1] - start[1]) * 1e-6;
+  return Number(ms.toFixed(3));
+}
+
+function contentLength(res: ServerResponse): number | undefined {
+  const value = res.getHeader('content-length');
+  const n = typeof value === 'number' ? value : typeof value === 'string' ? Number(value) : NaN;
+  return Number.isSafeInteger(n) && n >= 0 ? n : undefined;
+}
+
+/**
+ * The `mtls-json` format: one JSON object per line with the request fields of `combined` and the
+ * identity. Values are read directly, not through tokens: morgan 1.12 escapes token output, and
+ * `JSON.stringify` would escape it a second time (research E.3). Absent values are left out.
+ */
+export function mtlsJsonFormat(_tokens: unknown, req: IncomingMessage, res: ServerResponse): string {
+  const state = req as IncomingMessage & MorganRequestState;
+  const identity = peekPeerIdentity(req);
+  const certificate = identity?.certificate;
+  const referrer = req.headers.referer ?? req.headers.referrer;
+  return stringifyLogSafe({
+    time: new Date().toISOString(),
+    remote_addr: state.ip ?? state._remoteAddress ?? req.socket?.remoteAddress,
+    method: req.method,
+    url: state.originalUrl ?? req.url,
+    http_version: `${req.httpVersionMajor}.${req.httpVersionMinor}`,
+    status: res.headersSent ? res.statusCode : undefined,
+    content_length: contentLength(res),
+    referrer: typeof referrer === 'string' ? referrer : undefined,
+    user_agent: req.headers['user-agent'],
+    response_time_ms: responseTimeMs(req, res),
+    peer_cert_verify: identity?.verify,
+    peer_cert_reason: identity?.reason,
+    peer_cert_source: identity?.source,
+    peer_cert_subject: certificate?.subject,
+    peer_cert_issuer: certificate?.issuer,
+    peer_cert_serial: certificate?.serialNumber,
+    peer_cert_fingerprint: certificate?.fingerprint256,
+    peer_cert_not_after: certificate && isoDate(certificate.notAfter),
+    peer_cert_spiffe: certificate?.spiffeId,
+  });
+}
+
+const REGISTERED = Symbol.for('mtls-observability.morganRegistered');
+
+/**
+ * Registers the `peer_cert_*` tokens (and, unless `formats: false`, the `mtls-combined` and
+ * `mtls-json` formats) on the app's own morgan. Calling it again on the same morgan is a no-op
+ * for what it registered before. Tokens print `-` until `mtlsIdentity()` (or `getPeerIdentity`)
+ * ran for the request.
+ *
+ * @returns the same morgan, for chaining.
+ * @throws {TypeError} when `morgan` is not the morgan module, for bad options, and when a token
+ *   or format of the same name already exists (nothing is registered then). Tokens and formats
+ *   share morgan's namespace with its own members (`compile`, `format`, `token`).
+ */
+export function registerMorganTokens<M extends MorganLike>(morgan: M, options?: RegisterMorganTokensOptions): M {
+  const candidate: unknown = morgan;
+  if (
+    typeof candidate !== 'function' ||
+    typeof (candidate as Partial<MorganLike>).token !== 'function' ||
+    typeof (candidate as Partial<MorganLike>).format !== 'function'
+  ) {
+    throw new TypeError(
+      'registerMorganTokens(): the first argument must be the morgan module (import morgan from "morgan"; registerMorganTokens(morgan)).',
+    );
+  }
+  const o = validateOptions<RegisterMorganTokensOptions>('registerMorganTokens()', options, { formats: isBoolean });
+  const target = morgan as unknown as Record<string | symbol, unknown>;
+  const ours = (target[REGISTERED] as Set<string> | undefined) ?? new Set<string>();
+  const names: string[] = [...MORGAN_TOKEN_NAMES, ...(o.formats === false ? [] : MORGAN_FORMAT_NAMES)];
+  for (const name of names) {
+    if (name in target && !ours.has(name)) {
+      throw new TypeError(
+        `registerMorganTokens(): morgan already has a token or format named "${name}"; ` +
+          'refusing to overwrite it. Remove the other definition or register on a morgan instance without it.',
+      );
+    }
+  }
+  for (const name of MORGAN_TOKEN_NAMES) {
+    if (!ours.has(name)) morgan.token(name, tokenFor(name));
+    ours.add(name);
+  }
+  if (o.formats !== false) {
+    if (!ours.has('mtls-combined')) morgan.format('mtls-combined', MTLS_COMBINED_FORMAT);
+    if (!ours.has('mtls-json')) morgan.format('mtls-json', mtlsJsonFormat);
+    for (const name of MORGAN_FORMAT_NAMES) ours.add(name);
+  }
+  if (target[REGISTERED] === undefined) {
+    Object.defineProperty(morgan, REGISTERED, { value: ours, enumerable: false });
+  }
+  return morgan;
+}
