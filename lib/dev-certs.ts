@@ -482,7 +482,8 @@ function encodeSubjectAltNames(factory: string, san: SubjectAltNameInput): Uint8
 }
 
 function ipBytes(factory: string, text: string): Uint8Array {
-  const version = isIP(text);
+  // A zone index (fe80::1%eth0) has no place in a certificate's 16 bytes.
+  const version = text.includes('%') ? 0 : isIP(text);
   if (version === 4) return Uint8Array.from(text.split('.').map(Number));
   if (version === 6) {
     let head = text;

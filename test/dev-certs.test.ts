@@ -5,6 +5,8 @@ import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promise
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TLSSocket } from 'node:tls';
+import { connect } from 'node:net';
+import { once } from 'node:events';
 import * as asn1js from 'asn1js';
 import {
   createCertificateAuthority,
@@ -250,6 +252,21 @@ describe('real TLS handshakes against the development CA', () => {
     }
   });
 
+  test('close() ends idle keep-alive and half-open connections', async () => {
+    const pki = await getTestPki();
+    const server = await startHttpsServer((_req, res) => res.end('ok'));
+    const agent = keepAliveAgent(pki.clients.valid);
+    assert.equal((await httpsRequest({ port: server.port, agent })).body, 'ok');
+    // A TCP connection that never starts a handshake (a health check, a scanner).
+    const raw = connect(server.port, '127.0.0.1');
+    await once(raw, 'connect');
+    const rawClosed = once(raw, 'close');
+    await server.close();
+    await rawClosed;
+    assert.equal(server.server.listening, false);
+    agent.destroy();
+  });
+
   test('rejectUnauthorized: true makes the handshake fail for a bad client', async () => {
     const pki = await getTestPki();
     const server = await startHttpsServer((_req, res) => res.end('ok'), { rejectUnauthorized: true });
@@ -449,6 +466,7 @@ describe('option errors', () => {
     ['bad keyPair', () => createSelfSignedCertificate({ subject: 'x', keyPair: {} as never }), /option "keyPair" must be a WebCrypto CryptoKeyPair/],
     ['unknown SAN kind', () => createSelfSignedCertificate({ subject: 'x', san: { dn: ['x'] } as never }), /option "san": unknown option "dn"/],
     ['bad IP', () => createSelfSignedCertificate({ subject: 'x', san: { ip: ['300.1.1.1'] } }), /option "san.ip": "300.1.1.1" is not an IPv4 or IPv6 address/],
+    ['IPv6 zone index', () => createSelfSignedCertificate({ subject: 'x', san: { ip: ['fe80::1%eth0'] } }), /option "san.ip": "fe80::1%eth0" is not an IPv4 or IPv6 address/],
     ['non-ASCII DNS', () => createSelfSignedCertificate({ subject: 'x', san: { dns: ['bücher.example'] } }), /option "san.dns": "bücher.example" cannot be written as IA5String: U\+00FC is not ASCII/],
     ['unknown short name', () => createSelfSignedCertificate({ subject: [{ type: 'XX', value: 'x' }] }), /option "subject": unknown attribute type "XX"\. Use an OpenSSL short name \(CN, /],
     ['bad OID', () => createSelfSignedCertificate({ subject: [{ type: '1.40.1', value: 'x' }] }), /unknown attribute type "1\.40\.1"/],
