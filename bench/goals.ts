@@ -42,6 +42,7 @@ export interface Results {
     rounds: number;
     durationMs: number;
     warmupMs: number;
+    initialWarmupMs: number;
     pool: number;
     concurrency: number;
     memoryCerts: number;

@@ -8,8 +8,10 @@
  * every mode and every variant in a rotated order, and a variant's ratio is the median over rounds of
  * (reference CPU per request / variant CPU per request), both measured in the same round.
  *
- * Flags: --quick (smoke run, ~30 s), --rounds N, --duration MS, --warmup MS, --pool N,
- *        --concurrency N, --json FILE (results as JSON), --no-pin, --no-memory.
+ * Flags: --quick (smoke run, ~30 s), --rounds N, --duration MS, --warmup MS (per window),
+ *        --initial-warmup MS (per server, before the first round), --pool N,
+ *        --concurrency N, --json FILE (results as JSON), --no-pin, --no-memory,
+ *        --modes a,b and --variants a,b (subsets, for profiling; names in bench/variants.ts).
  */
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -39,14 +41,21 @@ const quick = flag('--quick');
 const options = {
   quick,
   rounds: value('--rounds', quick ? 1 : 3),
-  durationMs: value('--duration', quick ? 400 : 2500),
-  warmupMs: value('--warmup', quick ? 200 : 700),
+  durationMs: value('--duration', quick ? 400 : 2000),
+  warmupMs: value('--warmup', quick ? 150 : 500),
+  initialWarmupMs: value('--initial-warmup', quick ? 600 : 4000),
   pool: value('--pool', quick ? 50 : 2000),
   concurrency: value('--concurrency', 8),
   memoryCerts: value('--memory-certs', quick ? 5000 : 100_000),
   pin: !flag('--no-pin') && hasTaskset(),
   memory: !flag('--no-memory'),
 };
+const list = (name: string): string[] | undefined => {
+  const i = argv.indexOf(name);
+  return i < 0 ? undefined : (argv[i + 1] ?? '').split(',');
+};
+const onlyModes = (list('--modes') ?? MODE_NAMES) as ModeName[];
+const onlyVariants = (list('--variants') ?? VARIANT_NAMES) as VariantName[];
 const jsonIndex = argv.indexOf('--json');
 const jsonFile = jsonIndex >= 0 ? argv[jsonIndex + 1] : undefined;
 
@@ -107,10 +116,33 @@ class Child {
     this.process.send(m);
   }
 
+  /** Asks the child to exit (so --cpu-prof can write its profile), then kills it after a grace time. */
+  async stop(): Promise<void> {
+    if (this.exited) return;
+    try {
+      this.process.send({ type: 'exit' });
+    } catch {
+      // already disconnected
+    }
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(() => {
+        if (!this.exited) this.process.kill();
+        resolve();
+      }, 3000);
+      this.process.once('exit', () => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+  }
+
   kill(): void {
     if (!this.exited) this.process.kill();
   }
 }
+
+/** Extra node flags for the server processes, e.g. BENCH_SERVER_FLAGS="--cpu-prof --cpu-prof-dir=/tmp/prof". */
+const serverFlags = (process.env['BENCH_SERVER_FLAGS'] ?? '').split(' ').filter(Boolean);
 
 function startChild(name: string, script: string, args: string[], core: number | undefined, nodeFlags: string[] = []): Child {
   const node = [process.execPath, ...nodeFlags, '--import', 'tsx', join(benchDir, script), ...args];
@@ -135,8 +167,14 @@ interface Window {
   cpuMicros: number;
 }
 
-async function measureWindow(load: Child, server: Child, port: number, mode: ModeName): Promise<{ result: WindowResult; cpuMicros: number }> {
-  load.send({ type: 'run', port, mode, concurrency: options.concurrency, warmupMs: options.warmupMs, durationMs: options.durationMs });
+async function measureWindow(
+  load: Child,
+  server: Child,
+  port: number,
+  mode: ModeName,
+  durationMs = options.durationMs,
+): Promise<{ result: WindowResult; cpuMicros: number }> {
+  load.send({ type: 'run', port, mode, concurrency: options.concurrency, warmupMs: options.warmupMs, durationMs });
   await load.next('warm');
   const before = await serverCpuMicros(server);
   load.send({ type: 'go' });
@@ -174,8 +212,8 @@ async function main(): Promise<void> {
 
     const servers = new Map<VariantName, { child: Child; port: number }>();
     const unavailable = new Map<VariantName, string>();
-    for (const name of VARIANT_NAMES) {
-      const child = startChild(`server ${name}`, 'server.ts', [name, work], options.pin ? 0 : undefined);
+    for (const name of VARIANT_NAMES.filter((v) => onlyVariants.includes(v))) {
+      const child = startChild(`server ${name}`, 'server.ts', [name, work], options.pin ? 0 : undefined, serverFlags);
       children.push(child);
       try {
         const ready = await child.next('ready', 60_000);
@@ -189,8 +227,18 @@ async function main(): Promise<void> {
 
     const windows: Window[] = [];
     const available = VARIANT_NAMES.filter((v) => servers.has(v));
+    // JIT warm-up before anything counts: on this machine class Express needs seconds of traffic
+    // before its per-request cost settles.
+    log(`bench: warming ${available.length} servers up ...`);
+    for (const variant of available) {
+      const s = servers.get(variant)!;
+      for (const mode of MODE_NAMES.filter((m) => onlyModes.includes(m))) {
+        const warmMs = mode === 'keepalive' ? options.initialWarmupMs : options.initialWarmupMs / 3;
+        await measureWindow(load, s.child, s.port, mode, warmMs);
+      }
+    }
     for (let round = 0; round < options.rounds; round++) {
-      for (const mode of roundOrder(MODE_NAMES, round)) {
+      for (const mode of roundOrder(MODE_NAMES, round).filter((m) => onlyModes.includes(m))) {
         for (const variant of roundOrder(available, round + MODE_NAMES.indexOf(mode))) {
           const s = servers.get(variant)!;
           const w = await measureWindow(load, s.child, s.port, mode);
@@ -254,6 +302,7 @@ async function main(): Promise<void> {
 
     print(results, certs.source, (Date.now() - started) / 1000);
     if (jsonFile) writeFileSync(jsonFile, JSON.stringify(results, null, 2));
+    await Promise.all(children.map((c) => c.stop()));
   } finally {
     cleanup();
   }

@@ -13,11 +13,10 @@ export function median(values: readonly number[]): number {
   return finite.length % 2 ? finite[mid]! : (finite[mid - 1]! + finite[mid]!) / 2;
 }
 
-/** Rotates `items` by `by` and reverses every other round, so drift hits every item alike. */
+/** `items` rotated by `round`: over n rounds every item takes every position once (drift hits all alike). */
 export function roundOrder<T>(items: readonly T[], round: number): T[] {
   const n = items.length;
-  const rotated = items.map((_, i) => items[(i + round) % n]!);
-  return round % 2 ? rotated.reverse() : rotated;
+  return items.map((_, i) => items[(i + round) % n]!);
 }
 
 export type Cell = string | number;

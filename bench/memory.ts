@@ -1,0 +1,160 @@
+/**
+ * Parse cost per new certificate and heap after many distinct certificates, through the library's
+ * own cache path. A child process of bench/run.ts, started with --expose-gc:
+ *   node --expose-gc --import tsx bench/memory.ts <certDir> <count>
+ * Distinct certificates are made by writing a counter into the serial number of a template
+ * certificate (parsing does not verify signatures), one at a time, so the harness itself keeps none.
+ * Sends { type: 'memory', report } over IPC (or prints it without IPC).
+ */
+import type { MemoryReport } from './goals.js';
+
+const count = Number(process.argv[3] ?? 100_000);
+const SMALL = 1000;
+const notes: string[] = [];
+
+type PeerCertificate = { readonly serialNumber: string };
+interface CacheLike {
+  get(der: Uint8Array): PeerCertificate;
+  readonly size: number;
+  readonly maxEntries: number;
+}
+
+const lib = (await import('mtls-observability')) as unknown as {
+  parseCertificate(der: Uint8Array): PeerCertificate;
+  CertificateCache?: new () => CacheLike;
+};
+const devCerts = (await import('mtls-observability/dev-certs')) as unknown as {
+  createCertificateAuthority(o?: unknown): Promise<{ issue(o: unknown): Promise<{ der: Uint8Array }> }>;
+};
+
+// The template: a typical workload certificate with a 16-byte random serial (the generator's default).
+const ca = await devCerts.createCertificateAuthority({ subject: 'mtls-observability bench CA' });
+const template = (
+  await ca.issue({
+    subject: [
+      { type: 'C', value: 'US' },
+      { type: 'O', value: 'Example Corp' },
+      { type: 'OU', value: 'bench' },
+      { type: 'CN', value: 'client-template' },
+    ],
+    san: { uri: ['spiffe://example.org/ns/bench/sa/client-template'] },
+  })
+).der;
+
+/** Offset and length of the serial number's content bytes (Certificate → TBSCertificate → serial). */
+function serialSpan(der: Uint8Array): { offset: number; length: number } {
+  let p = 0;
+  const header = () => {
+    const tag = der[p++]!;
+    let len = der[p++]!;
+    if (len & 0x80) {
+      const n = len & 0x7f;
+      len = 0;
+      for (let i = 0; i < n; i++) len = len * 256 + der[p++]!;
+    }
+    return { tag, len };
+  };
+  header(); // Certificate SEQUENCE
+  header(); // TBSCertificate SEQUENCE
+  let h = header();
+  if (h.tag === 0xa0) {
+    p += h.len; // [0] version
+    h = header();
+  }
+  if (h.tag !== 0x02) throw new Error(`expected the serial INTEGER, got tag ${h.tag}`);
+  return { offset: p, length: h.len };
+}
+const serial = serialSpan(template);
+if (serial.length < 5) throw new Error('template serial too short to vary');
+
+/** A fresh copy of the template whose serial ends with `i` (4 bytes, big-endian). */
+function distinctDer(i: number): Uint8Array {
+  const der = Uint8Array.prototype.slice.call(template);
+  const end = serial.offset + serial.length;
+  der[end - 4] = (i >>> 24) & 0xff;
+  der[end - 3] = (i >>> 16) & 0xff;
+  der[end - 2] = (i >>> 8) & 0xff;
+  der[end - 1] = i & 0xff;
+  return der;
+}
+
+/** Median over batches of the mean µs per call; every call gets a certificate never seen before. */
+function medianMicros(fn: (i: number) => unknown, start: number, batches: number, perBatch: number): number {
+  const means: number[] = [];
+  let i = start;
+  for (let b = 0; b < batches; b++) {
+    const ders = Array.from({ length: perBatch }, () => distinctDer(i++));
+    const t0 = process.hrtime.bigint();
+    for (const der of ders) fn(der as unknown as number);
+    means.push(Number(process.hrtime.bigint() - t0) / 1000 / perBatch);
+  }
+  means.sort((a, b) => a - b);
+  return means[means.length >> 1]!;
+}
+
+function heapMB(): number {
+  const gc = (globalThis as { gc?: () => void }).gc;
+  if (!gc) throw new Error('run with --expose-gc');
+  for (let i = 0; i < 4; i++) gc();
+  return process.memoryUsage().heapUsed / 1024 / 1024;
+}
+
+// ---- parse cost ----
+const parse = (der: unknown) => lib.parseCertificate(der as Uint8Array);
+medianMicros(parse, 0x40000000, 20, 100); // warm-up
+const parseMicros = medianMicros(parse, 0x50000000, 100, 100);
+
+// ---- the cache path: miss (new certificate) and hit ----
+let Cache = lib.CertificateCache;
+if (!Cache) {
+  // Not exported from the package root: the built module itself.
+  Cache = (await import(new URL('../dist/identity-cache.js', import.meta.url).href)).CertificateCache as new () => CacheLike;
+  notes.push('CertificateCache taken from dist/identity-cache.js (not exported from the package root)');
+}
+const probe = new Cache();
+const missFn = (der: unknown) => probe.get(der as Uint8Array);
+medianMicros(missFn, 0x60000000, 20, 100);
+const missMicros = medianMicros(missFn, 0x70000000, 50, 100);
+const known = distinctDer(1);
+probe.get(known);
+const hitMeans: number[] = [];
+for (let b = 0; b < 200; b++) {
+  const t0 = process.hrtime.bigint();
+  for (let k = 0; k < 1000; k++) probe.get(known);
+  hitMeans.push(Number(process.hrtime.bigint() - t0) / 1000 / 1000);
+}
+hitMeans.sort((a, b) => a - b);
+const hitMicros = hitMeans[hitMeans.length >> 1]!;
+
+// ---- heap after SMALL and after `count` distinct certificates ----
+const cache = new Cache();
+let next = 0;
+const feed = (until: number) => {
+  for (; next < until; next++) cache.get(distinctDer(next));
+};
+feed(SMALL);
+const heapSmallMB = heapMB();
+feed(count);
+const heapLargeMB = heapMB();
+
+const report: MemoryReport = {
+  parseMicros,
+  missMicros,
+  hitMicros,
+  smallCount: SMALL,
+  largeCount: count,
+  heapSmallMB,
+  heapLargeMB,
+  cacheEntries: cache.size,
+  cacheCapacity: cache.maxEntries,
+  notes,
+};
+if (process.send) {
+  process.send({ type: 'memory', report });
+  process.on('message', (m: { type: string }) => {
+    if (m.type === 'exit') process.exit(0);
+  });
+  process.on('disconnect', () => process.exit(0));
+} else {
+  console.log(JSON.stringify(report, null, 2));
+}

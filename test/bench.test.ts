@@ -1,0 +1,134 @@
+/**
+ * The benchmark harness works: `bench/run.ts --quick` runs every variant in every mode and prints
+ * the table, the memory figures and one verdict per goal. Structure only: no timing is asserted
+ * (the numbers of a smoke run on a shared machine mean nothing).
+ */
+import { test, describe, before } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { MODES, MODE_NAMES, VARIANTS, VARIANT_NAMES } from '../bench/variants.js';
+import { GOALS, evaluateGoals, type Results } from '../bench/goals.js';
+import { formatTable, median, percentile, roundOrder } from '../bench/stats.js';
+
+const ROOT = resolve(fileURLToPath(import.meta.url), '../..');
+
+describe('bench helpers', () => {
+  test('percentile and median', () => {
+    const sorted = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10];
+    assert.equal(percentile(sorted, 0.5), 5);
+    assert.equal(percentile(sorted, 0.99), 10);
+    assert.equal(percentile([7], 0.99), 7);
+    assert.ok(Number.isNaN(percentile([], 0.5)));
+    assert.equal(median([3, 1, 2]), 2);
+    assert.equal(median([4, 1, 3, 2]), 2.5);
+    assert.equal(median([1, Number.NaN, 3]), 2);
+  });
+
+  test('roundOrder visits every item once per round, in a different order each round', () => {
+    const items = ['a', 'b', 'c', 'd'];
+    const orders = [0, 1, 2, 3].map((r) => roundOrder(items, r));
+    for (const o of orders) assert.deepEqual([...o].sort(), items);
+    assert.equal(new Set(orders.map((o) => o.join())).size, 4);
+    // each item is first in some round
+    assert.equal(new Set(orders.map((o) => o[0])).size, 4);
+  });
+
+  test('formatTable aligns columns', () => {
+    const t = formatTable(['name', 'n'], [['a', '1.00x'], ['bbb', '12.5']]);
+    const lines = t.split('\n');
+    assert.equal(lines.length, 4);
+    assert.equal(lines[0], 'name |     n');
+    assert.equal(lines[2], 'a    | 1.00x');
+    assert.equal(lines[3], 'bbb  |  12.5');
+  });
+
+  test('goals: MET at or above the bar, MISSED below, UNKNOWN when not measured', () => {
+    const cell = (mode: string, variant: string, cpuRatio: number) => ({
+      mode, variant, reference: 'ref', requests: 1, errors: 0, rps: 1, p50ms: 1, p99ms: 1,
+      cpuMicrosPerRequest: 1, cpuRatio, rpsRatio: cpuRatio, resumedShare: Number.NaN,
+    });
+    const results = {
+      cells: [cell('keepalive', 'mtlsMetrics', 0.98), cell('handshakeSame', 'mtlsMetrics', 0.96)],
+      options: {}, unavailable: {},
+      memory: { parseMicros: 1, missMicros: 1, hitMicros: 1, smallCount: 1000, largeCount: 100_000,
+        heapSmallMB: 10, heapLargeMB: 20, cacheEntries: 1000, cacheCapacity: 1000, notes: [] },
+    } as unknown as Results;
+    const verdicts = evaluateGoals(results).map((g) => g.status);
+    assert.deepEqual(verdicts, ['MET', 'MISSED', 'UNKNOWN', 'UNKNOWN', 'MISSED']);
+  });
+});
+
+describe('npm run bench -- --quick', () => {
+  let stdout = '';
+  let json: Results;
+
+  before(async () => {
+    assert.ok(existsSync(join(ROOT, 'dist', 'index.js')), 'dist/ is missing: run "npm run build" first (npm test does).');
+    const dir = await mkdtemp(join(tmpdir(), 'mtls-bench-test-'));
+    try {
+      const file = join(dir, 'results.json');
+      stdout = await new Promise<string>((resolvePromise, reject) => {
+        execFile(
+          process.execPath,
+          ['--import', 'tsx', join(ROOT, 'bench', 'run.ts'), '--quick', '--json', file],
+          { cwd: ROOT, timeout: 300_000, maxBuffer: 16 * 1024 * 1024 },
+          (error, out, err) => (error ? reject(new Error(`bench failed: ${error.message}\n${err}`)) : resolvePromise(out)),
+        );
+      });
+      json = JSON.parse(await readFile(file, 'utf8')) as Results;
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('prints the table header with every column', () => {
+    const header = stdout.split('\n').find((l) => l.startsWith('mode '));
+    assert.ok(header, stdout);
+    const columns = header.split('|').map((c) => c.trim());
+    assert.deepEqual(columns, ['mode', 'variant', 'req/s', 'p50 ms', 'p99 ms', 'CPU µs/req', 'ratio', 'vs', 'req/s ratio']);
+  });
+
+  test('one row per mode and variant, every variant measured, no request failed', () => {
+    assert.deepEqual(json.unavailable, {});
+    for (const mode of MODE_NAMES) {
+      for (const variant of VARIANT_NAMES) {
+        const row = stdout.split('\n').find((l) => l.startsWith(`${MODES[mode]} `) && l.includes(`| ${VARIANTS[variant].label} `));
+        assert.ok(row, `no row for ${mode} / ${variant}`);
+        const cells = row.split('|').map((c) => c.trim());
+        assert.equal(cells.length, 9);
+        for (const numeric of [cells[2], cells[3], cells[4], cells[5]]) assert.match(numeric!, /^\d+(\.\d+)?$/);
+        assert.match(cells[6]!, /^\d+\.\d+x$/);
+        const cell = json.cells.find((c) => c.mode === mode && c.variant === variant);
+        assert.ok(cell && cell.requests > 0, `${mode} / ${variant} served no request`);
+        assert.equal(cell.errors, 0, `${mode} / ${variant} had failed requests`);
+      }
+    }
+    assert.match(stdout, /^errors: 0$/m);
+  });
+
+  test('resumption mode really resumes TLS sessions', () => {
+    for (const c of json.cells.filter((x) => x.mode === 'resume')) assert.ok(c.resumedShare > 0.9, `${c.variant}: ${c.resumedShare}`);
+    for (const c of json.cells.filter((x) => x.mode === 'handshakeDistinct')) assert.equal(c.resumedShare, 0);
+  });
+
+  test('reports parse cost and heap figures', () => {
+    assert.match(stdout, /^parse cost per new certificate \(parseCertificate, median of batch means\): \d+\.\d µs$/m);
+    assert.match(stdout, /^heap after 1000 distinct certificates: [\d.]+ MB; after \d+: [\d.]+ MB/m);
+    assert.ok(json.memory, 'no memory report');
+    assert.ok(json.memory.cacheEntries! <= json.memory.cacheCapacity!);
+  });
+
+  test('prints one MET or MISSED verdict per goal', () => {
+    const lines = stdout.split('\n');
+    const at = lines.indexOf('goals:');
+    assert.ok(at >= 0, stdout);
+    const verdicts = lines.slice(at + 1, at + 1 + GOALS.length + 1);
+    assert.equal(verdicts.length, GOALS.length + 1);
+    for (const v of verdicts) assert.match(v, /^ {2}(MET|MISSED) {1,2} +\S/);
+  });
+});
