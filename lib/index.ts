@@ -17,3 +17,15 @@ export {
   MTLS_COMBINED_FORMAT,
 } from './morgan.js';
 export type { MorganLike, MorganTokenFunction, MorganFormatFunction, RegisterMorganTokensOptions } from './morgan.js';
+export {
+  PROXY_FORMAT_NAMES,
+  DEFAULT_MAX_PROXY_HEADER_BYTES,
+  DEFAULT_MAX_PROXY_CHAIN_LENGTH,
+} from './proxy-source.js';
+export type { ProxyFormatName, ProxySourceOptions, UntrustedProxyHeadersEvent } from './proxy-source.js';
+export { PROXY_FAILURE_REASONS } from './proxy-formats/encoding.js';
+export type { ProxyFailureReason } from './proxy-formats/encoding.js';
+export { parseXfcc, serializeXfccElement } from './proxy-formats/envoy-xfcc.js';
+export type { XfccElement } from './proxy-formats/envoy-xfcc.js';
+export { compileTrustedProxies } from './trusted-proxies.js';
+export type { TrustedProxyMatcher } from './trusted-proxies.js';

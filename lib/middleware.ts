@@ -11,10 +11,14 @@ import { CertificateCache, DEFAULT_CERTIFICATE_CACHE_SIZE } from './identity-cac
 import { assertFactoryCalled, isBoolean, isIntegerInRange, isNonEmptyString, validateOptions, type OptionCheck } from './options.js';
 import { attachPeerIdentity, type IdentityObserver, type IdentitySource } from './peer-identity.js';
 import { TlsSocketSource, TLS_SOURCE } from './tls-socket-source.js';
+import { createProxySource, PROXY_SOURCE_OPTION_CHECKS, type ProxySourceOptions } from './proxy-source.js';
 import type { PeerIdentity } from './types.js';
 
-/** Options of {@link mtlsIdentity}. */
-export interface MtlsIdentityOptions {
+/**
+ * Options of {@link mtlsIdentity}. The trusted-proxy options (`trustedProxies`, `proxyFormat`, ...)
+ * are documented on {@link ProxySourceOptions} and in docs/proxies.md.
+ */
+export interface MtlsIdentityOptions extends ProxySourceOptions {
   /**
    * The `res.locals` key the identity is stored under (Express). Where `res.locals` does not
    * exist (Connect, `node:https`), use `getPeerIdentity(req)`. Default: `'mtls'`.
@@ -55,6 +59,8 @@ const OPTION_CHECKS: { readonly [K in keyof MtlsIdentityOptions]-?: OptionCheck 
   require: isBoolean,
   certificateCacheSize: isIntegerInRange(0, 1_000_000),
   certificateCache: (v) => (v instanceof CertificateCache ? undefined : 'a CertificateCache instance'),
+  // Trusted-proxy source (lib/proxy-source.ts).
+  ...PROXY_SOURCE_OPTION_CHECKS,
 };
 
 /** Fully resolved options: what a request needs, nothing left to decide per request. */
@@ -75,7 +81,9 @@ function resolveConfig(options: MtlsIdentityOptions | undefined): MiddlewareConf
   }
   const certificates =
     o.certificateCache ?? new CertificateCache({ maxEntries: o.certificateCacheSize ?? DEFAULT_CERTIFICATE_CACHE_SIZE });
-  const source: IdentitySource = new TlsSocketSource({ certificates });
+  const tlsSource = new TlsSocketSource({ certificates });
+  // Trusted-proxy source (lib/proxy-source.ts): headers from trusted proxies, the TLS socket otherwise.
+  const source: IdentitySource = createProxySource('mtlsIdentity()', o, tlsSource, certificates) ?? tlsSource;
   const observers: IdentityObserver[] = [guardObserver('res.locals', localsObserver(o.localsKey ?? DEFAULT_LOCALS_KEY))];
   return { source, observers, require: o.require ?? false };
 }

@@ -23,6 +23,7 @@ import { rfc9440Format } from './proxy-formats/rfc9440.js';
 import { traefikFormat } from './proxy-formats/traefik.js';
 import { compileTrustedProxies, type TrustedProxyMatcher } from './trusted-proxies.js';
 import { describeValue, isIntegerInRange, isOneOf, type OptionCheck } from './options.js';
+import type { IdentitySource } from './peer-identity.js';
 import type { PeerIdentity } from './types.js';
 
 /** The supported forwarded-certificate formats, by name (the identity's `source`). */
@@ -86,11 +87,6 @@ export interface ProxySourceOptions {
    * already been removed. `false` silences it. Default: one JSON line on `process.stderr`.
    */
   readonly onUntrustedProxyHeaders?: ((event: UntrustedProxyHeadersEvent) => void) | false;
-}
-
-/** Resolves the identity of one request. The TLS-socket source is the other implementation. */
-export interface IdentitySource {
-  resolve(req: IncomingMessage): PeerIdentity;
 }
 
 const HEADER_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;

@@ -8,10 +8,10 @@ import { CertificateCache } from '../lib/identity-cache.js';
 import {
   createProxySource,
   PROXY_FORMAT_NAMES,
-  type IdentitySource,
   type ProxySourceOptions,
   type UntrustedProxyHeadersEvent,
 } from '../lib/proxy-source.js';
+import type { IdentitySource } from '../lib/peer-identity.js';
 import type { PeerIdentity } from '../lib/types.js';
 import type { DevCertificateSet } from '../lib/dev-certs.js';
 import { getTestPki } from './helpers/pki.js';
