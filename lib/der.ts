@@ -96,11 +96,11 @@ export function validateDerTree(der: Uint8Array, start: number, end: number): vo
       if (ends.length === 0) return;
     }
     const element = readElement(der, position, ends[ends.length - 1]!);
-    if (element.constructed && element.contentStart < element.end) {
+    if (element.constructed) {
       if (ends.length > MAX_DER_DEPTH) {
         throw new CertificateParseError(`DER nesting deeper than ${MAX_DER_DEPTH} levels at offset ${position}`);
       }
-      ends.push(element.end);
+      if (element.contentStart < element.end) ends.push(element.end);
       position = element.contentStart;
     } else {
       position = element.end;
