@@ -16,7 +16,7 @@ const ROOT = resolve(fileURLToPath(import.meta.url), '../..');
 function node(args: string[], cwd: string): Promise<{ stdout: string; stderr: string }> {
   return new Promise((resolvePromise, reject) => {
     execFile(process.execPath, args, { cwd }, (err, stdout, stderr) =>
-      err ? reject(new Error(`node ${args.join(' ')} failed: ${stderr}`)) : resolvePromise({ stdout, stderr }),
+      err ? reject(new Error(`node ${args.join(' ')} failed: ${stdout}${stderr}`)) : resolvePromise({ stdout, stderr }),
     );
   });
 }
@@ -117,6 +117,51 @@ describe('package', () => {
       ...Object.values(manifest.exports).flatMap((v) => (typeof v === 'string' ? [v] : Object.values(v))),
     ].map((t) => t.replace(/^\.\//, ''));
     for (const target of targets) assert.ok(paths.includes(target), target);
+  });
+
+  test('TypeScript consumers (ESM and CommonJS, module nodenext) get the declarations', async () => {
+    await writeFile(
+      join(consumer, 'types.mts'),
+      `import { isMtlsError, MtlsError } from 'mtls-observability';
+import { createDevCertificates, type DevCertificateSet, type NameInput } from 'mtls-observability/dev-certs';
+const set: DevCertificateSet = await createDevCertificates();
+const name: NameInput = [{ type: 'C', value: 'US', encoding: 'printable' }, [{ type: 'CN', value: 'a' }]];
+const ok: boolean = isMtlsError(new MtlsError('ERR_MTLS_CERT_PARSE', 'x'));
+export { set, name, ok };
+`,
+    );
+    await writeFile(
+      join(consumer, 'types.cts'),
+      `import mtls = require('mtls-observability');
+import devCerts = require('mtls-observability/dev-certs');
+const ok: boolean = mtls.isMtlsError(new mtls.MtlsError('ERR_MTLS_CERT_PARSE', 'x'));
+const pending: Promise<devCerts.DevCertificateSet> = devCerts.createDevCertificates();
+// @ts-expect-error: subject is required
+void devCerts.createSelfSignedCertificate({});
+export = { ok, pending };
+`,
+    );
+    await writeFile(
+      join(consumer, 'tsconfig.json'),
+      JSON.stringify({
+        compilerOptions: {
+          module: 'nodenext',
+          moduleResolution: 'nodenext',
+          target: 'es2022',
+          strict: true,
+          noEmit: true,
+          skipLibCheck: true,
+          types: ['node'],
+          typeRoots: [join(ROOT, 'node_modules', '@types')],
+        },
+        files: ['types.mts', 'types.cts'],
+      }),
+    );
+    const tsc = join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
+    const { stdout } = await node([tsc, '-p', 'tsconfig.json'], consumer).catch((err: Error) => {
+      throw new Error(`tsc failed in the consumer: ${err.message}`);
+    });
+    assert.equal(stdout, '');
   });
 
   test('the bin script runs through the consumer install', async () => {
