@@ -12,6 +12,7 @@ test('parseVerifyValue: nginx vocabulary maps to Node code names', () => {
     kind: 'failed',
     reason: 'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
   });
+  assert.deepEqual(parseVerifyValue('FAILED:unsuitable certificate purpose'), { kind: 'failed', reason: 'INVALID_PURPOSE' });
   assert.deepEqual(parseVerifyValue('FAILED:self signed certificate'), { kind: 'failed', reason: 'DEPTH_ZERO_SELF_SIGNED_CERT' });
   assert.deepEqual(parseVerifyValue('FAILED:self-signed certificate'), { kind: 'failed', reason: 'DEPTH_ZERO_SELF_SIGNED_CERT' });
   // Free text never becomes a reason (reasons are metric attributes).

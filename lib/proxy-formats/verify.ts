@@ -45,7 +45,8 @@ const OPENSSL_VERIFY_ERRORS: readonly (readonly [number, string, readonly string
   [23, 'CERT_REVOKED', ['certificate revoked']],
   [24, 'INVALID_CA', ['invalid ca certificate']],
   [25, 'PATH_LENGTH_EXCEEDED', ['path length constraint exceeded']],
-  [26, 'INVALID_PURPOSE', ['unsupported certificate purpose']],
+  // OpenSSL 3.0 writes "unsuitable", 1.1 "unsupported".
+  [26, 'INVALID_PURPOSE', ['unsuitable certificate purpose', 'unsupported certificate purpose']],
   [27, 'CERT_UNTRUSTED', ['certificate not trusted']],
   [28, 'CERT_REJECTED', ['certificate rejected']],
   [62, 'HOSTNAME_MISMATCH', ['hostname mismatch']],
