@@ -1,0 +1,139 @@
+/**
+ * The Express app the proxy end-to-end tests put behind a real proxy: one app (morgan
+ * `mtls-combined` + `mtlsIdentity()` trusting only 127.0.0.1), served over plain HTTP to the proxy
+ * and over HTTPS to direct clients, which connect from 127.0.0.2 so their own TLS connection
+ * decides. Each request's identity is recorded by its `?id=`.
+ */
+import http from 'node:http';
+import https from 'node:https';
+import type net from 'node:net';
+import express from 'express';
+import morgan from 'morgan';
+import { mtlsIdentity, registerMorganTokens } from '../../../lib/index.js';
+import type { PeerIdentity, ProxyFormatName, UntrustedProxyHeadersEvent } from '../../../lib/index.js';
+import type { DevCertificate, DevCertificateSet } from '../../../lib/dev-certs.js';
+import { startHttpsServer } from '../../helpers/https.js';
+
+export interface Sent {
+  readonly id: string;
+  readonly status: number;
+  readonly body: string;
+  readonly identity: PeerIdentity | undefined;
+}
+
+export interface ProxiedApp {
+  /** Plain-HTTP port the proxy forwards to. */
+  readonly upstreamPort: number;
+  /** HTTPS port for direct clients. */
+  readonly directPort: number;
+  readonly logLines: readonly string[];
+  readonly spoofs: readonly UntrustedProxyHeadersEvent[];
+  /** One request from 127.0.0.2 over HTTPS (to the proxy or the direct port). */
+  send(port: number, client: DevCertificate | undefined, path?: string, headers?: http.OutgoingHttpHeaders): Promise<Sent>;
+  /** One request from 127.0.0.2 over plain HTTP straight to the upstream port. */
+  sendPlain(headers: http.OutgoingHttpHeaders): Promise<Sent>;
+  /** The access line of a request, once morgan wrote it. */
+  logLineFor(id: string): Promise<string>;
+  close(): Promise<void>;
+}
+
+export async function startProxiedApp(pki: DevCertificateSet, proxyFormat: ProxyFormatName): Promise<ProxiedApp> {
+  const identities = new Map<string, PeerIdentity | undefined>();
+  const logLines: string[] = [];
+  const spoofs: UntrustedProxyHeadersEvent[] = [];
+  let nextId = 0;
+  registerMorganTokens(morgan);
+  const proxyOptions = {
+    proxyFormat,
+    // Only the proxy (127.0.0.1) may forward certificates; clients use 127.0.0.2.
+    trustedProxies: ['127.0.0.1/32'],
+    onUntrustedProxyHeaders: (event: UntrustedProxyHeadersEvent) => void spoofs.push(event),
+  };
+  const app = express();
+  app.use(morgan('mtls-combined', { stream: { write: (line: string) => void logLines.push(line) } }));
+  const record: express.RequestHandler = (req, res) => {
+    const identity = res.locals.mtls as PeerIdentity | undefined;
+    identities.set(String(req.query.id), identity);
+    res.json({ verify: identity?.verify, forged: req.headers['x-ssl-client-cert'] ?? null });
+  };
+  app.get('/required', mtlsIdentity({ ...proxyOptions, require: true }), record);
+  app.use(mtlsIdentity(proxyOptions));
+  app.get('/', record);
+
+  const upstream = http.createServer(app);
+  await new Promise<void>((resolve) => upstream.listen(0, '127.0.0.1', resolve));
+  const direct = await startHttpsServer(app, { pki });
+
+  const collect = (id: string, resolve: (sent: Sent) => void) => (res: http.IncomingMessage) => {
+    let body = '';
+    res.setEncoding('utf8').on('data', (chunk: string) => (body += chunk));
+    res.on('end', () => resolve({ id, status: res.statusCode ?? 0, body, identity: identities.get(id) }));
+  };
+  return {
+    upstreamPort: (upstream.address() as net.AddressInfo).port,
+    directPort: direct.port,
+    logLines,
+    spoofs,
+    send(port, client, path = '/', headers = {}) {
+      const id = String(++nextId);
+      return new Promise((resolve, reject) => {
+        https
+          .request(
+            {
+              host: '127.0.0.1',
+              localAddress: '127.0.0.2',
+              port,
+              path: `${path}?id=${id}`,
+              headers,
+              ca: pki.ca.certPem,
+              servername: 'localhost',
+              agent: false,
+              ...(client ? { cert: client.chainPem, key: client.keyPem } : {}),
+            },
+            collect(id, resolve),
+          )
+          .on('error', reject)
+          .end();
+      });
+    },
+    sendPlain(headers) {
+      const id = String(++nextId);
+      return new Promise((resolve, reject) => {
+        http
+          .request(
+            {
+              host: '127.0.0.1',
+              localAddress: '127.0.0.2',
+              port: (upstream.address() as net.AddressInfo).port,
+              path: `/?id=${id}`,
+              headers,
+              agent: false,
+            },
+            collect(id, resolve),
+          )
+          .on('error', reject)
+          .end();
+      });
+    },
+    async logLineFor(id) {
+      for (let i = 0; i < 100; i++) {
+        const line = logLines.find((l) => l.includes(`?id=${id} `));
+        if (line !== undefined) return line;
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+      throw new Error(`no access line for request ${id}`);
+    },
+    async close() {
+      await direct.close();
+      upstream.closeAllConnections();
+      await new Promise<void>((resolve) => upstream.close(() => resolve()));
+    },
+  };
+}
+
+/** The identity without its `source`, to compare a proxied identity with a direct one. */
+export function withoutSource(identity: PeerIdentity | undefined): Omit<PeerIdentity, 'source'> | undefined {
+  if (identity === undefined) return undefined;
+  const { source: _source, ...rest } = identity;
+  return rest;
+}
