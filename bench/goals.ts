@@ -1,6 +1,6 @@
 /** The performance goals of issue 5, read from a benchmark run's results. */
 import type { ModeName, VariantName } from './variants.js';
-import { fixed } from './stats.js';
+import { fixed, signed } from './stats.js';
 
 export interface CellResult {
   mode: ModeName;
@@ -14,6 +14,8 @@ export interface CellResult {
   cpuMicrosPerRequest: number;
   /** Median over rounds of reference CPU/request ÷ this variant's CPU/request. */
   cpuRatio: number;
+  /** Half the interquartile range of the per-round ratios. */
+  cpuRatioSpread: number;
   /** Median over rounds of this variant's requests/s ÷ the reference's. */
   rpsRatio: number;
   resumedShare: number;
@@ -86,7 +88,7 @@ export function evaluateGoals(results: Results): GoalStatus[] {
     }
     out.push({
       status: cell.cpuRatio >= goal.min! ? 'MET' : 'MISSED',
-      text: `${goal.text}: ${fixed(cell.cpuRatio, 3)}x (req/s ratio ${fixed(cell.rpsRatio, 3)}x)`,
+      text: `${goal.text}: ${fixed(cell.cpuRatio, 3)}x ± ${fixed(cell.cpuRatioSpread, 3)} (req/s ratio ${fixed(cell.rpsRatio, 3)}x)`,
     });
   }
   const m = results.memory;
@@ -99,7 +101,7 @@ export function evaluateGoals(results: Results): GoalStatus[] {
       status: growth <= HEAP_GROWTH_LIMIT_MB && bounded ? 'MET' : 'MISSED',
       text:
         `memory: heap after ${m.largeCount} distinct certificates within ${HEAP_GROWTH_LIMIT_MB} MB of the heap after ${m.smallCount} ` +
-        `(+${fixed(growth, 2)} MB), cache ${m.cacheEntries ?? '?'} ≤ ${m.cacheCapacity ?? '?'} entries`,
+        `(${signed(growth, 2)} MB), cache ${m.cacheEntries ?? '?'} ≤ ${m.cacheCapacity ?? '?'} entries`,
     });
   }
   return out;

@@ -20,7 +20,7 @@ import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { makeCertFiles } from './certs.js';
 import { MODES, MODE_NAMES, VARIANTS, VARIANT_NAMES, type ModeName, type VariantName } from './variants.js';
-import { fixed, formatTable, median, percentile, roundOrder } from './stats.js';
+import { fixed, signed, formatTable, halfIqr, median, percentile, roundOrder } from './stats.js';
 import { GOALS, evaluateGoals, type MemoryReport, type Results, type CellResult } from './goals.js';
 import type { WindowResult } from './load.js';
 
@@ -40,9 +40,9 @@ const value = (name: string, fallback: number): number => {
 const quick = flag('--quick');
 const options = {
   quick,
-  rounds: value('--rounds', quick ? 1 : 3),
-  durationMs: value('--duration', quick ? 400 : 2000),
-  warmupMs: value('--warmup', quick ? 150 : 500),
+  rounds: value('--rounds', quick ? 1 : 10),
+  durationMs: value('--duration', quick ? 400 : 600),
+  warmupMs: value('--warmup', quick ? 150 : 150),
   initialWarmupMs: value('--initial-warmup', quick ? 600 : 4000),
   pool: value('--pool', quick ? 50 : 2000),
   concurrency: value('--concurrency', 8),
@@ -219,7 +219,8 @@ async function main(): Promise<void> {
         const ready = await child.next('ready', 60_000);
         servers.set(name, { child, port: ready['port'] as number });
       } catch (error) {
-        const reason = (error instanceof Error ? error.message : String(error)).split('\n').find((l) => /Error|missing/.test(l)) ?? String(error);
+        const text = error instanceof Error ? error.message : String(error);
+        const reason = text.split('\n').find((l) => /^\s*\w*Error: /.test(l))?.trim() ?? text.split('\n')[0]!;
         unavailable.set(name, reason.slice(0, 200));
         log(`bench: variant ${name} unavailable: ${reason.slice(0, 300)}`);
       }
@@ -281,6 +282,7 @@ async function main(): Promise<void> {
           p99ms: percentile(latencies, 0.99),
           cpuMicrosPerRequest: median(perRound),
           cpuRatio: median(ratios),
+          cpuRatioSpread: halfIqr(ratios),
           rpsRatio: median(rpsRatios),
           resumedShare: connections ? mine.reduce((a, w) => a + w.result.resumed, 0) / connections : Number.NaN,
         };
@@ -317,9 +319,12 @@ function print(results: Results, certSource: string, seconds: number): void {
       `${o.concurrency} connections in flight, ${o.pool} client certificates (${certSource}), ` +
       `${o.pin ? 'server on core 0, load generator on core 1' : 'not pinned'}`,
   );
-  out.push('ratio = reference CPU µs/req ÷ this row\'s CPU µs/req, median over rounds (1.00x = same cost; higher is cheaper)');
+  out.push(
+    "ratio = reference CPU µs/req ÷ this row's CPU µs/req in the same round, median over rounds " +
+      '(1.00x = same cost; higher is cheaper); ± = half the interquartile range of the per-round ratios',
+  );
   out.push('');
-  const header = ['mode', 'variant', 'req/s', 'p50 ms', 'p99 ms', 'CPU µs/req', 'ratio', 'vs', 'req/s ratio'];
+  const header = ['mode', 'variant', 'req/s', 'p50 ms', 'p99 ms', 'CPU µs/req', 'ratio', '±', 'vs', 'req/s ratio'];
   const rows = results.cells.map((c) => [
     MODES[c.mode],
     VARIANTS[c.variant].label,
@@ -328,6 +333,7 @@ function print(results: Results, certSource: string, seconds: number): void {
     fixed(c.p99ms, 2),
     fixed(c.cpuMicrosPerRequest, 0),
     c.variant === c.reference ? '1.00x' : `${fixed(c.cpuRatio, 3)}x`,
+    c.variant === c.reference ? '' : fixed(c.cpuRatioSpread, 3),
     c.reference,
     c.variant === c.reference ? '1.00x' : `${fixed(c.rpsRatio, 3)}x`,
   ]);
@@ -344,7 +350,7 @@ function print(results: Results, certSource: string, seconds: number): void {
     out.push(`library cache path per new certificate (hash + parse + insert): ${fixed(m.missMicros, 1)} µs; per known certificate: ${fixed(m.hitMicros, 2)} µs`);
     out.push(
       `heap after ${m.smallCount} distinct certificates: ${fixed(m.heapSmallMB, 2)} MB; after ${m.largeCount}: ${fixed(m.heapLargeMB, 2)} MB ` +
-        `(+${fixed(m.heapLargeMB - m.heapSmallMB, 2)} MB); cache entries ${m.cacheEntries ?? 'n/a'} of ${m.cacheCapacity ?? 'n/a'}`,
+        `(${signed(m.heapLargeMB - m.heapSmallMB, 2)} MB); cache entries ${m.cacheEntries ?? 'n/a'} of ${m.cacheCapacity ?? 'n/a'}`,
     );
     for (const note of m.notes) out.push(`memory: ${note}`);
   } else if (results.memoryError) {

@@ -87,7 +87,13 @@ async function buildHandler(): Promise<Handler> {
     }
     const options: Record<string, unknown> = {};
     if (variant.metrics) options['meterProvider'] = await makeMeterProvider();
-    app.use(mtlsIdentity(options) as never);
+    let middleware: Handler;
+    try {
+      middleware = mtlsIdentity(options);
+    } catch (error) {
+      throw new Error(`mtlsIdentity(${Object.keys(options).join(', ')}) refused: ${(error as Error).message}`);
+    }
+    app.use(middleware as never);
     registerMorganTokens(morgan);
     format = 'mtls-combined';
   }

@@ -41,3 +41,19 @@ export function formatTable(header: readonly string[], rows: readonly (readonly 
 export function fixed(value: number, digits: number): string {
   return Number.isFinite(value) ? value.toFixed(digits) : 'n/a';
 }
+
+export function signed(value: number, digits: number): string {
+  return Number.isFinite(value) ? `${value >= 0 ? '+' : ''}${value.toFixed(digits)}` : 'n/a';
+}
+
+/** Half the interquartile range: a robust "±" for a median. */
+export function halfIqr(values: readonly number[]): number {
+  const sorted = values.filter((v) => Number.isFinite(v)).sort((a, b) => a - b);
+  if (sorted.length < 2) return Number.NaN;
+  const q = (p: number) => {
+    const x = p * (sorted.length - 1);
+    const lo = Math.floor(x);
+    return sorted[lo]! + (sorted[Math.min(lo + 1, sorted.length - 1)]! - sorted[lo]!) * (x - lo);
+  };
+  return (q(0.75) - q(0.25)) / 2;
+}
