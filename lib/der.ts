@@ -147,33 +147,46 @@ export function decodeObjectIdentifier(der: Uint8Array, start: number, end: numb
   if (der[end - 1]! & 0x80) throw new CertificateParseError(`OBJECT IDENTIFIER at offset ${start} is truncated`);
   let out = '';
   let position = start;
-  let first = true;
   while (position < end) {
     if (der[position] === 0x80) {
       throw new CertificateParseError(`OBJECT IDENTIFIER at offset ${start} is not minimally encoded`);
     }
-    let value = 0;
-    let big: bigint | undefined;
     const subStart = position;
-    while (true) {
-      // A bound keeps BigInt work linear; 20 octets hold 140 bits (2.25 UUID arcs need 128).
-      if (position - subStart === 20) throw new CertificateParseError(`OBJECT IDENTIFIER at offset ${start} has a sub-identifier longer than 20 octets`);
-      const octet = der[position++]!;
-      if (big === undefined && value > 0x3ffffffffff) big = BigInt(value);
-      if (big === undefined) value = value * 128 + (octet & 0x7f);
-      else big = big * 128n + BigInt(octet & 0x7f);
-      if ((octet & 0x80) === 0) break;
-    }
-    if (first) {
-      first = false;
+    let arc = 0;
+    let octet: number;
+    do {
+      octet = der[position++]!;
+      arc = arc * 128 + (octet & 0x7f);
+    } while (octet & 0x80 && position - subStart < 7);
+    if (octet & 0x80) {
+      // Past 49 bits a double loses digits.
+      const big = readBigArc(der, subStart, start);
+      position = big.next;
+      out += out === '' ? `2.${big.value - 80n}` : `.${big.value}`;
+    } else if (out === '') {
       // X.690 8.19.4: the first sub-identifier is 40 * arc1 + arc2, arc1 in 0..2.
-      if (big !== undefined) out = `2.${big - 80n}`;
-      else if (value < 40) out = `0.${value}`;
-      else if (value < 80) out = `1.${value - 40}`;
-      else out = `2.${value - 80}`;
+      out = arc < 40 ? '0.' + arc : arc < 80 ? '1.' + (arc - 40) : '2.' + (arc - 80);
     } else {
-      out += big !== undefined ? `.${big}` : `.${value}`;
+      out += '.' + arc;
     }
   }
   return out;
+}
+
+function readBigArc(der: Uint8Array, subStart: number, oidStart: number): { value: bigint; next: number } {
+  let position = subStart;
+  while (der[position]! & 0x80) position++;
+  position++;
+  // A bound keeps arcs cheap; 20 octets hold 140 bits (2.25 UUID arcs need 128).
+  if (position - subStart > 20) {
+    throw new CertificateParseError(`OBJECT IDENTIFIER at offset ${oidStart} has a sub-identifier longer than 20 octets`);
+  }
+  let value = 0n;
+  for (let i = subStart; i < position; i += 7) {
+    const stop = Math.min(position, i + 7);
+    let chunk = 0;
+    for (let j = i; j < stop; j++) chunk = chunk * 128 + (der[j]! & 0x7f);
+    value = (value << BigInt(7 * (stop - i))) | BigInt(chunk);
+  }
+  return { value, next: position };
 }

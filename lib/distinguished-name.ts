@@ -185,15 +185,16 @@ export function decodeDirectoryString(der: Uint8Array, element: DerElement): str
     case 0x1a: // VisibleString
       return latin1(der, start, end);
     case 0x1e: {
-      // BMPString: UCS-2, so a surrogate code unit is not a character.
+      // BMPString: UCS-2 big-endian, so a surrogate code unit is not a character.
       if ((end - start) % 2 !== 0) return undefined;
-      const units: number[] = [];
-      for (let i = start; i < end; i += 2) {
-        const unit = (der[i]! << 8) | der[i + 1]!;
-        if (unit >= 0xd800 && unit <= 0xdfff) return undefined;
-        units.push(unit);
+      const swapped = Buffer.allocUnsafe(end - start);
+      for (let i = start, j = 0; i < end; i += 2, j += 2) {
+        const high = der[i]!;
+        if (high >= 0xd8 && high <= 0xdf) return undefined;
+        swapped[j] = der[i + 1]!;
+        swapped[j + 1] = high;
       }
-      return chunkedFromCharCode(units);
+      return swapped.toString('utf16le');
     }
     case 0x1c: {
       // UniversalString: UCS-4.
@@ -209,12 +210,6 @@ export function decodeDirectoryString(der: Uint8Array, element: DerElement): str
     default:
       return undefined;
   }
-}
-
-function chunkedFromCharCode(units: number[]): string {
-  let out = '';
-  for (let i = 0; i < units.length; i += 4096) out += String.fromCharCode.apply(null, units.slice(i, i + 4096));
-  return out;
 }
 
 const HEX = '0123456789ABCDEF';
@@ -242,10 +237,19 @@ function isLogUnsafe(code: number): boolean {
   );
 }
 
-function needsBackslash(code: number): boolean {
+/** The escape of every character that needs one anywhere in a value, computed once. */
+const ESCAPES: ReadonlyMap<number, string> = (() => {
+  const map = new Map<number, string>();
   // RFC 4514 section 2.4: '"' '+' ',' ';' '<' '>' '\' anywhere.
-  return code === 0x22 || code === 0x2b || code === 0x2c || code === 0x3b || code === 0x3c || code === 0x3e || code === 0x5c;
-}
+  for (const ch of '"+,;<>\\') map.set(ch.charCodeAt(0), '\\' + ch);
+  for (const code of [...Array(0xa0).keys(), ...Array.from({ length: 0x5f }, (_, i) => 0x200b + i), 0xfeff]) {
+    if (isLogUnsafe(code)) map.set(code, hexEscapeUtf8(code));
+  }
+  return map;
+})();
+
+/** Fast membership test for {@link ESCAPES} on the common (ASCII) path. */
+const ASCII_NEEDS_ESCAPE = Uint8Array.from({ length: 128 }, (_, code) => (ESCAPES.has(code) ? 1 : 0));
 
 /**
  * Escapes an attribute value per RFC 4514 section 2.4 (`"+,;<>\` anywhere, `#` or space first,
@@ -253,21 +257,36 @@ function needsBackslash(code: number): boolean {
  * `\XX` per UTF-8 byte (`\0A`, `\E2\80\AE`), which section 2.4 allows for any character.
  */
 export function escapeAttributeValue(value: string): string {
-  const last = value.length - 1;
+  const length = value.length;
+  if (length === 0) return value;
+  let out = '';
+  let runStart = 0;
   let i = 0;
-  for (; i <= last; i++) {
-    const code = value.charCodeAt(i);
-    if (needsBackslash(code) || isLogUnsafe(code) || ((code === 0x20 || code === 0x23) && i === 0) || (code === 0x20 && i === last)) break;
+  const first = value.charCodeAt(0);
+  if (first === 0x20 || first === 0x23) {
+    out = '\\' + value[0];
+    runStart = i = 1;
   }
-  if (i > last) return value;
-  let out = value.slice(0, i);
-  for (; i <= last; i++) {
+  for (; i < length; i++) {
     const code = value.charCodeAt(i);
-    if (needsBackslash(code)) out += '\\' + value[i];
-    else if (isLogUnsafe(code)) out += hexEscapeUtf8(code);
-    else if ((code === 0x20 || code === 0x23) && i === 0) out += '\\' + value[i];
-    else if (code === 0x20 && i === last) out += '\\ ';
-    else out += value[i];
+    if (code < 0x80) {
+      if (ASCII_NEEDS_ESCAPE[code] === 0) continue;
+    } else if (code > 0x9f && (code < 0x200b || (code > 0x2069 && code !== 0xfeff))) {
+      continue;
+    }
+    const escape = ESCAPES.get(code);
+    if (escape === undefined) continue;
+    if (i > runStart) out += value.slice(runStart, i);
+    out += escape;
+    runStart = i + 1;
+  }
+  if (runStart === 0) {
+    // Nothing escaped so far: only a trailing space can still need one.
+    return value.charCodeAt(length - 1) === 0x20 ? value.slice(0, length - 1) + '\\ ' : value;
+  }
+  if (runStart < length) {
+    const rest = value.slice(runStart);
+    out += rest.charCodeAt(rest.length - 1) === 0x20 && runStart + rest.length === length ? rest.slice(0, -1) + '\\ ' : rest;
   }
   return out;
 }

@@ -271,3 +271,80 @@ export function seededBytes(seed: number, length: number): Uint8Array {
   }
   return out;
 }
+
+// ---------------------------------------------------------------------------------------------
+// Hand-built certificates: any TBSCertificate content, a real EC key, an all-zero signature
+// (parsing never verifies signatures).
+
+const ECDSA_WITH_SHA256 = tlv(0x30, tlv(0x06, [0x2a, 0x86, 0x48, 0xce, 0x3d, 0x04, 0x03, 0x02]));
+let spkiDer: Uint8Array | undefined;
+
+/** DER of `SEQUENCE OF SET { SEQUENCE { oid, value } }` from raw AVA parts. */
+export function nameDer(rdns: readonly (readonly [number[], Uint8Array])[][]): Uint8Array {
+  return tlv(0x30, ...rdns.map((rdn) => tlv(0x31, ...rdn.map(([oid, value]) => tlv(0x30, tlv(0x06, oid), value)))));
+}
+
+/** A v3 certificate with the given parts; `extensions` are complete Extension SEQUENCEs. */
+export function handBuiltCertificate(parts: {
+  serial?: number[];
+  issuer?: Uint8Array;
+  subject?: Uint8Array;
+  extensions?: readonly Uint8Array[];
+}): Uint8Array {
+  spkiDer ??= new Uint8Array(generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey.export({ type: 'spki', format: 'der' }));
+  const cn = (text: string) => nameDer([[[[0x55, 0x04, 0x03], tlv(0x0c, Buffer.from(text))]]]);
+  const validity = tlv(0x30, tlv(0x17, Buffer.from('260101000000Z')), tlv(0x17, Buffer.from('360101000000Z')));
+  const tbs = tlv(
+    0x30,
+    tlv(0xa0, tlv(0x02, [0x02])),
+    tlv(0x02, parts.serial ?? [0x01]),
+    ECDSA_WITH_SHA256,
+    parts.issuer ?? cn('hand-built issuer'),
+    validity,
+    parts.subject ?? cn('hand-built'),
+    spkiDer,
+    ...(parts.extensions ? [tlv(0xa3, tlv(0x30, ...parts.extensions))] : []),
+  );
+  return tlv(0x30, tbs, ECDSA_WITH_SHA256, tlv(0x03, [0x00, 0x30, 0x06, 0x02, 0x01, 0x01, 0x02, 0x01, 0x01]));
+}
+
+/** A subjectAltName Extension from raw GeneralName elements. */
+export function subjectAltNameExtension(...names: Uint8Array[]): Uint8Array {
+  return tlv(0x30, tlv(0x06, [0x55, 0x1d, 0x11]), tlv(0x04, tlv(0x30, ...names)));
+}
+
+/** Inputs of up to 64 KiB built to be slow or deep; each must parse or fail within milliseconds. */
+export function hostileInputs(): { readonly name: string; readonly input: Uint8Array | string }[] {
+  const KIB = 1024;
+  const cnOid = [0x55, 0x04, 0x03];
+  const manyRdns = nameDer(Array.from({ length: 2000 }, (_, i) => [[cnOid, tlv(0x0c, Buffer.from(`n${i % 100}`))] as const]));
+  const manyAvas = nameDer([Array.from({ length: 4000 }, () => [cnOid, tlv(0x0c, Buffer.from('m,'))] as const)]);
+  const controlValue = nameDer([[[cnOid, tlv(0x0c, Buffer.alloc(60 * KIB, 0x0a))]]]);
+  const bidiValue = nameDer([[[cnOid, tlv(0x0c, Buffer.from('\u202e'.repeat(20 * KIB)))]]]);
+  const bmpValue = nameDer([[[cnOid, tlv(0x1e, Buffer.alloc(60 * KIB, 0x41))]]]);
+  const universalValue = nameDer([[[cnOid, tlv(0x1c, Buffer.alloc(60 * KIB, 0x00).fill(0x41, 0).map((_, i) => (i % 4 === 3 ? 0x41 : 0)))]]]);
+  const longOid = nameDer([[[[0x2a, ...new Array<number>(60 * KIB).fill(0x01)], tlv(0x0c, Buffer.from('x'))]]]);
+  const bigArcs = nameDer([[[[0x2a, ...Array.from({ length: 3000 }, () => [0x8f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f]).flat()], tlv(0x0c, Buffer.from('x'))]]]);
+  const manySans = subjectAltNameExtension(...Array.from({ length: 4000 }, (_, i) => (i % 2 ? tlv(0x82, Buffer.from(`h${i}.example`)) : tlv(0x87, new Uint8Array(16)))));
+  const manyExtensions = Array.from({ length: 3000 }, (_, i) => tlv(0x30, tlv(0x06, [0x2b, 0x06, 0x01, 0x04, 0x01, 0x82, 0x37, 0x81 + (i >> 7), i & 0x7f]), tlv(0x04, [0x05, 0x00])));
+  const flat = Buffer.concat([Buffer.from([0x30, 0x82, 0xff, 0xf8]), Buffer.alloc(0xfff8, 0)]);
+  for (let i = 4; i < flat.length; i += 2) flat[i] = 0x05; // a SEQUENCE of 32K NULLs
+  const randomPem = `-----BEGIN CERTIFICATE-----\n${Buffer.from(seededBytes(9, 48 * KIB)).toString('base64').replace(/.{64}/g, '$&\n')}\n-----END CERTIFICATE-----\n`;
+  return [
+    { name: '10,000-level nesting', input: nestedSequences(10_000) },
+    { name: '64 KiB random bytes', input: seededBytes(1, 64 * KIB) },
+    { name: '64 KiB random bytes in a PEM', input: randomPem },
+    { name: '2000 RDNs in subject and issuer', input: handBuiltCertificate({ subject: manyRdns, issuer: manyRdns }) },
+    { name: 'one RDN with 4000 AVAs needing escapes', input: handBuiltCertificate({ subject: manyAvas }) },
+    { name: '60 KiB of newlines in a CN', input: handBuiltCertificate({ subject: controlValue }) },
+    { name: '20K U+202E in a CN', input: handBuiltCertificate({ subject: bidiValue }) },
+    { name: '60 KiB BMPString', input: handBuiltCertificate({ subject: bmpValue }) },
+    { name: '60 KiB UniversalString', input: handBuiltCertificate({ subject: universalValue }) },
+    { name: '60K-arc attribute OID', input: handBuiltCertificate({ subject: longOid }) },
+    { name: '3000 128-bit OID arcs', input: handBuiltCertificate({ subject: bigArcs }) },
+    { name: '4000 SAN entries', input: handBuiltCertificate({ extensions: [manySans] }) },
+    { name: '3000 extensions', input: handBuiltCertificate({ extensions: manyExtensions }) },
+    { name: '32K flat NULLs', input: Uint8Array.from(flat) },
+    { name: 'length 0xFFFFFFFF', input: Uint8Array.from([0x30, 0x84, 0xff, 0xff, 0xff, 0xff, 0x30, 0x00]) },
+  ];
+}
