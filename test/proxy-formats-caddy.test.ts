@@ -13,6 +13,9 @@ test('caddy: certificate_der_base64', async () => {
   assert.deepEqual(caddyFormat.headers, { cert: 'x-client-cert' });
   assert.deepEqual(read({ cert: b64 }), { kind: 'verified', der: valid.der });
   assert.deepEqual(read({}), { kind: 'none' });
+  // Caddy 2.6 sends its placeholder unreplaced when there is no client certificate.
+  assert.deepEqual(read({ cert: '{http.request.tls.client.certificate_der_base64}' }), { kind: 'none' });
+  assert.throws(() => read({ cert: '{not a placeholder}' }), ProxyHeaderError);
   assert.deepEqual(read({ cert: b64, verify: 'FAILED:certificate not trusted' }), {
     kind: 'failed',
     reason: 'CERT_UNTRUSTED',

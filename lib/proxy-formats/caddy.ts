@@ -4,9 +4,14 @@
  * Caddy has no "verified" placeholder (caddyserver/caddy#3585): with `client_auth { mode
  * require_and_verify }` (or `verify_if_given`) every forwarded certificate was verified. A
  * `verify` header name may be configured when the deployment adds one.
+ *
+ * Without a client certificate Caddy (seen with 2.6.2) leaves the placeholder unreplaced and sends
+ * the literal text `{http.request.tls.client.certificate_der_base64}`: that means no certificate.
  */
 import { decodeBase64, type ProxyFormat } from './encoding.js';
 import { forwardedOutcome } from './verify.js';
+
+const UNREPLACED_PLACEHOLDER = /^\{[a-z0-9_.]+\}$/;
 
 /** Caddy `{http.request.tls.client.certificate_der_base64}`. */
 export const caddyFormat: ProxyFormat = {
@@ -16,7 +21,7 @@ export const caddyFormat: ProxyFormat = {
   read(header) {
     const cert = header('cert');
     return forwardedOutcome(
-      cert === undefined ? undefined : decodeBase64(cert.trim()),
+      cert === undefined || UNREPLACED_PLACEHOLDER.test(cert) ? undefined : decodeBase64(cert.trim()),
       header('verify'),
       'verified',
     );

@@ -7,6 +7,7 @@ command -v nginx >/dev/null 2>&1 || need+=(nginx-light)
 command -v haproxy >/dev/null 2>&1 || need+=(haproxy)
 { command -v prometheus >/dev/null 2>&1 && command -v promtool >/dev/null 2>&1; } || need+=(prometheus)
 command -v openssl >/dev/null 2>&1 || need+=(openssl)
+command -v caddy >/dev/null 2>&1 || need+=(caddy)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then
     echo "test/e2e/setup.sh: missing ${need[*]}; install them (apt-get install ${need[*]}) or run as root." >&2
@@ -18,7 +19,7 @@ if [ ${#need[@]} -gt 0 ]; then
   apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi
 # The packages' own services are not wanted: each test starts its server on loopback itself.
-for service in nginx haproxy prometheus prometheus-node-exporter; do
+for service in nginx haproxy caddy prometheus prometheus-node-exporter; do
   if command -v systemctl >/dev/null 2>&1; then systemctl stop "$service" >/dev/null 2>&1 || true; fi
 done
 pkill -x nginx >/dev/null 2>&1 || true

@@ -84,7 +84,8 @@ export async function startProxiedApp(pki: DevCertificateSet, proxyFormat: Proxy
               localAddress: '127.0.0.2',
               port,
               path: `${path}?id=${id}`,
-              headers,
+              // Host matches the SNI name: Caddy refuses a mismatch when client auth is on (421).
+              headers: { host: `localhost:${port}`, ...headers },
               ca: pki.ca.certPem,
               servername: 'localhost',
               agent: false,

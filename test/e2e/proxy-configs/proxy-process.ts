@@ -74,6 +74,8 @@ export interface StartProxyOptions {
   readonly values: Readonly<Record<string, string | number>>;
   /** The command line, given the temp dir and the rendered config's path. */
   readonly command: (dir: string, configPath: string) => readonly [string, ...string[]];
+  /** Extra environment variables, given the temp dir. */
+  readonly env?: (dir: string) => Readonly<Record<string, string>>;
 }
 
 /** Starts a proxy; retries with another port if the chosen one was taken meanwhile. */
@@ -92,7 +94,10 @@ export async function startProxy(options: StartProxyOptions): Promise<RunningPro
     const configPath = path.join(dir, options.config);
     await writeFile(configPath, await renderConfig(options.config, values));
     const [command, ...args] = options.command(dir, configPath);
-    const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(command, args, {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, ...options.env?.(dir) },
+    });
     let output = '';
     child.stdout!.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
     child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
