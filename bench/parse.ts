@@ -66,7 +66,7 @@ const slices = new Map(
   Object.values(certificates).map((der) => {
     const certificate = pkijs.Certificate.fromBER(der);
     const san = certificate.extensions!.find((extension) => extension.extnID === '2.5.29.17')!;
-    return [der, { subject: new Uint8Array(certificate.subject.valueBeforeDecodeView), san: new Uint8Array(san.extnValue.valueBlock.valueHexView) }];
+    return [der, { subject: new Uint8Array(certificate.subject.valueBeforeDecode), san: new Uint8Array(san.extnValue.valueBlock.valueHexView) }];
   }),
 );
 row('asn1js fromBER of subject + SAN slices', (der) => {
