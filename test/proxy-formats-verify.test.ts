@@ -27,8 +27,13 @@ test('parseVerifyValue: HAProxy numeric results', () => {
   assert.equal(opensslVerifyReason(26), 'INVALID_PURPOSE');
 });
 
+test('parseVerifyValue: a rules engine boolean', () => {
+  assert.deepEqual(parseVerifyValue('true'), { kind: 'success' });
+  assert.deepEqual(parseVerifyValue('false'), { kind: 'failed', reason: 'PROXY_VERIFY_FAILED' });
+});
+
 test('parseVerifyValue: anything else is HEADER_INVALID', () => {
-  for (const bad of ['', 'success', 'OK', '-1', '12345', 'SUCCESS:x', 'FAILED x']) {
+  for (const bad of ['', 'success', 'OK', 'True', '1.0', '-1', '12345', 'SUCCESS:x', 'FAILED x']) {
     assert.throws(() => parseVerifyValue(bad), (err: unknown) => err instanceof ProxyHeaderError && err.reason === 'HEADER_INVALID', bad);
   }
 });

@@ -71,13 +71,16 @@ export function opensslVerifyReason(numberOrText: number | string): string {
 }
 
 /**
- * Parses a verify header: `SUCCESS`, `NONE`, `FAILED`, `FAILED:<reason>` (nginx, Cloudflare) or a
- * decimal `X509_V_ERR_*` number where `0` is success (HAProxy). Throws {@link ProxyHeaderError}
- * with `HEADER_INVALID` for anything else.
+ * Parses a verify header: `SUCCESS`, `NONE`, `FAILED`, `FAILED:<reason>` (nginx, Cloudflare
+ * Workers' `certVerified`), a decimal `X509_V_ERR_*` number where `0` is success (HAProxy), or
+ * `true` / `false` (a rules engine's boolean). Throws {@link ProxyHeaderError} with
+ * `HEADER_INVALID` for anything else.
  */
 export function parseVerifyValue(value: string): VerifyVerdict {
   const text = value.trim();
-  if (text === 'SUCCESS') return { kind: 'success' };
+  // A boolean rendered by a rules engine (Cloudflare's `cf.tls_client_auth.cert_verified` field).
+  if (text === 'SUCCESS' || text === 'true') return { kind: 'success' };
+  if (text === 'false') return { kind: 'failed', reason: 'PROXY_VERIFY_FAILED' };
   if (text === 'NONE') return { kind: 'none' };
   // Before nginx 1.11.7 a failure was a bare FAILED.
   if (text === 'FAILED') return { kind: 'failed', reason: 'PROXY_VERIFY_FAILED' };
