@@ -12,6 +12,7 @@ import {
   certificationRequestDer,
   nestedSequences,
   seededBytes,
+  hostileInputs,
   tlv,
 } from './helpers/certificate-vectors.js';
 
@@ -211,4 +212,26 @@ describe('parseCertificate: malformed input', () => {
       { numRuns: 2000, seed: 42 },
     );
   });
+});
+
+describe('parseCertificate: hostile input up to 64 KiB', () => {
+  for (const { name, input, outcome } of hostileInputs()) {
+    test(`${name}: ${outcome}, in milliseconds`, () => {
+      const times: number[] = [];
+      for (let run = 0; run < 5; run++) {
+        const started = performance.now();
+        let result = 'parsed';
+        try {
+          parseCertificate(input);
+        } catch (error) {
+          assert.ok(isMtlsError(error) && error.code === 'ERR_MTLS_CERT_PARSE');
+          result = error.message;
+        }
+        times.push(performance.now() - started);
+        assert.equal(result, outcome);
+      }
+      // Linear work is a few ms here (bench/parse.ts); the bound leaves room for a loaded CI box.
+      assert.ok(times.sort((a, b) => a - b)[2]! < 50, `median ${times[2]} ms`);
+    });
+  }
 });

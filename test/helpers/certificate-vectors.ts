@@ -314,7 +314,7 @@ export function subjectAltNameExtension(...names: Uint8Array[]): Uint8Array {
 }
 
 /** Inputs of up to 64 KiB built to be slow or deep; each must parse or fail within milliseconds. */
-export function hostileInputs(): { readonly name: string; readonly input: Uint8Array | string }[] {
+export function hostileInputs(): { readonly name: string; readonly input: Uint8Array | string; readonly outcome: string }[] {
   const KIB = 1024;
   const cnOid = [0x55, 0x04, 0x03];
   const manyRdns = nameDer(Array.from({ length: 2000 }, (_, i) => [[cnOid, tlv(0x0c, Buffer.from(`n${i % 100}`))] as const]));
@@ -331,20 +331,20 @@ export function hostileInputs(): { readonly name: string; readonly input: Uint8A
   for (let i = 4; i < flat.length; i += 2) flat[i] = 0x05; // a SEQUENCE of 32K NULLs
   const randomPem = `-----BEGIN CERTIFICATE-----\n${Buffer.from(seededBytes(9, 48 * KIB)).toString('base64').replace(/.{64}/g, '$&\n')}\n-----END CERTIFICATE-----\n`;
   return [
-    { name: '10,000-level nesting', input: nestedSequences(10_000) },
-    { name: '64 KiB random bytes', input: seededBytes(1, 64 * KIB) },
-    { name: '64 KiB random bytes in a PEM', input: randomPem },
-    { name: '2000 RDNs in subject and issuer', input: handBuiltCertificate({ subject: manyRdns, issuer: manyRdns }) },
-    { name: 'one RDN with 4000 AVAs needing escapes', input: handBuiltCertificate({ subject: manyAvas }) },
-    { name: '60 KiB of newlines in a CN', input: handBuiltCertificate({ subject: controlValue }) },
-    { name: '20K U+202E in a CN', input: handBuiltCertificate({ subject: bidiValue }) },
-    { name: '60 KiB BMPString', input: handBuiltCertificate({ subject: bmpValue }) },
-    { name: '60 KiB UniversalString', input: handBuiltCertificate({ subject: universalValue }) },
-    { name: '60K-arc attribute OID', input: handBuiltCertificate({ subject: longOid }) },
-    { name: '3000 128-bit OID arcs', input: handBuiltCertificate({ subject: bigArcs }) },
-    { name: '4000 SAN entries', input: handBuiltCertificate({ extensions: [manySans] }) },
-    { name: '3000 extensions', input: handBuiltCertificate({ extensions: manyExtensions }) },
-    { name: '32K flat NULLs', input: Uint8Array.from(flat) },
-    { name: 'length 0xFFFFFFFF', input: Uint8Array.from([0x30, 0x84, 0xff, 0xff, 0xff, 0xff, 0x30, 0x00]) },
+    { name: '10,000-level nesting', input: nestedSequences(10_000), outcome: 'DER nesting deeper than 32 levels at offset 128' },
+    { name: '64 KiB random bytes', input: seededBytes(1, 64 * KIB), outcome: 'expected Certificate SEQUENCE (tag 0x30) at offset 0, found tag 0xF3' },
+    { name: '64 KiB random bytes in a PEM', input: randomPem, outcome: 'expected Certificate SEQUENCE (tag 0x30) at offset 0, found tag 0xFC' },
+    { name: '2000 RDNs in subject and issuer', input: handBuiltCertificate({ subject: manyRdns, issuer: manyRdns }), outcome: 'parsed' },
+    { name: 'one RDN with 4000 AVAs needing escapes', input: handBuiltCertificate({ subject: manyAvas }), outcome: 'parsed' },
+    { name: '60 KiB of newlines in a CN', input: handBuiltCertificate({ subject: controlValue }), outcome: 'parsed' },
+    { name: '20K U+202E in a CN', input: handBuiltCertificate({ subject: bidiValue }), outcome: 'parsed' },
+    { name: '60 KiB BMPString', input: handBuiltCertificate({ subject: bmpValue }), outcome: 'parsed' },
+    { name: '60 KiB UniversalString', input: handBuiltCertificate({ subject: universalValue }), outcome: 'parsed' },
+    { name: '60K-arc attribute OID', input: handBuiltCertificate({ subject: longOid }), outcome: 'parsed' },
+    { name: '3000 128-bit OID arcs', input: handBuiltCertificate({ subject: bigArcs }), outcome: 'parsed' },
+    { name: '4000 SAN entries', input: handBuiltCertificate({ extensions: [manySans] }), outcome: 'parsed' },
+    { name: '3000 extensions', input: handBuiltCertificate({ extensions: manyExtensions }), outcome: 'parsed' },
+    { name: '32K flat NULLs', input: Uint8Array.from(flat), outcome: 'expected TBSCertificate SEQUENCE (tag 0x30) at offset 4, found tag 0x05' },
+    { name: 'length 0xFFFFFFFF', input: Uint8Array.from([0x30, 0x84, 0xff, 0xff, 0xff, 0xff, 0x30, 0x00]), outcome: 'DER length at offset 1 exceeds input' },
   ];
 }
