@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import net from 'node:net';
 import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { parseCertificate } from '../lib/certificate.js';
 import { CertificateCache } from '../lib/identity-cache.js';
 import {
@@ -266,4 +267,17 @@ test('factory-time refusals (TypeError)', () => {
     message: /gives roles "cert" and "verify" the same header "x-ssl-client-cert"/,
   });
   assert.equal(make({}), undefined);
+});
+
+test('docs/proxies.md shows exactly the proxy configurations the end-to-end tests run', () => {
+  const docs = readFileSync(new URL('../docs/proxies.md', import.meta.url), 'utf8');
+  for (const config of ['nginx.conf', 'haproxy.cfg', 'Caddyfile']) {
+    const text = readFileSync(new URL(`./e2e/proxy-configs/${config}`, import.meta.url), 'utf8');
+    const block = text.slice(text.indexOf('# docs:begin\n') + '# docs:begin\n'.length, text.indexOf('# docs:end'));
+    const lines = block.replace(/\s+$/, '').split('\n');
+    const indent = Math.min(...lines.filter((l) => l.trim() !== '').map((l) => /^[ \t]*/.exec(l)![0].length));
+    const snippet = lines.map((l) => l.slice(indent)).join('\n');
+    assert.ok(snippet.length > 200, config);
+    assert.ok(docs.includes(`\n${snippet}\n\`\`\``), `docs/proxies.md lacks the ${config} snippet`);
+  }
 });
