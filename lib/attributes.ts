@@ -1,0 +1,67 @@
+/**
+ * Attribute and metric names, in one place.
+ *
+ * The `tls.*`, `error.type` and `network.*` names are OpenTelemetry semantic conventions. Every
+ * `tls.*` attribute has Development stability, so, as the `@opentelemetry/semantic-conventions`
+ * README asks of instrumentation libraries, they are copied here instead of importing the
+ * package's `/incubating` entry point at run time.
+ *
+ * Semantic conventions have no attribute for a client certificate's serial number, SPIFFE ID or
+ * verification verdict; those live in this library's own `mtls.*` namespace (OpenTelemetry's
+ * naming guide: never invent names inside an existing semconv namespace such as `tls.*`).
+ */
+
+// --- OpenTelemetry semantic conventions (tls registry, Development stability) -----------------
+
+/** Distinguished name of the client certificate's subject (RFC 4514, most-specific RDN first). */
+export const ATTR_TLS_CLIENT_SUBJECT = 'tls.client.subject';
+/** Distinguished name of the client certificate's issuer. */
+export const ATTR_TLS_CLIENT_ISSUER = 'tls.client.issuer';
+/** SHA-256 of the client certificate's DER, uppercase hex without separators. */
+export const ATTR_TLS_CLIENT_HASH_SHA256 = 'tls.client.hash.sha256';
+/** Start of the client certificate's validity, ISO 8601 UTC (`toISOString()`). */
+export const ATTR_TLS_CLIENT_NOT_BEFORE = 'tls.client.not_before';
+/** End of the client certificate's validity, ISO 8601 UTC (`toISOString()`). */
+export const ATTR_TLS_CLIENT_NOT_AFTER = 'tls.client.not_after';
+/** Numeric part of the negotiated protocol version: `1.2`, `1.3`. */
+export const ATTR_TLS_PROTOCOL_VERSION = 'tls.protocol.version';
+/** `true` when the TLS session was resumed. */
+export const ATTR_TLS_RESUMED = 'tls.resumed';
+
+// --- OpenTelemetry semantic conventions (Stable) ----------------------------------------------
+
+/** Low-cardinality class of an error; here the certificate failure reason or the handshake failure class. */
+export const ATTR_ERROR_TYPE = 'error.type';
+/** The fallback `error.type` value for anything outside the known set (semconv's `_OTHER`). */
+export const ERROR_TYPE_OTHER = '_OTHER';
+
+// --- mtls.* (this library's namespace) ---------------------------------------------------------
+
+/** Span: the client certificate's serial number, uppercase hex (same format as nginx's `$ssl_client_serial`). */
+export const ATTR_MTLS_CLIENT_SERIAL_NUMBER = 'mtls.client.serial_number';
+/** Span: the client certificate's single `spiffe://` URI SAN. */
+export const ATTR_MTLS_CLIENT_SPIFFE_ID = 'mtls.client.spiffe_id';
+/** Span: the verification verdict in nginx's vocabulary: `SUCCESS`, `FAILED:<reason>` or `NONE`. */
+export const ATTR_MTLS_CLIENT_VERIFY = 'mtls.client.verify';
+/** Span and metrics: where the identity came from: `tls` or a proxy header format name. */
+export const ATTR_MTLS_CLIENT_SOURCE = 'mtls.client.source';
+/** Metrics: the verification result, lowercase: `success`, `failed` or `none`. */
+export const ATTR_MTLS_VERIFY_RESULT = 'mtls.verify.result';
+/** Metrics: a TLS handshake's outcome: `success`, `rejected` (client certificate) or `failed` (anything else). */
+export const ATTR_MTLS_HANDSHAKE_OUTCOME = 'mtls.handshake.outcome';
+
+// --- Metric names (docs/metrics.md) ------------------------------------------------------------
+
+/** Counter `{request}`: requests seen by `mtlsIdentity()`, by verification result and reason. */
+export const METRIC_MTLS_SERVER_REQUESTS = 'mtls.server.requests';
+/** Counter `{handshake}`: TLS handshakes seen by `observeTlsServer()`, by outcome and reason. */
+export const METRIC_MTLS_SERVER_HANDSHAKES = 'mtls.server.handshakes';
+/** Histogram `s`: remaining validity of each client certificate presented, once per connection. */
+export const METRIC_MTLS_CLIENT_CERTIFICATE_TIME_LEFT = 'mtls.server.client_certificate.time_left';
+/** Gauge `s`: the smallest remaining validity among client certificates seen recently (negative once expired). */
+export const METRIC_MTLS_CLIENT_CERTIFICATE_MIN_TIME_LEFT = 'mtls.server.client_certificate.min_time_left';
+/** Gauge `{certificate}`: distinct client certificates seen recently that expire within the warning window. */
+export const METRIC_MTLS_CLIENT_CERTIFICATE_EXPIRING = 'mtls.server.client_certificate.expiring';
+
+/** Instrumentation scope name used for the tracer and the meter: the npm package name. */
+export const INSTRUMENTATION_SCOPE_NAME = 'mtls-observability';

@@ -1,0 +1,300 @@
+/**
+ * `observeTlsServer()`: handshake outcomes that a middleware can never see.
+ *
+ * With `rejectUnauthorized: true`, Node completes the OpenSSL handshake, finds the client
+ * certificate unverified and destroys the socket without an alert: the server emits
+ * `'tlsClientError'` with `ECONNRESET`, and the reason is only in `tlsSocket.authorizationError`
+ * (research C.4). A missing certificate fails inside OpenSSL with
+ * `ERR_SSL_PEER_DID_NOT_RETURN_A_CERTIFICATE`. Every other `'tlsClientError'` is not about the
+ * client certificate (plain HTTP on the TLS port, health checks that connect and close, version or
+ * cipher mismatch, timeouts) and is kept apart as `outcome: 'failed'`.
+ *
+ * With `rejectUnauthorized: false` a failing certificate completes the handshake and reaches the
+ * middleware as a request, which counts and logs it there (`mtls.server.requests`, the access
+ * line). Here it is one successful handshake, so it is never counted twice. If the application
+ * destroys such a socket itself in a `'secureConnection'` listener that runs before ours, the
+ * handshake is reported as rejected here, since no request will follow.
+ */
+import tls from 'node:tls';
+import type { Socket } from 'node:net';
+import {
+  formatHandshakeFailure,
+  HANDSHAKE_NOISE_REASONS,
+  type HandshakeLogFormat,
+  type TlsHandshakeFailure,
+} from './handshake-log.js';
+import { MtlsMetrics, METRICS_OPTION_CHECKS, type MetricsOptions } from './metrics.js';
+import { isBoolean, isFunction, isOneOf, validateOptions, type OptionCheck } from './options.js';
+
+/** Where failure lines go: a writable stream (each line ends with `\n`) or a function (the line without `\n`). */
+export type HandshakeLogDestination = { write(chunk: string): unknown } | ((line: string) => void);
+
+/** Options of {@link observeTlsServer}. */
+export interface ObserveTlsServerOptions extends MetricsOptions {
+  /**
+   * Where to write one line per failed handshake: a stream such as `process.stdout` or the access
+   * log's file stream, or a function that receives each line. Default: no log.
+   */
+  readonly log?: HandshakeLogDestination;
+  /** `'text'` (beside `mtls-combined` lines) or `'json'` (beside `mtls-json` lines). Default: `'text'`. */
+  readonly logFormat?: HandshakeLogFormat;
+  /**
+   * Also log failures that are not about the client certificate (`outcome: 'failed'`: plain
+   * HTTP, health checks, mismatches, timeouts). They are always counted. Default: `true`.
+   */
+  readonly logNoise?: boolean;
+  /** Called with each failed handshake, for structured loggers. A throw is caught. Default: none. */
+  readonly onHandshakeFailure?: (failure: TlsHandshakeFailure) => void;
+}
+
+/** What {@link observeTlsServer} returns. */
+export interface TlsServerObserver {
+  /** Removes every listener this observer added. Idempotent. */
+  detach(): void;
+}
+
+const OPTION_CHECKS: { readonly [K in keyof ObserveTlsServerOptions]-?: OptionCheck } = {
+  log: (v) =>
+    typeof v === 'function' || (typeof v === 'object' && v !== null && typeof (v as { write?: unknown }).write === 'function')
+      ? undefined
+      : 'a writable stream (with write()) or a function receiving each line',
+  logFormat: isOneOf(['text', 'json']),
+  logNoise: isBoolean,
+  onHandshakeFailure: isFunction,
+  ...METRICS_OPTION_CHECKS,
+};
+
+const observed = new WeakSet<tls.Server>();
+
+interface RemotePeer {
+  readonly address: string | undefined;
+  readonly port: number | undefined;
+}
+
+/** The parts of a server-side `TLSSocket` read here. */
+interface ServerTlsSocket {
+  readonly authorized?: boolean;
+  readonly authorizationError?: unknown;
+  readonly destroyed?: boolean;
+  readonly remoteAddress?: string;
+  readonly remotePort?: number;
+  /** Node's undocumented link from the TLS socket to the TCP socket it wraps. */
+  readonly _parent?: unknown;
+  getProtocol?(): string | null;
+  isSessionReused?(): boolean;
+  getPeerX509Certificate?(): unknown;
+}
+
+const CERT_MISSING = 'CERT_MISSING';
+
+/**
+ * Classifies `'tlsClientError'`: a certificate reason (`rejected`) or a noise class (`failed`).
+ */
+export function classifyTlsClientError(
+  errorCode: string | undefined,
+  authorizationError: unknown,
+): Pick<TlsHandshakeFailure, 'outcome' | 'reason'> {
+  if (typeof authorizationError === 'string' && authorizationError.length > 0) {
+    return { outcome: 'rejected', reason: codeOrOther(authorizationError) };
+  }
+  switch (errorCode) {
+    case 'ERR_SSL_PEER_DID_NOT_RETURN_A_CERTIFICATE':
+      return { outcome: 'rejected', reason: CERT_MISSING };
+    case 'ERR_SSL_HTTP_REQUEST':
+    case 'ERR_SSL_HTTPS_PROXY_REQUEST':
+      return { outcome: 'failed', reason: HANDSHAKE_NOISE_REASONS.plainHttp };
+    case 'ECONNRESET':
+    case 'EPIPE':
+    case 'ECONNABORTED':
+      return { outcome: 'failed', reason: HANDSHAKE_NOISE_REASONS.connectionClosed };
+    case 'ERR_TLS_HANDSHAKE_TIMEOUT':
+    case 'ETIMEDOUT':
+      return { outcome: 'failed', reason: HANDSHAKE_NOISE_REASONS.timeout };
+    case 'ERR_SSL_UNSUPPORTED_PROTOCOL':
+    case 'ERR_SSL_WRONG_VERSION_NUMBER':
+    case 'ERR_SSL_VERSION_TOO_LOW':
+    case 'ERR_SSL_UNKNOWN_PROTOCOL':
+    case 'ERR_SSL_NO_PROTOCOLS_AVAILABLE':
+    case 'ERR_SSL_UNSUPPORTED_SSL_VERSION':
+    case 'ERR_SSL_TLSV1_ALERT_PROTOCOL_VERSION':
+      return { outcome: 'failed', reason: HANDSHAKE_NOISE_REASONS.protocolMismatch };
+    case 'ERR_SSL_NO_SHARED_CIPHER':
+    case 'ERR_SSL_NO_CIPHERS_AVAILABLE':
+    case 'ERR_SSL_NO_SHARED_GROUPS':
+    case 'ERR_SSL_NO_SUITABLE_SIGNATURE_ALGORITHM':
+    case 'ERR_SSL_NO_SUITABLE_KEY_SHARE':
+    case 'ERR_SSL_SSLV3_ALERT_HANDSHAKE_FAILURE':
+      return { outcome: 'failed', reason: HANDSHAKE_NOISE_REASONS.cipherMismatch };
+    default:
+      if (typeof errorCode === 'string' && /^ERR_SSL_(SSLV3|TLSV1|TLSV13)_ALERT_/.test(errorCode)) {
+        return { outcome: 'failed', reason: HANDSHAKE_NOISE_REASONS.clientAlert };
+      }
+      return { outcome: 'failed', reason: HANDSHAKE_NOISE_REASONS.other };
+  }
+}
+
+function codeOrOther(code: string): string {
+  return /^[A-Z0-9_]{1,64}$/.test(code) ? code : HANDSHAKE_NOISE_REASONS.other;
+}
+
+function writerFor(destination: HandshakeLogDestination | undefined): ((line: string) => void) | undefined {
+  if (destination === undefined) return undefined;
+  if (typeof destination === 'function') return destination;
+  return (line) => {
+    destination.write(`${line}\n`);
+  };
+}
+
+/**
+ * Observes the handshakes of an `https.Server`, `tls.Server` or `http2.createSecureServer()`:
+ * counts successes (by protocol version and resumption) and failures (by outcome and reason) in
+ * `mtls.server.handshakes`, and writes one line per failed handshake to `log`. Call it before
+ * `listen()` so early connections are seen.
+ *
+ * @throws {TypeError} when `server` is not a TLS server, when it is already observed, or for a bad option.
+ */
+export function observeTlsServer(server: tls.Server, options?: ObserveTlsServerOptions): TlsServerObserver {
+  if (!(server instanceof tls.Server)) {
+    throw new TypeError(
+      'observeTlsServer(): server must be an https.Server, tls.Server or HTTP/2 secure server ' +
+        '(the value https.createServer() returns), got ' +
+        (typeof server === 'object' && server !== null ? `a ${(server as object).constructor?.name ?? 'object'}` : String(server)) +
+        '.',
+    );
+  }
+  const o = validateOptions<ObserveTlsServerOptions>('observeTlsServer()', options, OPTION_CHECKS);
+  if (observed.has(server)) {
+    throw new TypeError(
+      'observeTlsServer(): this server is already observed; call detach() on the first observer ' +
+        'before observing it again (one observer per server keeps counts exact).',
+    );
+  }
+  const write = writerFor(o.log);
+  const format: HandshakeLogFormat = o.logFormat ?? 'text';
+  const logNoise = o.logNoise ?? true;
+  const onFailure = o.onHandshakeFailure;
+  const metrics = o.metrics === false ? undefined : new MtlsMetrics(o.meterProvider ? { meterProvider: o.meterProvider } : {});
+  // The TLS socket forgets its peer address once destroyed, which is exactly when a rejected
+  // handshake is reported; the TCP socket's address is read when the connection arrives.
+  const peers = new WeakMap<object, RemotePeer>();
+  let warned = false;
+
+  const report = (failure: TlsHandshakeFailure): void => {
+    metrics?.recordHandshake(failure.outcome, failure.reason, failure.tlsVersion);
+    if (write !== undefined && (logNoise || failure.outcome === 'rejected')) {
+      guarded(() => write(formatHandshakeFailure(failure, format)));
+    }
+    if (onFailure !== undefined) guarded(() => onFailure(failure));
+  };
+
+  const guarded = (fn: () => void): void => {
+    try {
+      fn();
+    } catch (error) {
+      if (warned) return;
+      warned = true;
+      try {
+        process.emitWarning(
+          `observeTlsServer(): a log destination or onHandshakeFailure threw and was skipped: ${error instanceof Error ? error.message : String(error)}`,
+          { code: 'MTLS_OBSERVER_ERROR' },
+        );
+      } catch {
+        // Nothing left to report to.
+      }
+    }
+  };
+
+  const peerOf = (socket: ServerTlsSocket): RemotePeer => {
+    try {
+      const address = socket.remoteAddress;
+      if (typeof address === 'string') return { address, port: socket.remotePort };
+      const parent = socket._parent;
+      if (typeof parent === 'object' && parent !== null) return peers.get(parent) ?? { address: undefined, port: undefined };
+    } catch {
+      // A socket in an odd state: report without an address.
+    }
+    return { address: undefined, port: undefined };
+  };
+
+  const onConnection = (socket: Socket): void => {
+    try {
+      peers.set(socket, { address: socket.remoteAddress, port: socket.remotePort });
+    } catch {
+      // No address to remember.
+    }
+  };
+
+  const onTlsClientError = (error: unknown, socket: ServerTlsSocket | undefined): void => {
+    try {
+      const errorCode = typeof (error as { code?: unknown })?.code === 'string' ? (error as { code: string }).code : undefined;
+      const { outcome, reason } = classifyTlsClientError(errorCode, socket?.authorizationError);
+      const peer = socket === undefined ? { address: undefined, port: undefined } : peerOf(socket);
+      const protocol = safeProtocol(socket);
+      report({
+        time: new Date(),
+        outcome,
+        reason,
+        ...(peer.address !== undefined ? { remoteAddress: peer.address } : {}),
+        ...(peer.port !== undefined ? { remotePort: peer.port } : {}),
+        ...(protocol !== undefined ? { tlsVersion: protocol } : {}),
+        ...(errorCode !== undefined ? { errorCode } : {}),
+      });
+    } catch {
+      // Never let observation break the server.
+    }
+  };
+
+  const onSecureConnection = (socket: ServerTlsSocket): void => {
+    try {
+      const protocol = safeProtocol(socket);
+      if (socket.destroyed === true && socket.authorized !== true) {
+        // The application rejected the client itself (rejectUnauthorized: false plus its own
+        // 'secureConnection' listener, research C.4): no request will follow, so report it here.
+        const reason =
+          typeof socket.authorizationError === 'string' && socket.authorizationError !== 'UNABLE_TO_GET_ISSUER_CERT'
+            ? codeOrOther(socket.authorizationError)
+            : socket.getPeerX509Certificate?.() === undefined
+              ? CERT_MISSING
+              : codeOrOther(String(socket.authorizationError));
+        const peer = peerOf(socket);
+        report({
+          time: new Date(),
+          outcome: 'rejected',
+          reason,
+          ...(peer.address !== undefined ? { remoteAddress: peer.address } : {}),
+          ...(peer.port !== undefined ? { remotePort: peer.port } : {}),
+          ...(protocol !== undefined ? { tlsVersion: protocol } : {}),
+        });
+        return;
+      }
+      metrics?.recordHandshake('success', undefined, protocol, socket.isSessionReused?.() === true);
+    } catch {
+      // Never let observation break the server.
+    }
+  };
+
+  server.on('connection', onConnection);
+  server.on('tlsClientError', onTlsClientError);
+  server.on('secureConnection', onSecureConnection);
+  observed.add(server);
+  let detached = false;
+  return {
+    detach() {
+      if (detached) return;
+      detached = true;
+      server.removeListener('connection', onConnection);
+      server.removeListener('tlsClientError', onTlsClientError);
+      server.removeListener('secureConnection', onSecureConnection);
+      observed.delete(server);
+    },
+  };
+}
+
+function safeProtocol(socket: ServerTlsSocket | undefined): string | undefined {
+  try {
+    const protocol = socket?.getProtocol?.();
+    return typeof protocol === 'string' && protocol !== 'unknown' ? protocol : undefined;
+  } catch {
+    return undefined;
+  }
+}

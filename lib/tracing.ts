@@ -1,0 +1,152 @@
+/**
+ * Client identity on the HTTP server span (docs/tracing.md).
+ *
+ * Which span: `@opentelemetry/instrumentation-http` starts the server span and runs the request
+ * listener in a context that holds it twice: as the active span, and in the SDK's "RPC metadata"
+ * context entry (`setRPCMetadata`, `@opentelemetry/core`). `@opentelemetry/instrumentation-express`
+ * then makes a span per middleware the *active* one, so `trace.getActiveSpan()` inside a middleware
+ * is that middleware's span (research B.1). Express instrumentation itself writes `http.route` to
+ * the server span through the RPC metadata. We do the same without depending on
+ * `@opentelemetry/core`: the context key is `createContextKey(description)`, which the API defines as
+ * `Symbol.for(description)`, so it can be read with the API alone. When the entry is missing (no
+ * instrumentation-http, another framework) the active span is used. This coupling is to an
+ * SDK-internal key; if it ever changes, attributes land on the active span instead, and the
+ * tests in test/tracing.test.ts fail.
+ *
+ * Cost: attributes are computed once per identity object (identities are cached per connection)
+ * and reused as one frozen object; without an SDK, a request costs a context lookup and returns.
+ */
+import type { IncomingMessage } from 'node:http';
+import type { Attributes, Context, Span } from '@opentelemetry/api';
+import {
+  ATTR_MTLS_CLIENT_SERIAL_NUMBER,
+  ATTR_MTLS_CLIENT_SOURCE,
+  ATTR_MTLS_CLIENT_SPIFFE_ID,
+  ATTR_MTLS_CLIENT_VERIFY,
+  ATTR_TLS_CLIENT_HASH_SHA256,
+  ATTR_TLS_CLIENT_ISSUER,
+  ATTR_TLS_CLIENT_NOT_AFTER,
+  ATTR_TLS_CLIENT_NOT_BEFORE,
+  ATTR_TLS_CLIENT_SUBJECT,
+} from './attributes.js';
+import { isBoolean, type OptionCheck } from './options.js';
+import { otelApi } from './otel-api.js';
+import { getPeerIdentity, type IdentityObserver } from './peer-identity.js';
+import { TLS_SOURCE_REASONS } from './tls-socket-source.js';
+import type { PeerIdentity } from './types.js';
+
+/** Tracing options of `mtlsIdentity()`. */
+export interface TracingOptions {
+  /**
+   * Set the client identity as attributes of the HTTP server span (see docs/tracing.md for the
+   * list). Default: `true` (a cheap no-op without an OpenTelemetry SDK).
+   */
+  readonly tracing?: boolean;
+}
+
+/** Checks of {@link TracingOptions}. */
+export const TRACING_OPTION_CHECKS: { readonly [K in keyof TracingOptions]-?: OptionCheck } = {
+  tracing: isBoolean,
+};
+
+/** `createContextKey('OpenTelemetry SDK Context Key RPC_METADATA')` of `@opentelemetry/core`. */
+const RPC_METADATA_KEY = Symbol.for('OpenTelemetry SDK Context Key RPC_METADATA');
+
+const attributeCache = new WeakMap<PeerIdentity, Attributes>();
+
+function isoOrUndefined(date: Date): string | undefined {
+  const time = date.getTime();
+  return Number.isNaN(time) ? undefined : date.toISOString();
+}
+
+/**
+ * The span attributes of an identity: `tls.client.subject`, `tls.client.issuer`,
+ * `tls.client.hash.sha256`, `tls.client.not_before`, `tls.client.not_after` (when a certificate was
+ * parsed), `mtls.client.serial_number`, `mtls.client.spiffe_id` (when present),
+ * `mtls.client.verify` and `mtls.client.source`. The same frozen object for the same identity.
+ */
+export function spanAttributesOf(identity: PeerIdentity): Attributes {
+  let attributes = attributeCache.get(identity);
+  if (attributes !== undefined) return attributes;
+  const c = identity.certificate;
+  const result: Record<string, string> = {};
+  if (c !== undefined) {
+    result[ATTR_TLS_CLIENT_SUBJECT] = c.subject;
+    result[ATTR_TLS_CLIENT_ISSUER] = c.issuer;
+    result[ATTR_TLS_CLIENT_HASH_SHA256] = c.fingerprint256;
+    const notBefore = isoOrUndefined(c.notBefore);
+    if (notBefore !== undefined) result[ATTR_TLS_CLIENT_NOT_BEFORE] = notBefore;
+    const notAfter = isoOrUndefined(c.notAfter);
+    if (notAfter !== undefined) result[ATTR_TLS_CLIENT_NOT_AFTER] = notAfter;
+    result[ATTR_MTLS_CLIENT_SERIAL_NUMBER] = c.serialNumber;
+    if (c.spiffeId !== undefined) result[ATTR_MTLS_CLIENT_SPIFFE_ID] = c.spiffeId;
+  }
+  result[ATTR_MTLS_CLIENT_VERIFY] = identity.verify;
+  result[ATTR_MTLS_CLIENT_SOURCE] = identity.source;
+  attributes = Object.freeze(result);
+  attributeCache.set(identity, attributes);
+  return attributes;
+}
+
+interface SpanLike {
+  setAttributes(attributes: Attributes): unknown;
+  isRecording(): boolean;
+}
+
+function isSpanLike(value: unknown): value is SpanLike {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    typeof (value as Partial<SpanLike>).setAttributes === 'function' &&
+    typeof (value as Partial<SpanLike>).isRecording === 'function'
+  );
+}
+
+/** The HTTP server span of the current request, or `undefined`. */
+export function serverSpanOf(context: Context, getSpan: (context: Context) => Span | undefined): SpanLike | undefined {
+  const metadata = context.getValue(RPC_METADATA_KEY) as { span?: unknown } | undefined;
+  const span = metadata?.span;
+  if (isSpanLike(span)) return span;
+  return getSpan(context);
+}
+
+/**
+ * The middleware output that sets the identity's attributes on the server span. `undefined` when
+ * `@opentelemetry/api` is not installed, so the middleware skips it entirely.
+ */
+export function createSpanObserver(): IdentityObserver | undefined {
+  const api = otelApi();
+  if (api === undefined) return undefined;
+  const { context, trace } = api;
+  const getSpan = trace.getSpan.bind(trace);
+  return (identity) => {
+    const span = serverSpanOf(context.active(), getSpan);
+    if (span === undefined || !span.isRecording()) return;
+    span.setAttributes(spanAttributesOf(identity));
+  };
+}
+
+const EMPTY_ATTRIBUTES: Attributes = Object.freeze({});
+
+/**
+ * A `startIncomingSpanHook` for `@opentelemetry/instrumentation-http`: returns the identity's
+ * attributes before the server span starts, so samplers can decide by client identity:
+ *
+ * ```ts
+ * new HttpInstrumentation({ startIncomingSpanHook })
+ * ```
+ *
+ * It reads the request's own TLS connection (behind a trusted proxy it sees the proxy's
+ * connection; the middleware still sets the forwarded identity on the span later). The identity is
+ * cached per connection and shared with `mtlsIdentity()`, so the certificate is parsed once.
+ * Returns `{}` for plain HTTP requests and never throws.
+ */
+export function startIncomingSpanHook(request: IncomingMessage): Attributes {
+  try {
+    const identity = getPeerIdentity(request);
+    if (identity === undefined || identity.reason === TLS_SOURCE_REASONS.notTls) return EMPTY_ATTRIBUTES;
+    return spanAttributesOf(identity);
+  } catch {
+    return EMPTY_ATTRIBUTES;
+  }
+}
