@@ -4,11 +4,15 @@ import http from 'node:http';
 import net from 'node:net';
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import fc from 'fast-check';
 import { parseCertificate } from '../lib/certificate.js';
+import { mtlsIdentity } from '../lib/middleware.js';
+import { ProxyHeaderError } from '../lib/proxy-formats/encoding.js';
 import { CertificateCache } from '../lib/identity-cache.js';
 import {
   createProxySource,
   PROXY_FORMAT_NAMES,
+  PROXY_FORMATS,
   type ProxySourceOptions,
   type UntrustedProxyHeadersEvent,
 } from '../lib/proxy-source.js';
@@ -279,5 +283,50 @@ test('docs/proxies.md shows exactly the proxy configurations the end-to-end test
     const snippet = lines.map((l) => l.slice(indent)).join('\n');
     assert.ok(snippet.length > 200, config);
     assert.ok(docs.includes(`\n${snippet}\n\`\`\``), `docs/proxies.md lacks the ${config} snippet`);
+  }
+});
+
+test('mtlsIdentity() refuses proxy configurations at factory time', () => {
+  assert.throws(() => mtlsIdentity({ proxyFormat: 'nginx' }), {
+    name: 'TypeError',
+    message: /option "proxyFormat" \("nginx"\) needs "trustedProxies"/,
+  });
+  assert.throws(() => mtlsIdentity({ proxyFormat: 'apache' as 'nginx', trustedProxies: ['::1'] }), {
+    name: 'TypeError',
+    message: /option "proxyFormat" must be one of "envoy-xfcc", "nginx", "traefik", "aws-alb", "caddy", "haproxy", "cloudflare", "rfc9440", got "apache"/,
+  });
+  assert.throws(() => mtlsIdentity({ proxyFormat: 'nginx', trustedProxies: [] }), {
+    name: 'TypeError',
+    message: /option "trustedProxies" must be a non-empty array of CIDR strings/,
+  });
+  assert.throws(() => mtlsIdentity({ proxyFormat: 'nginx', trustedProxies: ['::1'], maxProxyChainLength: 0 }), {
+    name: 'TypeError',
+    message: /option "maxProxyChainLength" must be an integer from 1 to 64, got 0/,
+  });
+  assert.throws(() => mtlsIdentity({ proxyFormat: 'nginx', trustedProxies: ['::1'], proxyHeaderNames: { cert: 'bad name' } }), {
+    name: 'TypeError',
+    message: /option "proxyHeaderNames" must be an object mapping roles to header names/,
+  });
+  assert.throws(() => mtlsIdentity({ onUntrustedProxyHeaders: false }), { name: 'TypeError', message: /has no effect without "proxyFormat"/ });
+  assert.equal(typeof mtlsIdentity({ proxyFormat: 'rfc9440', trustedProxies: ['10.0.0.0/8', 'fd00::/8'] }), 'function');
+});
+
+test('property: every format reads arbitrary header values without throwing anything but ProxyHeaderError', () => {
+  const value = fc.oneof(
+    fc.string(),
+    fc.string({ unit: fc.constantFrom('%', 'A', '=', ':', ',', ';', '"', '\\', '{', '}', 'SUCCESS', 'FAILED:', '0', '-----BEGIN CERTIFICATE-----', '-----END CERTIFICATE-----', 'Cert=', 'Hash=') }),
+  );
+  for (const format of Object.values(PROXY_FORMATS)) {
+    const roles = [...Object.keys(format.headers), ...(format.optionalRoles ?? [])];
+    fc.assert(
+      fc.property(fc.dictionary(fc.constantFrom(...roles), value), (values) => {
+        try {
+          format.read((role) => values[role] || undefined, { maxChainLength: 4 });
+        } catch (err) {
+          assert.ok(err instanceof ProxyHeaderError, `${format.name}: ${String(err)}`);
+        }
+      }),
+      { numRuns: 300 },
+    );
   }
 });
