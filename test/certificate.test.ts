@@ -13,6 +13,7 @@ import {
   nestedSequences,
   seededBytes,
   hostileInputs,
+  handBuiltVectors,
   tlv,
 } from './helpers/certificate-vectors.js';
 
@@ -93,6 +94,14 @@ describe('parseCertificate: vectors', () => {
     assert.deepEqual(parsed.der, Uint8Array.from(vectors[0]!.certificate.der));
     assert.equal(Object.getPrototypeOf(parsed.der), Uint8Array.prototype);
   });
+});
+
+describe('parseCertificate: hand-built vectors', () => {
+  for (const vector of handBuiltVectors()) {
+    test(vector.name, () => {
+      assert.equal(parseCertificate(vector.der).subject, vector.subject);
+    });
+  }
 });
 
 describe('parseCertificate: PEM input', () => {

@@ -20,7 +20,9 @@ export const VECTOR_ISSUER = 'CN=Vectors Root,O=Vector CA\\, Inc.,C=US';
 export type Deviation =
   | 'multi-valued RDN order'
   | 'value exactly #'
-  | 'Unicode log-unsafe characters';
+  | 'Unicode log-unsafe characters'
+  | 'OIDs outside the attribute table'
+  | 'values OpenSSL refuses to load';
 
 export interface CertificateVector {
   readonly name: string;
@@ -347,4 +349,65 @@ export function hostileInputs(): { readonly name: string; readonly input: Uint8A
     { name: '32K flat NULLs', input: Uint8Array.from(flat), outcome: 'expected TBSCertificate SEQUENCE (tag 0x30) at offset 4, found tag 0x05' },
     { name: 'length 0xFFFFFFFF', input: Uint8Array.from([0x30, 0x84, 0xff, 0xff, 0xff, 0xff, 0x30, 0x00]), outcome: 'DER length at offset 1 exceeds input' },
   ];
+}
+
+/** A vector built by hand (types the generator cannot write), with what OpenSSL prints. */
+export interface HandBuiltVector {
+  readonly name: string;
+  readonly der: Uint8Array;
+  readonly subject: string;
+  /** OpenSSL's subject where it differs; `null` when OpenSSL refuses to load the certificate. */
+  readonly openssl?: { readonly subject: string | null; readonly deviation: Deviation };
+}
+
+const CN_OID = [0x55, 0x04, 0x03];
+const cnWith = (value: Uint8Array) => handBuiltCertificate({ subject: nameDer([[[CN_OID, value]]]) });
+
+let handBuilt: HandBuiltVector[] | undefined;
+
+/** Hand-built vectors for string types and values lib/dev-certs.ts does not write. */
+export function handBuiltVectors(): readonly HandBuiltVector[] {
+  handBuilt ??= [
+    { name: 'NumericString value', der: cnWith(tlv(0x12, Buffer.from('123'))), subject: 'CN=123' },
+    { name: 'PrintableString with a Latin-1 octet', der: cnWith(tlv(0x13, [0x61, 0xe9])), subject: 'CN=a\u00e9' },
+    { name: 'NUL inside a UTF8String', der: cnWith(tlv(0x0c, [0x61, 0x00, 0x62])), subject: 'CN=a\\00b' },
+    { name: '= is not escaped', der: cnWith(tlv(0x0c, Buffer.from('a=b'))), subject: 'CN=a=b' },
+    { name: 'a constructed value is dumped', der: cnWith(tlv(0x30, tlv(0x0c, Buffer.from('x')))), subject: 'CN=#30030C0178' },
+    {
+      name: '128-bit OID arc (2.25 UUID)',
+      der: handBuiltCertificate({ subject: nameDer([[[[0x69, 0x83, ...new Array<number>(17).fill(0xff), 0x7f], tlv(0x0c, Buffer.from('u'))]]]) }),
+      subject: '2.25.340282366920938463463374607431768211455=#0C0175',
+    },
+    {
+      name: 'an OID OpenSSL names but that is no attribute type',
+      der: handBuiltCertificate({ subject: nameDer([[[[0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x01, 0x01], tlv(0x0c, Buffer.from('aia'))]]]) }),
+      subject: '1.3.6.1.5.5.7.1.1=#0C03616961',
+      openssl: { subject: 'authorityInfoAccess=aia', deviation: 'OIDs outside the attribute table' },
+    },
+    {
+      name: 'invalid UTF-8 in a UTF8String',
+      der: cnWith(tlv(0x0c, [0x61, 0xff])),
+      subject: 'CN=#0C0261FF',
+      openssl: { subject: null, deviation: 'values OpenSSL refuses to load' },
+    },
+    {
+      name: 'surrogates in a BMPString',
+      der: cnWith(tlv(0x1e, [0xd8, 0x3d, 0xdd, 0x10])),
+      subject: 'CN=#1E04D83DDD10',
+      openssl: { subject: null, deviation: 'values OpenSSL refuses to load' },
+    },
+    {
+      name: 'GeneralString value',
+      der: cnWith(tlv(0x1b, Buffer.from('gen'))),
+      subject: 'CN=#1B0367656E',
+      openssl: { subject: null, deviation: 'values OpenSSL refuses to load' },
+    },
+    {
+      name: 'INTEGER value',
+      der: cnWith(tlv(0x02, [0x05])),
+      subject: 'CN=#020105',
+      openssl: { subject: null, deviation: 'values OpenSSL refuses to load' },
+    },
+  ];
+  return handBuilt;
 }
