@@ -29,3 +29,17 @@ export { parseXfcc, serializeXfccElement } from './proxy-formats/envoy-xfcc.js';
 export type { XfccElement } from './proxy-formats/envoy-xfcc.js';
 export { compileTrustedProxies } from './trusted-proxies.js';
 export type { TrustedProxyMatcher } from './trusted-proxies.js';
+// Handshakes, traces and metrics.
+export { observeTlsServer, classifyTlsClientError } from './tls-server.js';
+export type { ObserveTlsServerOptions, TlsServerObserver, HandshakeLogDestination } from './tls-server.js';
+export { formatHandshakeFailure, HANDSHAKE_NOISE_REASONS } from './handshake-log.js';
+export type { TlsHandshakeFailure, HandshakeFailureOutcome, HandshakeLogFormat } from './handshake-log.js';
+export { startIncomingSpanHook, spanAttributesOf } from './tracing.js';
+export type { TracingOptions } from './tracing.js';
+export {
+  DEFAULT_EXPIRY_WARNING_SECONDS,
+  DEFAULT_RECENT_CERTIFICATE_SECONDS,
+  TIME_LEFT_BUCKETS,
+} from './metrics.js';
+export type { MetricsOptions, CertificateExpiryMetricsOptions } from './metrics.js';
+export * as mtlsAttributes from './attributes.js';

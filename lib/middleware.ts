@@ -13,12 +13,25 @@ import { attachPeerIdentity, type IdentityObserver, type IdentitySource } from '
 import { TlsSocketSource, TLS_SOURCE } from './tls-socket-source.js';
 import { createProxySource, PROXY_SOURCE_OPTION_CHECKS, type ProxySourceOptions } from './proxy-source.js';
 import type { PeerIdentity } from './types.js';
+// Traces and metrics (lib/tracing.ts, lib/metrics.ts).
+import { createSpanObserver, TRACING_OPTION_CHECKS, type TracingOptions } from './tracing.js';
+import {
+  CERTIFICATE_EXPIRY_OPTION_CHECKS,
+  METRICS_OPTION_CHECKS,
+  MtlsMetrics,
+  type CertificateExpiryMetricsOptions,
+  type MetricsOptions,
+} from './metrics.js';
 
 /**
  * Options of {@link mtlsIdentity}. The trusted-proxy options (`trustedProxies`, `proxyFormat`, ...)
  * are documented on {@link ProxySourceOptions} and in docs/proxies.md.
  */
-export interface MtlsIdentityOptions extends ProxySourceOptions {
+export interface MtlsIdentityOptions
+  extends ProxySourceOptions,
+    TracingOptions,
+    MetricsOptions,
+    CertificateExpiryMetricsOptions {
   /**
    * The `res.locals` key the identity is stored under (Express). Where `res.locals` does not
    * exist (Connect, `node:https`), use `getPeerIdentity(req)`. Default: `'mtls'`.
@@ -61,6 +74,10 @@ const OPTION_CHECKS: { readonly [K in keyof MtlsIdentityOptions]-?: OptionCheck 
   certificateCache: (v) => (v instanceof CertificateCache ? undefined : 'a CertificateCache instance'),
   // Trusted-proxy source (lib/proxy-source.ts).
   ...PROXY_SOURCE_OPTION_CHECKS,
+  // Traces and metrics (lib/tracing.ts, lib/metrics.ts).
+  ...TRACING_OPTION_CHECKS,
+  ...METRICS_OPTION_CHECKS,
+  ...CERTIFICATE_EXPIRY_OPTION_CHECKS,
 };
 
 /** Fully resolved options: what a request needs, nothing left to decide per request. */
@@ -85,6 +102,18 @@ function resolveConfig(options: MtlsIdentityOptions | undefined): MiddlewareConf
   // Trusted-proxy source (lib/proxy-source.ts): headers from trusted proxies, the TLS socket otherwise.
   const source: IdentitySource = createProxySource('mtlsIdentity()', o, tlsSource, certificates) ?? tlsSource;
   const observers: IdentityObserver[] = [guardObserver('res.locals', localsObserver(o.localsKey ?? DEFAULT_LOCALS_KEY))];
+  // Traces and metrics (lib/tracing.ts, lib/metrics.ts): built here, nothing decided per request.
+  const spanObserver = o.tracing === false ? undefined : createSpanObserver();
+  if (spanObserver !== undefined) observers.push(guardObserver('span attributes', spanObserver));
+  if (o.metrics !== false) {
+    const metrics = new MtlsMetrics({
+      trackCertificates: true,
+      ...(o.meterProvider !== undefined ? { meterProvider: o.meterProvider } : {}),
+      ...(o.expiryWarningSeconds !== undefined ? { expiryWarningSeconds: o.expiryWarningSeconds } : {}),
+      ...(o.recentCertificateSeconds !== undefined ? { recentCertificateSeconds: o.recentCertificateSeconds } : {}),
+    });
+    observers.push(guardObserver('metrics', (identity) => metrics.recordRequest(identity)));
+  }
   return { source, observers, require: o.require ?? false };
 }
 
