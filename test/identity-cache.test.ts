@@ -1,0 +1,161 @@
+import { test, before } from 'node:test';
+import assert from 'node:assert/strict';
+import { parseCertificate } from '../lib/certificate.js';
+import { CertificateParseError } from '../lib/errors.js';
+import {
+  CertificateCache,
+  ConnectionIdentityCache,
+  DEFAULT_CERTIFICATE_CACHE_SIZE,
+} from '../lib/identity-cache.js';
+import type { PeerCertificate, PeerIdentity } from '../lib/types.js';
+import type { DevCertificateSet } from '../lib/dev-certs.js';
+import { getTestPki } from './helpers/pki.js';
+
+let pki: DevCertificateSet;
+before(async () => {
+  pki = await getTestPki();
+});
+
+/** The real parser, counting the DERs it was given (by subject). */
+function countingParser(): { parse: (der: Uint8Array) => PeerCertificate; calls: string[] } {
+  const calls: string[] = [];
+  return {
+    calls,
+    parse(der) {
+      const certificate = parseCertificate(der);
+      calls.push(certificate.subject);
+      return certificate;
+    },
+  };
+}
+
+test('parses each distinct certificate once, whatever buffer holds the DER', () => {
+  const counter = countingParser();
+  const cache = new CertificateCache({ parse: counter.parse });
+  const alice = pki.clients.valid.der;
+  const first = cache.get(alice);
+  // A fresh copy, as a new connection's getPeerX509Certificate().raw would be.
+  const second = cache.get(Buffer.from(alice));
+  const expired = cache.get(pki.clients.expired.der);
+  assert.equal(second, first);
+  assert.equal(first.subject, 'CN=alice,O=mtls-observability demo');
+  assert.equal(expired.subject, 'CN=expired,O=mtls-observability demo');
+  assert.deepEqual(counter.calls, ['CN=alice,O=mtls-observability demo', 'CN=expired,O=mtls-observability demo']);
+  assert.equal(cache.parseCount, 2);
+  assert.equal(cache.size, 2);
+});
+
+test('evicts the least recently used certificate when full', () => {
+  const counter = countingParser();
+  const cache = new CertificateCache({ maxEntries: 2, parse: counter.parse });
+  const { valid, expired, untrusted } = pki.clients;
+  cache.get(valid.der);
+  cache.get(expired.der);
+  cache.get(valid.der); // valid is now the most recently used
+  cache.get(untrusted.der); // evicts expired
+  assert.equal(cache.size, 2);
+  cache.get(valid.der);
+  cache.get(untrusted.der);
+  assert.equal(cache.parseCount, 3);
+  cache.get(expired.der); // parsed again, evicts valid
+  assert.equal(cache.parseCount, 4);
+  cache.get(valid.der);
+  assert.equal(cache.parseCount, 5);
+  assert.deepEqual(counter.calls, [
+    'CN=alice,O=mtls-observability demo',
+    'CN=expired,O=mtls-observability demo',
+    'CN=untrusted,O=mtls-observability demo',
+    'CN=expired,O=mtls-observability demo',
+    'CN=alice,O=mtls-observability demo',
+  ]);
+});
+
+test('maxEntries 0 disables caching: every call parses', () => {
+  const counter = countingParser();
+  const cache = new CertificateCache({ maxEntries: 0, parse: counter.parse });
+  const a = cache.get(pki.clients.valid.der);
+  const b = cache.get(pki.clients.valid.der);
+  assert.notEqual(a, b);
+  assert.deepEqual(a, b);
+  assert.equal(cache.parseCount, 2);
+  assert.equal(cache.size, 0);
+});
+
+test('a failure is cached and thrown again without re-parsing', () => {
+  let calls = 0;
+  const cache = new CertificateCache({
+    parse: (der) => {
+      calls++;
+      return parseCertificate(der);
+    },
+  });
+  const garbage = new Uint8Array([0x30, 0x03, 0x02, 0x01]);
+  const first = (() => {
+    try {
+      cache.get(garbage);
+    } catch (error) {
+      return error;
+    }
+    return undefined;
+  })();
+  assert.ok(first instanceof CertificateParseError);
+  assert.equal((first as CertificateParseError).code, 'ERR_MTLS_CERT_PARSE');
+  assert.throws(() => cache.get(Buffer.from(garbage)), (error) => error === first);
+  assert.equal(calls, 1);
+});
+
+test('returned certificates are frozen (they are shared between connections)', () => {
+  const cache = new CertificateCache();
+  const certificate = cache.get(pki.clients.valid.der);
+  assert.ok(Object.isFrozen(certificate));
+  assert.ok(Object.isFrozen(certificate.san));
+  assert.ok(Object.isFrozen(certificate.san.uri));
+  assert.ok(Object.isFrozen(certificate.subjectAttributes));
+  assert.ok(Object.isFrozen(certificate.subjectAttributes[0]));
+  assert.ok(Object.isFrozen(certificate.subjectAttributes[0]![0]));
+  assert.throws(() => {
+    (certificate as { subject: string }).subject = 'CN=admin';
+  }, TypeError);
+  assert.deepEqual(certificate.san.uri, ['spiffe://example.org/ns/demo/sa/alice']);
+});
+
+test('defaults and clear()', () => {
+  const cache = new CertificateCache();
+  assert.equal(cache.maxEntries, DEFAULT_CERTIFICATE_CACHE_SIZE);
+  assert.equal(DEFAULT_CERTIFICATE_CACHE_SIZE, 1000);
+  cache.get(pki.clients.valid.der);
+  assert.equal(cache.size, 1);
+  cache.clear();
+  assert.equal(cache.size, 0);
+  cache.get(pki.clients.valid.der);
+  assert.equal(cache.parseCount, 2);
+});
+
+test('options are validated at construction', () => {
+  assert.throws(() => new CertificateCache({ maxEntries: -1 }), {
+    name: 'TypeError',
+    message: 'new CertificateCache(): option "maxEntries" must be an integer from 0 to 1000000, got -1.',
+  });
+  assert.throws(() => new CertificateCache({ maxEntries: 1.5 }), {
+    name: 'TypeError',
+    message: 'new CertificateCache(): option "maxEntries" must be an integer from 0 to 1000000, got 1.5.',
+  });
+  assert.throws(() => new CertificateCache({ parse: 'x' } as never), {
+    name: 'TypeError',
+    message: 'new CertificateCache(): option "parse" must be a function, got "x".',
+  });
+  assert.throws(() => new CertificateCache({ size: 3 } as never), {
+    name: 'TypeError',
+    message: 'new CertificateCache(): unknown option "size". Known options: maxEntries, parse.',
+  });
+});
+
+test('ConnectionIdentityCache keys by object identity', () => {
+  const cache = new ConnectionIdentityCache();
+  const socketA = {};
+  const socketB = {};
+  const identity: PeerIdentity = { verified: false, verify: 'NONE', reason: 'CERT_MISSING', source: 'tls' };
+  cache.set(socketA, identity);
+  assert.equal(cache.get(socketA), identity);
+  assert.equal(cache.get(socketB), undefined);
+});
