@@ -133,11 +133,11 @@ function defaultUntrustedReport(event: UntrustedProxyHeadersEvent): void {
  * `rawHeaders` would break their getters.
  */
 function removeHeaders(req: IncomingMessage, names: ReadonlySet<string>): void {
-  const headers = req.headers as Record<string, unknown>;
-  const distinct = req.headersDistinct as Record<string, unknown>;
-  for (const name of names) {
-    delete headers[name];
-    delete distinct[name];
+  // HTTP/2's compatibility request has no headersDistinct.
+  const views = [req.headers, req.headersDistinct as unknown] as (Record<string, unknown> | undefined)[];
+  for (const view of views) {
+    if (typeof view !== 'object' || view === null) continue;
+    for (const name of names) delete view[name];
   }
   const raw = req.rawHeaders;
   let kept = 0;
@@ -167,12 +167,15 @@ export interface ProxySource extends IdentitySource {
  *
  * @param fallback resolves requests from untrusted peers (their own TLS connection).
  * @param certificates the parsed-certificate cache shared with the TLS source.
+ * @param observeUntrusted internal hook (e.g. a metrics counter), called guarded for every
+ *   spoofing attempt in addition to the user's `onUntrustedProxyHeaders`.
  */
 export function createProxySource(
   factory: string,
   options: ProxySourceOptions,
   fallback: IdentitySource,
   certificates: CertificateCache = new CertificateCache(),
+  observeUntrusted?: (event: UntrustedProxyHeadersEvent) => void,
 ): ProxySource | undefined {
   const { trustedProxies, proxyFormat } = options;
   if (proxyFormat === undefined) {
@@ -231,6 +234,7 @@ export function createProxySource(
       ? undefined
       : (options.onUntrustedProxyHeaders ?? defaultUntrustedReport);
   const source = proxyFormat;
+  const roleList = Object.keys(roles);
   const identities = new Map<string, PeerIdentity>();
 
   const failed = (reason: string, certificate?: PeerIdentity['certificate']): PeerIdentity =>
@@ -293,7 +297,7 @@ export function createProxySource(
     if (values === undefined) return noCertificate;
     // Header values cannot contain "\n", so this key is unambiguous.
     let key = '';
-    for (const role of Object.keys(roles)) key += `${values[role] ?? ''}\n`;
+    for (const role of roleList) key += `${values[role] ?? ''}\n`;
     const cached = identities.get(key);
     if (cached !== undefined) return cached;
     const present = values;
@@ -323,17 +327,18 @@ export function createProxySource(
     }
     if (present === undefined) return;
     removeHeaders(req, nameSet);
-    if (report === undefined) return;
-    try {
-      report(
-        Object.freeze({
-          remoteAddress: req.socket?.remoteAddress,
-          format: proxyFormat,
-          headers: Object.freeze(present),
-        }),
-      );
-    } catch {
-      // A reporting hook must never break the request.
+    if (report === undefined && observeUntrusted === undefined) return;
+    const event: UntrustedProxyHeadersEvent = Object.freeze({
+      remoteAddress: req.socket?.remoteAddress,
+      format: proxyFormat,
+      headers: Object.freeze(present),
+    });
+    for (const hook of [observeUntrusted, report]) {
+      try {
+        hook?.(event);
+      } catch {
+        // A reporting hook must never break the request.
+      }
     }
   };
 

@@ -1,12 +1,14 @@
 import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
+import http2 from 'node:http2';
 import net from 'node:net';
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
 import { parseCertificate } from '../lib/certificate.js';
 import { mtlsIdentity } from '../lib/middleware.js';
+import { getPeerIdentity } from '../lib/peer-identity.js';
 import { ProxyHeaderError } from '../lib/proxy-formats/encoding.js';
 import { CertificateCache } from '../lib/identity-cache.js';
 import {
@@ -329,4 +331,60 @@ test('property: every format reads arbitrary header values without throwing anyt
       { numRuns: 300 },
     );
   }
+});
+
+test('HTTP/2: untrusted peers fall back to their TLS connection, trusted ones are read from headers', async () => {
+  const events: UntrustedProxyHeadersEvent[] = [];
+  const middleware = mtlsIdentity({
+    proxyFormat: 'nginx',
+    trustedProxies: ['127.0.0.1/32'],
+    onUntrustedProxyHeaders: (e) => events.push(e),
+  });
+  const seen: { identity: PeerIdentity | undefined; header: unknown }[] = [];
+  const server = http2.createSecureServer(
+    { cert: pki.server.chainPem, key: pki.server.keyPem, ca: pki.ca.certPem, requestCert: true, rejectUnauthorized: false },
+    (req, res) => {
+      middleware(req, res, () => {
+        seen.push({ identity: getPeerIdentity(req as unknown as http.IncomingMessage), header: req.headers['x-ssl-client-cert'] });
+        res.end('ok');
+      });
+    },
+  );
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as net.AddressInfo;
+  const request = (localAddress: string): Promise<void> =>
+    new Promise((resolve, reject) => {
+      const session = http2.connect(`https://localhost:${port}`, {
+        ca: pki.ca.certPem,
+        cert: pki.clients.valid.chainPem,
+        key: pki.clients.valid.keyPem,
+        localAddress,
+        host: '127.0.0.1',
+        servername: 'localhost',
+      } as http2.SecureClientSessionOptions);
+      session.on('error', reject);
+      const stream = session.request({
+        ':path': '/',
+        'x-ssl-client-cert': encodeURIComponent(pki.clients.untrusted.certPem),
+        'x-ssl-client-verify': 'SUCCESS',
+      });
+      stream.resume();
+      stream.on('end', () => session.close(() => resolve()));
+      stream.on('error', reject);
+    });
+  try {
+    await request('127.0.0.2');
+    await request('127.0.0.1');
+  } finally {
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+  const [untrusted, trusted] = seen;
+  assert.equal(untrusted?.identity?.source, 'tls');
+  assert.equal(untrusted?.identity?.verify, 'SUCCESS');
+  assert.equal(untrusted?.identity?.certificate?.subject, 'CN=alice,O=mtls-observability demo');
+  assert.equal(untrusted?.header, undefined);
+  assert.deepEqual(events, [{ remoteAddress: '127.0.0.2', format: 'nginx', headers: ['x-ssl-client-cert', 'x-ssl-client-verify'] }]);
+  // From the trusted address the (here client-made) headers are believed: why only proxies may be trusted.
+  assert.equal(trusted?.identity?.source, 'nginx');
+  assert.equal(trusted?.identity?.certificate?.subject, 'CN=untrusted,O=mtls-observability demo');
 });
