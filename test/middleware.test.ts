@@ -1,0 +1,291 @@
+import { test, before } from 'node:test';
+import assert from 'node:assert/strict';
+import { Writable } from 'node:stream';
+import express from 'express';
+import morgan from 'morgan';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { mtlsIdentity, guardObserver, DEFAULT_LOCALS_KEY } from '../lib/middleware.js';
+import { CertificateCache } from '../lib/identity-cache.js';
+import { getPeerIdentity } from '../lib/peer-identity.js';
+import { registerMorganTokens } from '../lib/morgan.js';
+import type { PeerIdentity } from '../lib/types.js';
+import type { DevCertificateSet } from '../lib/dev-certs.js';
+import { getTestPki } from './helpers/pki.js';
+import { httpsRequest, keepAliveAgent, startHttpsServer, type StartHttpsServerOptions } from './helpers/https.js';
+
+type ClientName = keyof DevCertificateSet['clients'];
+
+let pki: DevCertificateSet;
+before(async () => {
+  pki = await getTestPki();
+  registerMorganTokens(morgan);
+});
+
+/** verify / reason of every development client under `rejectUnauthorized: false`. */
+const OUTCOMES: Record<ClientName | 'none', { verified: boolean; verify: string; reason?: string }> = {
+  valid: { verified: true, verify: 'SUCCESS' },
+  expired: { verified: false, verify: 'FAILED:CERT_HAS_EXPIRED', reason: 'CERT_HAS_EXPIRED' },
+  notYetValid: { verified: false, verify: 'FAILED:CERT_NOT_YET_VALID', reason: 'CERT_NOT_YET_VALID' },
+  untrusted: {
+    verified: false,
+    verify: 'FAILED:UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+    reason: 'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  },
+  selfSigned: { verified: false, verify: 'FAILED:DEPTH_ZERO_SELF_SIGNED_CERT', reason: 'DEPTH_ZERO_SELF_SIGNED_CERT' },
+  wrongEku: { verified: false, verify: 'FAILED:INVALID_PURPOSE', reason: 'INVALID_PURPOSE' },
+  hostile: { verified: true, verify: 'SUCCESS' },
+  none: { verified: false, verify: 'NONE', reason: 'CERT_MISSING' },
+};
+
+/** A line-collecting stream for morgan. */
+function logSink(): { stream: Writable; lines: string[] } {
+  const lines: string[] = [];
+  let pending = '';
+  const stream = new Writable({
+    write(chunk: Buffer, _encoding, callback) {
+      pending += chunk.toString('utf8');
+      const parts = pending.split('\n');
+      pending = parts.pop()!;
+      lines.push(...parts);
+      callback();
+    },
+  });
+  return { stream, lines };
+}
+
+/** Express 5 app: morgan, the middleware, a route that echoes what it saw. */
+async function startApp(
+  middlewareOptions?: Parameters<typeof mtlsIdentity>[0],
+  serverOptions?: StartHttpsServerOptions,
+) {
+  const log = logSink();
+  const reached: string[] = [];
+  const app = express();
+  app.use(morgan(':peer_cert_verify :status', { stream: log.stream }));
+  app.use(mtlsIdentity(middlewareOptions));
+  app.get('/', (req, res) => {
+    const identity = res.locals[middlewareOptions?.localsKey ?? 'mtls'] as PeerIdentity;
+    reached.push(identity.verify);
+    res.json({
+      sameAsGetter: getPeerIdentity(req) === identity,
+      verified: identity.verified,
+      verify: identity.verify,
+      reason: identity.reason,
+      source: identity.source,
+      subject: identity.certificate?.subject,
+    });
+  });
+  const server = await startHttpsServer(app, serverOptions);
+  return { ...server, log, reached };
+}
+
+test('sets res.locals.mtls to the exact outcome of every client (rejectUnauthorized: false)', async () => {
+  const server = await startApp();
+  try {
+    for (const [name, expected] of Object.entries(OUTCOMES)) {
+      const client = name === 'none' ? undefined : pki.clients[name as ClientName];
+      const response = await httpsRequest({ port: server.port, ...(client ? { client } : {}) });
+      assert.equal(response.status, 200, name);
+      const body = JSON.parse(response.body) as Record<string, unknown>;
+      assert.deepEqual(
+        { verified: body.verified, verify: body.verify, ...(body.reason === undefined ? {} : { reason: body.reason }) },
+        expected,
+        name,
+      );
+      assert.equal(body.source, 'tls');
+      assert.equal(body.sameAsGetter, true);
+      assert.equal(body.subject === undefined, name === 'none', name);
+    }
+    assert.equal(server.reached.length, 8);
+    assert.equal(DEFAULT_LOCALS_KEY, 'mtls');
+  } finally {
+    await server.close();
+  }
+});
+
+test('rejectUnauthorized: true: the valid client works, no other client reaches the app', async () => {
+  const server = await startApp(undefined, { rejectUnauthorized: true });
+  try {
+    const ok = await httpsRequest({ port: server.port, client: pki.clients.valid });
+    assert.equal(ok.status, 200);
+    assert.deepEqual(JSON.parse(ok.body), {
+      sameAsGetter: true,
+      verified: true,
+      verify: 'SUCCESS',
+      source: 'tls',
+      subject: 'CN=alice,O=mtls-observability demo',
+    });
+    for (const name of ['expired', 'notYetValid', 'untrusted', 'selfSigned', 'wrongEku'] as const) {
+      await assert.rejects(httpsRequest({ port: server.port, client: pki.clients[name] }), name);
+    }
+    await assert.rejects(httpsRequest({ port: server.port }), 'no certificate');
+    assert.deepEqual(server.reached, ['SUCCESS']);
+    assert.deepEqual(server.log.lines, ['SUCCESS 200']);
+  } finally {
+    await server.close();
+  }
+});
+
+test('require: NONE and FAILED get 403 with a stable code; morgan still logs them', async () => {
+  const server = await startApp({ require: true });
+  try {
+    const none = await httpsRequest({ port: server.port });
+    assert.equal(none.status, 403);
+    assert.equal(none.headers['content-type'], 'application/json; charset=utf-8');
+    assert.equal(none.headers['cache-control'], 'no-store');
+    assert.deepEqual(JSON.parse(none.body), {
+      code: 'ERR_MTLS_CLIENT_CERT_REQUIRED',
+      message: 'A client certificate is required.',
+      verify: 'NONE',
+    });
+    const expired = await httpsRequest({ port: server.port, client: pki.clients.expired });
+    assert.equal(expired.status, 403);
+    assert.deepEqual(JSON.parse(expired.body), {
+      code: 'ERR_MTLS_CLIENT_CERT_INVALID',
+      message: 'The client certificate was not accepted (CERT_HAS_EXPIRED).',
+      verify: 'FAILED:CERT_HAS_EXPIRED',
+    });
+    const valid = await httpsRequest({ port: server.port, client: pki.clients.valid });
+    assert.equal(valid.status, 200);
+    assert.deepEqual(server.reached, ['SUCCESS']);
+    assert.deepEqual(server.log.lines, ['NONE 403', 'FAILED:CERT_HAS_EXPIRED 403', 'SUCCESS 200']);
+  } finally {
+    await server.close();
+  }
+});
+
+test('localsKey stores the identity under another name', async () => {
+  const server = await startApp({ localsKey: 'clientCert' });
+  try {
+    const response = await httpsRequest({ port: server.port, client: pki.clients.valid });
+    assert.equal(JSON.parse(response.body).verify, 'SUCCESS');
+  } finally {
+    await server.close();
+  }
+});
+
+test('keep-alive through the middleware: one parse for all requests of a connection', async () => {
+  let parses = 0;
+  const certificateCache = new CertificateCache({
+    parse: (der) => {
+      parses++;
+      return new CertificateCache({ maxEntries: 0 }).get(der);
+    },
+  });
+  const server = await startApp({ certificateCache });
+  const agent = keepAliveAgent(pki.clients.valid);
+  try {
+    for (let i = 0; i < 10; i++) {
+      const response = await httpsRequest({ port: server.port, agent });
+      assert.equal(JSON.parse(response.body).verify, 'SUCCESS');
+    }
+    assert.equal(parses, 1);
+    for (let i = 0; i < 3; i++) await httpsRequest({ port: server.port, client: pki.clients.valid });
+    assert.equal(parses, 1);
+  } finally {
+    agent.destroy();
+    await server.close();
+  }
+});
+
+test('options are validated at factory time with a TypeError naming the option', () => {
+  assert.throws(() => mtlsIdentity({ localsKey: '' }), {
+    name: 'TypeError',
+    message: 'mtlsIdentity(): option "localsKey" must be a non-empty string, got "".',
+  });
+  assert.throws(() => mtlsIdentity({ require: 'yes' } as never), {
+    name: 'TypeError',
+    message: 'mtlsIdentity(): option "require" must be a boolean, got "yes".',
+  });
+  assert.throws(() => mtlsIdentity({ certificateCacheSize: -1 }), {
+    name: 'TypeError',
+    message: 'mtlsIdentity(): option "certificateCacheSize" must be an integer from 0 to 1000000, got -1.',
+  });
+  assert.throws(() => mtlsIdentity({ certificateCache: {} } as never), {
+    name: 'TypeError',
+    message: 'mtlsIdentity(): option "certificateCache" must be a CertificateCache instance, got an object.',
+  });
+  assert.throws(() => mtlsIdentity({ certificateCache: new CertificateCache(), certificateCacheSize: 5 }), {
+    name: 'TypeError',
+    message:
+      'mtlsIdentity(): options "certificateCache" and "certificateCacheSize" exclude each other; set the size on the CertificateCache instead.',
+  });
+  // The list goes on with the proxy, tracing and metrics options (their own test files).
+  assert.throws(() => mtlsIdentity({ requireCert: true } as never), {
+    name: 'TypeError',
+    message: /^mtlsIdentity\(\): unknown option "requireCert"\. Known options: localsKey, require, certificateCacheSize, certificateCache, /,
+  });
+  assert.throws(() => mtlsIdentity('mtls' as never), {
+    name: 'TypeError',
+    message: 'mtlsIdentity(): options must be an object, got "mtls".',
+  });
+  assert.equal(typeof mtlsIdentity(), 'function');
+  assert.equal(typeof mtlsIdentity({}), 'function');
+});
+
+test('app.use(mtlsIdentity) without the call is a helpful TypeError', async () => {
+  const errors: unknown[] = [];
+  const app = express();
+  app.use(mtlsIdentity as never);
+  app.use((error: unknown, _req: express.Request, res: express.Response, _next: express.NextFunction) => {
+    errors.push(error);
+    res.status(500).end('factory not called');
+  });
+  const server = await startHttpsServer(app);
+  try {
+    const response = await httpsRequest({ port: server.port, client: pki.clients.valid });
+    assert.equal(response.status, 500);
+    assert.equal(errors.length, 1);
+    assert.ok(errors[0] instanceof TypeError);
+    assert.equal(
+      (errors[0] as TypeError).message,
+      'mtlsIdentity() was called with a request object: it is a factory. Use app.use(mtlsIdentity()) instead of app.use(mtlsIdentity).',
+    );
+  } finally {
+    await server.close();
+  }
+});
+
+test('a throwing observer never breaks the request; it is reported once as a warning', async () => {
+  const warnings: Error[] = [];
+  const onWarning = (warning: Error) => warnings.push(warning);
+  process.on('warning', onWarning);
+  try {
+    let calls = 0;
+    const observer = guardObserver('test', () => {
+      calls++;
+      throw new Error('boom');
+    });
+    const identity: PeerIdentity = { verified: false, verify: 'NONE', reason: 'CERT_MISSING', source: 'tls' };
+    const req = {} as IncomingMessage;
+    const res = {} as ServerResponse;
+    observer(identity, req, res);
+    observer(identity, req, res);
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.equal(calls, 2);
+    assert.equal(warnings.length, 1);
+    assert.equal(warnings[0]!.message, 'mtlsIdentity(): the test output threw and was skipped: boom');
+    assert.equal((warnings[0] as Error & { code?: string }).code, 'MTLS_OBSERVER_ERROR');
+  } finally {
+    process.off('warning', onWarning);
+  }
+});
+
+test('without res.locals (bare node:https) the middleware still attaches the identity', async () => {
+  const middleware = mtlsIdentity({ require: true });
+  const server = await startHttpsServer((req, res) => {
+    middleware(req, res, () => {
+      const identity = getPeerIdentity(req)!;
+      res.end(`${identity.verify} ${'locals' in res}`);
+    });
+  });
+  try {
+    const ok = await httpsRequest({ port: server.port, client: pki.clients.valid });
+    assert.equal(ok.body, 'SUCCESS false');
+    const rejected = await httpsRequest({ port: server.port, client: pki.clients.untrusted });
+    assert.equal(rejected.status, 403);
+    assert.equal(JSON.parse(rejected.body).code, 'ERR_MTLS_CLIENT_CERT_INVALID');
+  } finally {
+    await server.close();
+  }
+});
