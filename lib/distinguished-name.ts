@@ -160,11 +160,13 @@ function isAscii(der: Uint8Array, start: number, end: number): boolean {
 }
 
 /**
- * Decodes a directory string the way OpenSSL's `ASN1_STRFLGS_UTF8_CONVERT` does: one-byte types
- * as Latin-1 (OpenSSL decodes TeletexString like that too), BMPString as UCS-2 big-endian,
- * UniversalString as UCS-4 big-endian, UTF8String as UTF-8. Returns `undefined` for any other
- * type and for content that is not valid in its type (invalid UTF-8, odd BMPString length,
- * surrogates, code points above U+10FFFF): the caller then renders `#` plus the DER in hex.
+ * Decodes the string types OpenSSL 3.0 accepts in a Name the way its
+ * `ASN1_STRFLGS_UTF8_CONVERT` does: NumericString, PrintableString, IA5String and TeletexString as
+ * Latin-1 (one octet, one character), BMPString as UCS-2 big-endian, UniversalString as UCS-4
+ * big-endian, UTF8String as UTF-8. Returns `undefined` for any other type (OpenSSL refuses to load
+ * a certificate with a VisibleString or GeneralString name value) and for content that is not
+ * valid in its type (invalid UTF-8, odd BMPString length, surrogates, code points above
+ * U+10FFFF): the caller then renders `#` plus the DER in hex.
  */
 export function decodeDirectoryString(der: Uint8Array, element: DerElement): string | undefined {
   const { contentStart: start, end } = element;
@@ -180,9 +182,6 @@ export function decodeDirectoryString(der: Uint8Array, element: DerElement): str
     case 0x13: // PrintableString
     case 0x14: // TeletexString (T61String)
     case 0x16: // IA5String
-    case 0x17: // UTCTime
-    case 0x18: // GeneralizedTime
-    case 0x1a: // VisibleString
       return latin1(der, start, end);
     case 0x1e: {
       // BMPString: UCS-2 big-endian, so a surrogate code unit is not a character.

@@ -403,6 +403,12 @@ export function handBuiltVectors(): readonly HandBuiltVector[] {
       openssl: { subject: null, deviation: 'values OpenSSL refuses to load' },
     },
     {
+      name: 'VisibleString value',
+      der: cnWith(tlv(0x1a, Buffer.from('vis'))),
+      subject: 'CN=#1A03766973',
+      openssl: { subject: null, deviation: 'values OpenSSL refuses to load' },
+    },
+    {
       name: 'INTEGER value',
       der: cnWith(tlv(0x02, [0x05])),
       subject: 'CN=#020105',
