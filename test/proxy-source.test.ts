@@ -388,3 +388,26 @@ test('HTTP/2: untrusted peers fall back to their TLS connection, trusted ones ar
   assert.equal(trusted?.identity?.source, 'nginx');
   assert.equal(trusted?.identity?.certificate?.subject, 'CN=untrusted,O=mtls-observability demo');
 });
+
+test('untrusted peer without a hook: one JSON line on stderr names the address and the headers', async () => {
+  const written: string[] = [];
+  const write = process.stderr.write;
+  await withServer({ proxyFormat: 'rfc9440', trustedProxies: ['127.0.0.1/32'] }, async (send) => {
+    process.stderr.write = ((chunk: string) => written.push(chunk) > 0) as typeof process.stderr.write;
+    try {
+      await send([`Client-Cert: :${Buffer.from(pki.clients.valid.der).toString('base64')}:`], '127.0.0.2');
+    } finally {
+      process.stderr.write = write;
+    }
+  });
+  assert.equal(written.length, 1);
+  const line = JSON.parse(written[0]!) as Record<string, unknown>;
+  assert.match(String(line.time), /^\d{4}-\d\d-\d\dT/);
+  delete line.time;
+  assert.deepEqual(line, {
+    event: 'mtls.untrusted_proxy_headers',
+    remoteAddress: '127.0.0.2',
+    format: 'rfc9440',
+    headers: ['client-cert'],
+  });
+});
