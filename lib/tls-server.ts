@@ -229,7 +229,9 @@ export function observeTlsServer(server: tls.Server, options?: ObserveTlsServerO
       const errorCode = typeof (error as { code?: unknown })?.code === 'string' ? (error as { code: string }).code : undefined;
       const { outcome, reason } = classifyTlsClientError(errorCode, socket?.authorizationError);
       const peer = socket === undefined ? { address: undefined, port: undefined } : peerOf(socket);
-      const protocol = safeProtocol(socket);
+      // Before the ServerHello, OpenSSL reports the highest version it is configured for, not a
+      // negotiated one (plain HTTP shows 'TLSv1.3'); only certificate failures got that far.
+      const protocol = outcome === 'rejected' ? safeProtocol(socket) : undefined;
       report({
         time: new Date(),
         outcome,

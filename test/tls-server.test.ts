@@ -1,0 +1,360 @@
+import { test, describe, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import https from 'node:https';
+import http from 'node:http';
+import net from 'node:net';
+import tls from 'node:tls';
+import { observeTlsServer, type TlsServerObserver } from '../lib/tls-server.js';
+import type { TlsHandshakeFailure } from '../lib/handshake-log.js';
+import { mtlsIdentity } from '../lib/middleware.js';
+import { getTestPki } from './helpers/pki.js';
+import { startHttpsServer, httpsRequest, type StartedHttpsServer, type StartHttpsServerOptions } from './helpers/https.js';
+import { createTestMeter, type TestMeter } from './helpers/metric-reader.js';
+import type { DevCertificate, DevCertificateSet } from '../lib/dev-certs.js';
+
+const HANDSHAKES = 'mtls.server.handshakes';
+
+let pki: DevCertificateSet;
+before(async () => {
+  pki = await getTestPki();
+});
+
+interface Harness {
+  readonly server: StartedHttpsServer;
+  readonly meter: TestMeter;
+  readonly lines: string[];
+  readonly failures: TlsHandshakeFailure[];
+  readonly observer: TlsServerObserver;
+  readonly requests: string[];
+  close(): Promise<void>;
+}
+
+async function harness(
+  serverOptions: StartHttpsServerOptions & { logFormat?: 'text' | 'json'; handler?: Parameters<typeof startHttpsServer>[0] } = {},
+): Promise<Harness> {
+  const meter = createTestMeter();
+  const lines: string[] = [];
+  const failures: TlsHandshakeFailure[] = [];
+  const requests: string[] = [];
+  const server = await startHttpsServer(
+    serverOptions.handler ??
+      ((req, res) => {
+        requests.push(req.url ?? '');
+        res.end('ok');
+      }),
+    { rejectUnauthorized: true, ...serverOptions },
+  );
+  const observer = observeTlsServer(server.server, {
+    log: (line) => lines.push(line),
+    logFormat: serverOptions.logFormat ?? 'text',
+    onHandshakeFailure: (f) => failures.push(f),
+    meterProvider: meter.provider,
+  });
+  return {
+    server,
+    meter,
+    lines,
+    failures,
+    observer,
+    requests,
+    async close() {
+      observer.detach();
+      await server.close();
+      await meter.shutdown();
+    },
+  };
+}
+
+/** Resolves when `predicate` holds; fails after 3 s. */
+async function until(predicate: () => boolean, what: string): Promise<void> {
+  const deadline = Date.now() + 3000;
+  while (!predicate()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+/** A request that may fail; resolves with the status or the client error code. */
+async function attempt(port: number, client?: DevCertificate, maxVersion?: tls.SecureVersion): Promise<string> {
+  try {
+    const res = await httpsRequest({ port, ...(client ? { client } : {}), ...(maxVersion ? { maxVersion } : {}) });
+    return String(res.status);
+  } catch (error) {
+    return (error as { code?: string }).code ?? 'error';
+  }
+}
+
+const TEXT_LINE =
+  /^127\.0\.0\.1 - - \[\d{2}\/[A-Z][a-z]{2}\/\d{4}:\d{2}:\d{2}:\d{2} \+0000\] "TLS handshake failed" outcome=(\S+) reason=(\S+) verify=(\S+) tls_version=(\S+) remote_port=(\d+) error_code=(\S+)$/;
+
+describe('observeTlsServer with rejectUnauthorized: true', () => {
+  test('an expired certificate: one text line with CERT_HAS_EXPIRED and one rejected handshake (TLS 1.3 and 1.2)', async () => {
+    const h = await harness();
+    try {
+      assert.equal(await attempt(h.server.port, pki.clients.expired), 'ECONNRESET');
+      await until(() => h.lines.length === 1, 'the failure line');
+      assert.equal(await attempt(h.server.port, pki.clients.expired, 'TLSv1.2'), 'ECONNRESET');
+      await until(() => h.lines.length === 2, 'the second failure line');
+      for (const line of h.lines) {
+        const m = TEXT_LINE.exec(line);
+        assert.ok(m, line);
+        assert.deepEqual(m.slice(1, 5), ['rejected', 'CERT_HAS_EXPIRED', 'FAILED:CERT_HAS_EXPIRED', '-']);
+        assert.equal(m[6], 'ECONNRESET');
+      }
+      assert.equal(h.failures[0]!.remoteAddress, '127.0.0.1');
+      assert.ok(h.failures[0]!.remotePort! > 0);
+      assert.deepEqual(await h.meter.points(HANDSHAKES), [
+        { attributes: { 'mtls.handshake.outcome': 'rejected', 'error.type': 'CERT_HAS_EXPIRED' }, value: 2 },
+      ]);
+      assert.deepEqual(h.requests, []);
+    } finally {
+      await h.close();
+    }
+  });
+
+  test('each certificate failure by its reason; a missing certificate as CERT_MISSING with its TLS version', async () => {
+    const h = await harness({ logFormat: 'json' });
+    try {
+      const cases: [DevCertificate | undefined, string][] = [
+        [pki.clients.untrusted, 'UNABLE_TO_VERIFY_LEAF_SIGNATURE'],
+        [pki.clients.selfSigned, 'DEPTH_ZERO_SELF_SIGNED_CERT'],
+        [pki.clients.notYetValid, 'CERT_NOT_YET_VALID'],
+        [pki.clients.wrongEku, 'INVALID_PURPOSE'],
+        [undefined, 'CERT_MISSING'],
+      ];
+      for (const [client] of cases) await attempt(h.server.port, client);
+      await until(() => h.lines.length === cases.length, 'five failure lines');
+      const records = h.lines.map((line) => JSON.parse(line) as Record<string, unknown>);
+      assert.deepEqual(
+        records.map((r) => [r.outcome, r.reason, r.peer_cert_verify]),
+        cases.map(([, reason]) => ['rejected', reason, reason === 'CERT_MISSING' ? 'NONE' : `FAILED:${reason}`]),
+      );
+      const missing = records[4]!;
+      assert.equal(missing.tls_version, 'TLSv1.3');
+      assert.equal(missing.error_code, 'ERR_SSL_PEER_DID_NOT_RETURN_A_CERTIFICATE');
+      assert.equal(missing.event, 'tls_handshake_failed');
+      assert.equal(missing.remote_addr, '127.0.0.1');
+      assert.equal(typeof missing.remote_port, 'number');
+      assert.match(String(missing.time), /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/);
+      assert.equal(await h.meter.value(HANDSHAKES, { 'mtls.handshake.outcome': 'rejected', 'error.type': 'CERT_MISSING', 'tls.protocol.version': '1.3' }), 1);
+      for (const [, reason] of cases.slice(0, 4)) {
+        assert.equal(await h.meter.value(HANDSHAKES, { 'mtls.handshake.outcome': 'rejected', 'error.type': reason }), 1, reason);
+      }
+    } finally {
+      await h.close();
+    }
+  });
+
+  test('a verified client: counted as a successful handshake with its version, no line', async () => {
+    const h = await harness();
+    try {
+      assert.equal(await attempt(h.server.port, pki.clients.valid), '200');
+      assert.equal(await attempt(h.server.port, pki.clients.valid, 'TLSv1.2'), '200');
+      assert.deepEqual(h.lines, []);
+      const points = await h.meter.points(HANDSHAKES);
+      assert.deepEqual(
+        points.sort((a, b) => String(a.attributes['tls.protocol.version']).localeCompare(String(b.attributes['tls.protocol.version']))),
+        [
+          { attributes: { 'mtls.handshake.outcome': 'success', 'tls.protocol.version': '1.2', 'tls.resumed': false }, value: 1 },
+          { attributes: { 'mtls.handshake.outcome': 'success', 'tls.protocol.version': '1.3', 'tls.resumed': false }, value: 1 },
+        ],
+      );
+    } finally {
+      await h.close();
+    }
+  });
+
+  test('a resumed TLS 1.2 session is counted with tls.resumed = true', async () => {
+    const h = await harness({ maxVersion: 'TLSv1.2' });
+    const agent = new https.Agent({ keepAlive: false, maxCachedSessions: 10, cert: pki.clients.valid.chainPem, key: pki.clients.valid.keyPem });
+    try {
+      assert.equal((await httpsRequest({ port: h.server.port, agent })).status, 200);
+      assert.equal((await httpsRequest({ port: h.server.port, agent })).status, 200);
+      assert.equal(await h.meter.value(HANDSHAKES, { 'mtls.handshake.outcome': 'success', 'tls.protocol.version': '1.2', 'tls.resumed': true }), 1);
+      assert.equal(await h.meter.value(HANDSHAKES, { 'mtls.handshake.outcome': 'success', 'tls.protocol.version': '1.2', 'tls.resumed': false }), 1);
+    } finally {
+      agent.destroy();
+      await h.close();
+    }
+  });
+
+  test('noise is kept apart from certificate failures: plain HTTP, connect-and-close, version mismatch, timeout', async () => {
+    const h = await harness({ minVersion: 'TLSv1.3', serverOptions: { handshakeTimeout: 300 } });
+    try {
+      // Plain HTTP on the TLS port.
+      await new Promise<void>((resolve) => {
+        const req = http.get({ host: '127.0.0.1', port: h.server.port, path: '/' }, (res) => {
+          res.resume();
+          res.on('end', resolve);
+        });
+        req.on('error', () => resolve());
+      });
+      await until(() => h.failures.length === 1, 'plain HTTP');
+      // A TCP health check: connect, then close.
+      await new Promise<void>((resolve) => {
+        const s = net.connect(h.server.port, '127.0.0.1', () => s.end());
+        s.on('error', () => {});
+        s.on('close', () => resolve());
+      });
+      await until(() => h.failures.length === 2, 'connect-and-close');
+      // A TLS 1.2-only client against a TLS 1.3-only server.
+      assert.equal(await attempt(h.server.port, pki.clients.valid, 'TLSv1.2'), 'EPROTO');
+      await until(() => h.failures.length === 3, 'version mismatch');
+      // A client that connects and sends nothing until the server's handshakeTimeout.
+      const idle = net.connect(h.server.port, '127.0.0.1');
+      idle.on('error', () => {});
+      await until(() => h.failures.length === 4, 'handshake timeout');
+      idle.destroy();
+      assert.deepEqual(
+        h.failures.map((f) => [f.outcome, f.reason, f.errorCode]),
+        [
+          ['failed', 'plain_http', 'ERR_SSL_HTTP_REQUEST'],
+          ['failed', 'connection_closed', 'ECONNRESET'],
+          ['failed', 'protocol_mismatch', 'ERR_SSL_UNSUPPORTED_PROTOCOL'],
+          ['failed', 'timeout', 'ERR_TLS_HANDSHAKE_TIMEOUT'],
+        ],
+      );
+      assert.equal(h.lines.length, 4);
+      assert.match(h.lines[0]!, / outcome=failed reason=plain_http verify=- tls_version=- remote_port=\d+ error_code=ERR_SSL_HTTP_REQUEST$/);
+      const points = await h.meter.points(HANDSHAKES);
+      assert.deepEqual(
+        points.map((p) => [p.attributes['mtls.handshake.outcome'], p.attributes['error.type'], p.value]).sort(),
+        [
+          ['failed', 'connection_closed', 1],
+          ['failed', 'plain_http', 1],
+          ['failed', 'protocol_mismatch', 1],
+          ['failed', 'timeout', 1],
+        ],
+      );
+    } finally {
+      await h.close();
+    }
+  });
+});
+
+describe('observeTlsServer with rejectUnauthorized: false', () => {
+  test('a failing certificate reaches the middleware: one successful handshake, one failed request, no handshake line', async () => {
+    const meter = createTestMeter();
+    const lines: string[] = [];
+    const mw = mtlsIdentity({ meterProvider: meter.provider, tracing: false });
+    const server = await startHttpsServer(
+      (req, res) => mw(req, res, () => res.end('ok')),
+      { rejectUnauthorized: false },
+    );
+    const observer = observeTlsServer(server.server, { log: (l) => lines.push(l), meterProvider: meter.provider });
+    try {
+      assert.equal(await attempt(server.port, pki.clients.expired), '200');
+      assert.deepEqual(lines, []);
+      assert.deepEqual(await meter.points(HANDSHAKES), [
+        { attributes: { 'mtls.handshake.outcome': 'success', 'tls.protocol.version': '1.3', 'tls.resumed': false }, value: 1 },
+      ]);
+      assert.deepEqual(await meter.points('mtls.server.requests'), [
+        { attributes: { 'mtls.verify.result': 'failed', 'error.type': 'CERT_HAS_EXPIRED', 'mtls.client.source': 'tls' }, value: 1 },
+      ]);
+    } finally {
+      observer.detach();
+      await server.close();
+      await meter.shutdown();
+    }
+  });
+
+  test('an application that destroys unverified sockets in a prepended secureConnection listener: reported as rejected', async () => {
+    const h = await harness({ rejectUnauthorized: false });
+    h.server.server.prependListener('secureConnection', (socket: tls.TLSSocket) => {
+      if (!socket.authorized) socket.destroy();
+    });
+    try {
+      await attempt(h.server.port, pki.clients.selfSigned);
+      await until(() => h.lines.length === 1, 'the failure line');
+      const m = TEXT_LINE.exec(h.lines[0]!);
+      assert.ok(m, h.lines[0]);
+      assert.deepEqual(m.slice(1, 5), ['rejected', 'DEPTH_ZERO_SELF_SIGNED_CERT', 'FAILED:DEPTH_ZERO_SELF_SIGNED_CERT', '-']);
+      assert.equal(m[6], '-');
+      assert.deepEqual(h.requests, []);
+    } finally {
+      await h.close();
+    }
+  });
+});
+
+describe('observeTlsServer lifecycle and options', () => {
+  test('tls.Server works too; a stream destination gets newline-terminated lines', async () => {
+    const chunks: string[] = [];
+    const server = tls.createServer({
+      cert: pki.server.chainPem,
+      key: pki.server.keyPem,
+      ca: pki.ca.certPem,
+      requestCert: true,
+      rejectUnauthorized: true,
+    });
+    server.on('secureConnection', (s) => s.end('hi'));
+    const observer = observeTlsServer(server, { log: { write: (c: string) => chunks.push(c) }, metrics: false });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const port = (server.address() as net.AddressInfo).port;
+    try {
+      await new Promise<void>((resolve) => {
+        const s = tls.connect({ host: '127.0.0.1', port, ca: pki.ca.certPem, servername: 'localhost', cert: pki.clients.untrusted.chainPem, key: pki.clients.untrusted.keyPem });
+        s.on('error', () => {});
+        s.on('close', () => resolve());
+        s.resume();
+      });
+      await until(() => chunks.length === 1, 'the failure line');
+      assert.match(chunks[0]!, / reason=UNABLE_TO_VERIFY_LEAF_SIGNATURE /);
+      assert.ok(chunks[0]!.endsWith('\n'));
+      assert.equal(chunks[0]!.indexOf('\n'), chunks[0]!.length - 1);
+    } finally {
+      observer.detach();
+      await new Promise<void>((r) => server.close(() => r()));
+    }
+  });
+
+  test('detach removes every listener and allows observing again; observing twice throws', async () => {
+    const server = https.createServer({});
+    const before = ['connection', 'tlsClientError', 'secureConnection'].map((e) => server.listenerCount(e));
+    const observer = observeTlsServer(server);
+    assert.throws(() => observeTlsServer(server), { name: 'TypeError', message: /already observed; call detach\(\)/ });
+    observer.detach();
+    observer.detach();
+    assert.deepEqual(['connection', 'tlsClientError', 'secureConnection'].map((e) => server.listenerCount(e)), before);
+    observeTlsServer(server).detach();
+  });
+
+  test('bad arguments are TypeErrors that name the fix', () => {
+    assert.throws(() => observeTlsServer(http.createServer() as never), {
+      name: 'TypeError',
+      message: /server must be an https\.Server, tls\.Server or HTTP\/2 secure server .*got a Server/,
+    });
+    const server = https.createServer({});
+    assert.throws(() => observeTlsServer(server, { logFormat: 'xml' as never }), {
+      message: 'observeTlsServer(): option "logFormat" must be one of "text", "json", got "xml".',
+    });
+    assert.throws(() => observeTlsServer(server, { log: 'stdout' as never }), { message: /option "log" must be a writable stream/ });
+    assert.throws(() => observeTlsServer(server, { colour: true } as never), { message: /unknown option "colour"/ });
+  });
+
+  test('a throwing log destination or callback never breaks the server', async () => {
+    const server = await startHttpsServer((_req, res) => res.end('ok'), { rejectUnauthorized: true });
+    const warnings: string[] = [];
+    const onWarning = (w: Error) => warnings.push(w.message);
+    process.on('warning', onWarning);
+    const observer = observeTlsServer(server.server, {
+      log: () => {
+        throw new Error('disk full');
+      },
+      onHandshakeFailure: () => {
+        throw new Error('callback broke');
+      },
+      metrics: false,
+    });
+    try {
+      assert.equal(await attempt(server.port, pki.clients.expired), 'ECONNRESET');
+      assert.equal(await attempt(server.port, pki.clients.valid), '200');
+      await until(() => warnings.length === 1, 'the warning');
+      assert.match(warnings[0]!, /observeTlsServer\(\): a log destination or onHandshakeFailure threw and was skipped: disk full/);
+    } finally {
+      process.off('warning', onWarning);
+      observer.detach();
+      await server.close();
+    }
+  });
+});
