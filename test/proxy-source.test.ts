@@ -46,6 +46,7 @@ async function withServer(
   options: ProxySourceOptions,
   run: (send: (headerLines: string[], localAddress?: string) => Promise<Seen>) => Promise<void>,
   certificates?: CertificateCache,
+  listenHost = '127.0.0.1',
 ): Promise<void> {
   const source = createProxySource(FACTORY, options, plainHttpFallback, certificates)!;
   let last: Seen | undefined;
@@ -59,13 +60,14 @@ async function withServer(
     };
     res.end('ok');
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  await new Promise<void>((resolve) => server.listen(0, listenHost, resolve));
   const { port } = server.address() as net.AddressInfo;
   // Raw bytes on a TCP socket: repeated header lines and exact names reach the server as sent.
   const send = (headerLines: string[], localAddress = '127.0.0.1'): Promise<Seen> =>
     new Promise((resolve, reject) => {
       last = undefined;
-      const socket = net.connect({ host: '127.0.0.1', port, localAddress }, () => {
+      const host = localAddress.includes(':') ? '::1' : '127.0.0.1';
+      const socket = net.connect({ host, port, localAddress }, () => {
         socket.end(['GET / HTTP/1.1', 'Host: app', 'Connection: close', ...headerLines, '', ''].join('\r\n'));
       });
       let response = '';
@@ -410,4 +412,30 @@ test('untrusted peer without a hook: one JSON line on stderr names the address a
     format: 'rfc9440',
     headers: ['client-cert'],
   });
+});
+
+test('dual-stack and IPv6 listeners: IPv4-mapped peers match IPv4 CIDRs, ::1 matches an IPv6 entry', async () => {
+  const lines = nginxHeaders(pki.clients.valid.certPem);
+  const events: UntrustedProxyHeadersEvent[] = [];
+  // A server on "::" sees IPv4 clients as ::ffff:a.b.c.d.
+  await withServer(
+    { proxyFormat: 'nginx', trustedProxies: ['127.0.0.1/32', '::1'], onUntrustedProxyHeaders: (e) => events.push(e) },
+    async (send) => {
+      assert.equal((await send(lines, '127.0.0.1')).identity.source, 'nginx');
+      assert.equal((await send(lines, '::1')).identity.source, 'nginx');
+      assert.equal((await send(lines, '127.0.0.2')).identity.source, 'tls');
+    },
+    undefined,
+    '::',
+  );
+  assert.deepEqual(events.map((e) => e.remoteAddress), ['::ffff:127.0.0.2']);
+  await withServer(
+    { proxyFormat: 'nginx', trustedProxies: ['127.0.0.0/8'], onUntrustedProxyHeaders: (e) => events.push(e) },
+    async (send) => {
+      assert.equal((await send(lines, '::1')).identity.source, 'tls');
+    },
+    undefined,
+    '::1',
+  );
+  assert.deepEqual(events.map((e) => e.remoteAddress), ['::ffff:127.0.0.2', '::1']);
 });
