@@ -1,0 +1,261 @@
+import { test, before } from 'node:test';
+import assert from 'node:assert/strict';
+import { createRequire } from 'node:module';
+import { Writable } from 'node:stream';
+import express from 'express';
+import type morganType from 'morgan';
+import { parseCertificate } from '../lib/certificate.js';
+import { mtlsIdentity } from '../lib/middleware.js';
+import {
+  registerMorganTokens,
+  MORGAN_TOKEN_NAMES,
+  MTLS_COMBINED_FORMAT,
+  type MorganLike,
+} from '../lib/morgan.js';
+import type { DevCertificate, DevCertificateSet } from '../lib/dev-certs.js';
+import { HOSTILE_COMMON_NAME } from '../lib/dev-certs.js';
+import type { PeerCertificate } from '../lib/types.js';
+import { getTestPki } from './helpers/pki.js';
+import { httpsRequest, startHttpsServer } from './helpers/https.js';
+
+type Morgan = typeof morganType;
+const require = createRequire(import.meta.url);
+
+/** A fresh copy of a morgan version, with nothing registered on it yet. */
+function freshMorgan(name: 'morgan' | 'morgan110'): Morgan {
+  delete require.cache[require.resolve(name)];
+  return require(name) as Morgan;
+}
+
+const VERSIONS = [
+  { name: 'morgan', version: '1.12', escapes: true },
+  { name: 'morgan110', version: '1.10', escapes: false },
+] as const;
+
+let pki: DevCertificateSet;
+/** A trusted client whose SPIFFE ID holds a quote, a space, a backslash, a newline and non-URI characters. */
+let oddSpiffe: DevCertificate;
+const ODD_SPIFFE_ID = 'spiffe://example.org/ns/a"b c\\d\n<e>';
+
+before(async () => {
+  pki = await getTestPki();
+  oddSpiffe = await pki.ca.issue({ subject: 'odd-spiffe', san: { uri: [ODD_SPIFFE_ID] } });
+});
+
+function logSink(): { stream: Writable; text: () => string } {
+  let text = '';
+  const stream = new Writable({
+    write(chunk: Buffer, _encoding, callback) {
+      text += chunk.toString('utf8');
+      callback();
+    },
+  });
+  return { stream, text: () => text };
+}
+
+/** Runs `requests` against an Express 5 app logging with `format` on `morgan`; returns the log text. */
+async function logRequests(
+  morgan: Morgan,
+  format: string,
+  requests: readonly { path: string; client?: DevCertificate }[],
+  options: { middleware?: boolean } = {},
+): Promise<string> {
+  const sink = logSink();
+  const app = express();
+  app.use(morgan(format, { stream: sink.stream }));
+  if (options.middleware !== false) app.use(mtlsIdentity({ tracing: false, metrics: false }));
+  app.use((_req, res) => {
+    res.send('ok');
+  });
+  const server = await startHttpsServer(app);
+  try {
+    for (const request of requests) {
+      const response = await httpsRequest({ port: server.port, path: request.path, ...(request.client ? { client: request.client } : {}) });
+      assert.equal(response.status, 200);
+    }
+    // morgan writes on 'finish', which can trail the client's 'end' by a tick.
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  } finally {
+    await server.close();
+  }
+  return sink.text();
+}
+
+const CLF_DATE = /\[\d{2}\/[A-Z][a-z]{2}\/\d{4}:\d{2}:\d{2}:\d{2} \+0000\]/;
+
+/** What morgan 1.12 does to a token's string output (escapeLogField), for the expected lines. */
+function morgan112Escape(value: string): string {
+  return value.replace(/[\\"\n]/g, (ch) => (ch === '\n' ? '\\n' : `\\${ch}`));
+}
+
+function combinedLine(path: string, certificate: PeerCertificate | undefined, verify: string, escapes: boolean): string {
+  const field = (value: string | undefined) => (value === undefined ? '-' : escapes ? morgan112Escape(value) : value);
+  return (
+    `127.0.0.1 - - [DATE] "GET ${path} HTTP/1.1" 200 2 "-" "-" verify=${verify}` +
+    ` subject="${field(certificate?.subject)}" issuer="${field(certificate?.issuer)}"` +
+    ` serial=${certificate?.serialNumber ?? '-'} not_after=${certificate?.notAfter.toISOString() ?? '-'}` +
+    ` spiffe=${certificate?.spiffeId ?? '-'} fingerprint=${certificate?.fingerprint256 ?? '-'}`
+  );
+}
+
+for (const { name, version, escapes } of VERSIONS) {
+  test(`morgan ${version}: mtls-combined gives exactly one line per request, hostile CN included`, async () => {
+    const morgan = registerMorganTokens(freshMorgan(name));
+    const text = await logRequests(morgan, 'mtls-combined', [
+      { path: '/hostile', client: pki.clients.hostile },
+      { path: '/valid', client: pki.clients.valid },
+      { path: '/none' },
+      { path: '/expired', client: pki.clients.expired },
+    ]);
+    const lines = text.split('\n');
+    assert.equal(lines.pop(), '');
+    assert.equal(lines.length, 4);
+    const normalized = lines.map((line) => line.replace(CLF_DATE, '[DATE]'));
+    const hostile = parseCertificate(pki.clients.hostile.der);
+    const valid = parseCertificate(pki.clients.valid.der);
+    const expired = parseCertificate(pki.clients.expired.der);
+    assert.deepEqual(normalized, [
+      combinedLine('/hostile', hostile, 'SUCCESS', escapes),
+      combinedLine('/valid', valid, 'SUCCESS', escapes),
+      combinedLine('/none', undefined, 'NONE', escapes),
+      combinedLine('/expired', expired, 'FAILED:CERT_HAS_EXPIRED', escapes),
+    ]);
+    // The forged request line inside the CN never starts a line of its own.
+    assert.ok(lines.every((line) => line.startsWith('127.0.0.1 - - [')));
+    assert.ok(!text.includes('\n127.0.0.1 - admin'));
+    assert.equal(
+      hostile.subject,
+      'CN=mallory\\"\\0A127.0.0.1 - admin [27/Nov/2026:00:00:00 \\+0000] \\"GET /admin HTTP/1.1\\" 200 0 \\"\\\\,O=mtls-observability demo',
+    );
+    // The hostile line, exactly, as each version prints it.
+    assert.equal(
+      normalized[0]!.split(' verify=')[1]!.split(' serial=')[0],
+      escapes
+        ? 'SUCCESS subject="CN=mallory\\\\\\"\\\\0A127.0.0.1 - admin [27/Nov/2026:00:00:00 \\\\+0000] \\\\\\"GET /admin HTTP/1.1\\\\\\" 200 0 \\\\\\"\\\\\\\\,O=mtls-observability demo" issuer="CN=mtls-observability development CA"'
+        : 'SUCCESS subject="CN=mallory\\"\\0A127.0.0.1 - admin [27/Nov/2026:00:00:00 \\+0000] \\"GET /admin HTTP/1.1\\" 200 0 \\"\\\\,O=mtls-observability demo" issuer="CN=mtls-observability development CA"',
+    );
+  });
+
+  test(`morgan ${version}: mtls-json lines parse to the exact original values`, async () => {
+    const morgan = registerMorganTokens(freshMorgan(name));
+    const text = await logRequests(morgan, 'mtls-json', [
+      { path: '/hostile?q=%22x%22', client: pki.clients.hostile },
+      { path: '/valid', client: pki.clients.valid },
+      { path: '/none' },
+      { path: '/untrusted', client: pki.clients.untrusted },
+    ]);
+    const lines = text.split('\n');
+    assert.equal(lines.pop(), '');
+    assert.equal(lines.length, 4);
+    const records = lines.map((line) => JSON.parse(line) as Record<string, unknown>);
+    const identityFields = (certificate: PeerCertificate | undefined, verify: string, reason?: string) => ({
+      peer_cert_verify: verify,
+      ...(reason === undefined ? {} : { peer_cert_reason: reason }),
+      peer_cert_source: 'tls',
+      ...(certificate === undefined
+        ? {}
+        : {
+            peer_cert_subject: certificate.subject,
+            peer_cert_issuer: certificate.issuer,
+            peer_cert_serial: certificate.serialNumber,
+            peer_cert_fingerprint: certificate.fingerprint256,
+            peer_cert_not_after: certificate.notAfter.toISOString(),
+            ...(certificate.spiffeId === undefined ? {} : { peer_cert_spiffe: certificate.spiffeId }),
+          }),
+    });
+    const expected = [
+      { url: '/hostile?q=%22x%22', ...identityFields(parseCertificate(pki.clients.hostile.der), 'SUCCESS') },
+      { url: '/valid', ...identityFields(parseCertificate(pki.clients.valid.der), 'SUCCESS') },
+      { url: '/none', ...identityFields(undefined, 'NONE', 'CERT_MISSING') },
+      {
+        url: '/untrusted',
+        ...identityFields(
+          parseCertificate(pki.clients.untrusted.der),
+          'FAILED:UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+          'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+        ),
+      },
+    ];
+    for (const [i, record] of records.entries()) {
+      const { time, response_time_ms, ...rest } = record;
+      assert.match(time as string, /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/);
+      assert.equal(typeof response_time_ms, 'number');
+      assert.deepEqual(rest, {
+        remote_addr: '127.0.0.1',
+        method: 'GET',
+        http_version: '1.1',
+        status: 200,
+        content_length: 2,
+        ...expected[i],
+      });
+    }
+    // Escaped once: the JSON string holds the RFC 4514 value itself, not morgan's escaping of it.
+    assert.equal(records[0]!.peer_cert_subject, parseCertificate(pki.clients.hostile.der).subject);
+    assert.ok((records[0]!.peer_cert_subject as string).includes(`mallory\\"\\0A127.0.0.1`));
+    assert.ok(HOSTILE_COMMON_NAME.includes('\n'));
+  });
+
+  test(`morgan ${version}: URI and verify values are percent-encoded where a URI does not allow the character`, async () => {
+    const morgan = registerMorganTokens(freshMorgan(name));
+    const text = await logRequests(morgan, 'spiffe=:peer_cert_spiffe subject=":peer_cert_subject"', [
+      { path: '/', client: oddSpiffe },
+    ]);
+    assert.equal(text, 'spiffe=spiffe://example.org/ns/a%22b%20c%5Cd%0A%3Ce%3E subject="CN=odd-spiffe"\n');
+    const json = await logRequests(morgan, 'mtls-json', [{ path: '/', client: oddSpiffe }]);
+    assert.equal(JSON.parse(json).peer_cert_spiffe, ODD_SPIFFE_ID);
+  });
+
+  test(`morgan ${version}: tokens print "-" when the middleware did not run`, async () => {
+    const morgan = registerMorganTokens(freshMorgan(name));
+    const format = MORGAN_TOKEN_NAMES.map((token) => `:${token}`).join(' ');
+    const text = await logRequests(morgan, format, [{ path: '/', client: pki.clients.valid }], { middleware: false });
+    assert.equal(text, '- - - - - - -\n');
+  });
+
+  test(`morgan ${version}: never overwrites an existing token or format`, () => {
+    const morgan = freshMorgan(name);
+    morgan.token('peer_cert_serial', () => 'theirs');
+    assert.throws(() => registerMorganTokens(morgan), {
+      name: 'TypeError',
+      message:
+        'registerMorganTokens(): morgan already has a token or format named "peer_cert_serial"; refusing to overwrite it. Remove the other definition or register on a morgan instance without it.',
+    });
+    // Nothing was registered: the check runs before the first registration.
+    assert.equal((morgan as unknown as Record<string, unknown>).peer_cert_subject, undefined);
+
+    const other = freshMorgan(name);
+    other.format('mtls-json', ':method');
+    assert.throws(() => registerMorganTokens(other), { name: 'TypeError', message: /format named "mtls-json"/ });
+    registerMorganTokens(other, { formats: false });
+    assert.equal((other as unknown as Record<string, unknown>)['mtls-json'], ':method');
+    assert.equal(typeof (other as unknown as Record<string, unknown>).peer_cert_subject, 'function');
+  });
+
+  test(`morgan ${version}: registering again is a no-op; morgan's own members are protected`, () => {
+    const morgan = freshMorgan(name);
+    registerMorganTokens(morgan);
+    const before = (morgan as unknown as Record<string, unknown>).peer_cert_subject;
+    assert.equal(registerMorganTokens(morgan), morgan);
+    assert.equal((morgan as unknown as Record<string, unknown>).peer_cert_subject, before);
+    assert.equal((morgan as unknown as Record<string, unknown>)['mtls-combined'], MTLS_COMBINED_FORMAT);
+    // A morgan that already defines a token named like one of ours through its own members.
+    const shadowed = freshMorgan(name);
+    (shadowed as unknown as Record<string, unknown>).peer_cert_verify = 'not a function';
+    assert.throws(() => registerMorganTokens(shadowed), { name: 'TypeError', message: /"peer_cert_verify"/ });
+  });
+}
+
+test('registerMorganTokens refuses anything but morgan, and bad options', () => {
+  const message =
+    'registerMorganTokens(): the first argument must be the morgan module (import morgan from "morgan"; registerMorganTokens(morgan)).';
+  assert.throws(() => registerMorganTokens(undefined as unknown as MorganLike), { name: 'TypeError', message });
+  assert.throws(() => registerMorganTokens({ token() {}, format() {} } as MorganLike), { name: 'TypeError', message });
+  assert.throws(() => registerMorganTokens(freshMorgan('morgan'), { formats: 'yes' } as never), {
+    name: 'TypeError',
+    message: 'registerMorganTokens(): option "formats" must be a boolean, got "yes".',
+  });
+  assert.throws(() => registerMorganTokens(freshMorgan('morgan'), { prefix: 'x' } as never), {
+    name: 'TypeError',
+    message: 'registerMorganTokens(): unknown option "prefix". Known options: formats.',
+  });
+});
