@@ -53,7 +53,8 @@ export function getPeerIdentity(req: IncomingMessage): PeerIdentity | undefined 
   if (typeof req !== 'object' || req === null) return undefined;
   const attached = requestIdentities.get(req);
   if (attached !== undefined) return attached;
-  if (typeof (req as { socket?: unknown }).socket !== 'object') return undefined;
+  const socket = (req as { socket?: unknown }).socket;
+  if (typeof socket !== 'object' || socket === null) return undefined;
   defaultSource ??= new TlsSocketSource({ certificates: new CertificateCache() });
   const identity = defaultSource.resolve(req);
   requestIdentities.set(req, identity);
