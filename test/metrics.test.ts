@@ -1,0 +1,295 @@
+/**
+ * Metrics through the real SDK: exported over OTLP/HTTP (JSON) to a local receiver, and scraped
+ * from the real Prometheus exporter over HTTP.
+ */
+import { test, describe, before } from 'node:test';
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { metrics } from '@opentelemetry/api';
+import { MeterProvider, PeriodicExportingMetricReader } from '@opentelemetry/sdk-metrics';
+import { OTLPMetricExporter } from '@opentelemetry/exporter-metrics-otlp-http';
+import { PrometheusExporter } from '@opentelemetry/exporter-prometheus';
+import { mtlsIdentity } from '../lib/middleware.js';
+import { observeTlsServer } from '../lib/tls-server.js';
+import { MtlsMetrics, TIME_LEFT_BUCKETS, boundedReason, protocolVersionOf } from '../lib/metrics.js';
+import { parseCertificate } from '../lib/certificate.js';
+import type { PeerIdentity } from '../lib/types.js';
+import type { DevCertificate, DevCertificateSet } from '../lib/dev-certs.js';
+import { getTestPki } from './helpers/pki.js';
+import { startHttpsServer, httpsRequest } from './helpers/https.js';
+import { startOtlpReceiver, type ReceivedPoint } from './helpers/otlp-receiver.js';
+import { createTestMeter } from './helpers/metric-reader.js';
+
+let pki: DevCertificateSet;
+before(async () => {
+  pki = await getTestPki();
+});
+
+async function attempt(port: number, client?: DevCertificate): Promise<void> {
+  try {
+    await httpsRequest({ port, ...(client ? { client } : {}) });
+  } catch {
+    // Rejected handshakes are expected here.
+  }
+}
+
+function strip(points: ReceivedPoint[], metric: string) {
+  return points
+    .filter((p) => p.metric === metric)
+    .map((p) => ({ attributes: p.attributes, value: p.value }))
+    .sort((a, b) => JSON.stringify(a.attributes).localeCompare(JSON.stringify(b.attributes)));
+}
+
+describe('OTLP/HTTP export', () => {
+  test('requests, handshakes and certificate expiry, with an SDK registered after the middleware was created and used', async () => {
+    const receiver = await startOtlpReceiver();
+    // Created, and used, before any SDK exists: the metrics API has no proxy provider, so
+    // instruments must be bound lazily.
+    const earlyMeter = metrics.getMeter('early');
+    const mw = mtlsIdentity({ tracing: false, expiryWarningSeconds: 400 * 86_400 });
+    const app = (req: http.IncomingMessage, res: http.ServerResponse) => mw(req, res, () => res.end('ok'));
+    const permissive = await startHttpsServer(app, { rejectUnauthorized: false });
+    const strict = await startHttpsServer(app, { rejectUnauthorized: true });
+    await attempt(permissive.port, pki.clients.valid);
+
+    const reader = new PeriodicExportingMetricReader({
+      exporter: new OTLPMetricExporter({ url: `${receiver.url}/v1/metrics` }),
+      exportIntervalMillis: 60_000,
+    });
+    const provider = new MeterProvider({ readers: [reader] });
+    metrics.setGlobalMeterProvider(provider);
+    const observer = observeTlsServer(strict.server);
+    try {
+      assert.equal(earlyMeter.constructor.name, 'NoopMeter');
+      await attempt(permissive.port, pki.clients.valid);
+      await attempt(permissive.port, pki.clients.expired);
+      await attempt(permissive.port);
+      await attempt(strict.port, pki.clients.valid);
+      await attempt(strict.port, pki.clients.expired);
+      await attempt(strict.port, pki.clients.expired);
+      await attempt(strict.port);
+      await new Promise((r) => setTimeout(r, 100));
+      await reader.forceFlush();
+      await receiver.waitFor(() => receiver.metricExports.length >= 1, 'a metrics export');
+      const points = receiver.metricExports.at(-1)!;
+      assert.deepEqual(receiver.rejected, []);
+
+      // The request before the SDK existed is included: counts are kept since the middleware was created.
+      assert.deepEqual(strip(points, 'mtls.server.requests'), [
+        { attributes: { 'mtls.verify.result': 'failed', 'error.type': 'CERT_HAS_EXPIRED', 'mtls.client.source': 'tls' }, value: 1 },
+        { attributes: { 'mtls.verify.result': 'none', 'error.type': 'CERT_MISSING', 'mtls.client.source': 'tls' }, value: 1 },
+        { attributes: { 'mtls.verify.result': 'success', 'mtls.client.source': 'tls' }, value: 3 },
+      ]);
+      assert.deepEqual(strip(points, 'mtls.server.handshakes'), [
+        { attributes: { 'mtls.handshake.outcome': 'rejected', 'error.type': 'CERT_HAS_EXPIRED' }, value: 2 },
+        { attributes: { 'mtls.handshake.outcome': 'rejected', 'error.type': 'CERT_MISSING', 'tls.protocol.version': '1.3' }, value: 1 },
+        { attributes: { 'mtls.handshake.outcome': 'success', 'tls.protocol.version': '1.3', 'tls.resumed': false }, value: 1 },
+      ]);
+      const descriptor = (name: string) => {
+        const p = points.find((x) => x.metric === name)!;
+        return [p.type, p.unit, p.monotonic, p.scope, p.description];
+      };
+      assert.deepEqual(descriptor('mtls.server.requests'), [
+        'sum', '{request}', true, 'mtls-observability',
+        'Requests seen by the mtlsIdentity middleware, by client-certificate verification result.',
+      ]);
+      assert.deepEqual(descriptor('mtls.server.handshakes'), [
+        'sum', '{handshake}', true, 'mtls-observability',
+        'TLS handshakes seen by observeTlsServer, by outcome and failure reason.',
+      ]);
+
+      // Remaining validity: one sample per new connection after the SDK was registered
+      // (valid twice: one via strict; expired once, clamped to 0).
+      const histogram = points.filter((p) => p.metric === 'mtls.server.client_certificate.time_left');
+      assert.deepEqual(histogram.map((p) => [p.type, p.unit, p.attributes, p.value]).sort(), [
+        ['histogram', 's', { 'mtls.verify.result': 'failed', 'mtls.client.source': 'tls' }, 1],
+        ['histogram', 's', { 'mtls.verify.result': 'success', 'mtls.client.source': 'tls' }, 2],
+      ]);
+      const success = histogram.find((p) => p.attributes['mtls.verify.result'] === 'success')!;
+      assert.deepEqual(success.explicitBounds, [...TIME_LEFT_BUCKETS]);
+      // The valid certificate has about a year left: between 180 days and 1 year.
+      assert.deepEqual(success.bucketCounts, [0, 0, 0, 0, 0, 0, 0, 0, 2, 0, 0]);
+      const failed = histogram.find((p) => p.attributes['mtls.verify.result'] === 'failed')!;
+      assert.deepEqual(failed.bucketCounts, [1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+
+      // Soonest expiry among recent certificates: the expired one, negative.
+      const expected = Math.floor((parseCertificate(pki.clients.expired.der).notAfter.getTime() - Date.now()) / 1000);
+      const [minTimeLeft] = points.filter((p) => p.metric === 'mtls.server.client_certificate.min_time_left');
+      assert.equal(minTimeLeft!.type, 'gauge');
+      assert.equal(minTimeLeft!.unit, 's');
+      assert.ok(Math.abs(minTimeLeft!.value - expected) <= 2, `${minTimeLeft!.value} vs ${expected}`);
+      assert.ok(minTimeLeft!.value < 0);
+      // Both certificates expire within the 400-day window given.
+      assert.deepEqual(
+        points.filter((p) => p.metric === 'mtls.server.client_certificate.expiring').map((p) => [p.type, p.unit, p.attributes, p.value]),
+        [['gauge', '{certificate}', {}, 2]],
+      );
+      // Low cardinality: nothing identifying in any attribute.
+      const allValues = JSON.stringify(points.map((p) => p.attributes));
+      const valid = parseCertificate(pki.clients.valid.der);
+      for (const secret of [valid.subject, valid.serialNumber, valid.fingerprint256, 'alice']) {
+        assert.ok(!allValues.includes(secret), secret);
+      }
+    } finally {
+      observer.detach();
+      await permissive.close();
+      await strict.close();
+      await provider.shutdown();
+      metrics.disable();
+      await receiver.close();
+    }
+  });
+});
+
+describe('Prometheus exporter, scraped over HTTP', () => {
+  test('exposition names, units and values', async () => {
+    const exporter = new PrometheusExporter({ preventServerStart: true });
+    const provider = new MeterProvider({ readers: [exporter] });
+    const scrapeServer = http.createServer((req, res) => exporter.getMetricsRequestHandler(req, res));
+    await new Promise<void>((r) => scrapeServer.listen(0, '127.0.0.1', r));
+    const mw = mtlsIdentity({ tracing: false, meterProvider: provider });
+    const server = await startHttpsServer((req, res) => mw(req, res, () => res.end('ok')), { rejectUnauthorized: true });
+    const observer = observeTlsServer(server.server, { meterProvider: provider });
+    try {
+      await attempt(server.port, pki.clients.valid);
+      await attempt(server.port, pki.clients.expired);
+      await attempt(server.port, pki.clients.untrusted);
+      await new Promise((r) => setTimeout(r, 100));
+      const text = await new Promise<string>((resolve, reject) => {
+        http
+          .get({ host: '127.0.0.1', port: (scrapeServer.address() as AddressInfo).port, path: '/metrics' }, (res) => {
+            let body = '';
+            res.setEncoding('utf8');
+            res.on('data', (c: string) => (body += c));
+            res.on('end', () => resolve(body));
+          })
+          .on('error', reject);
+      });
+      // Drop the scope labels every series carries, to compare the rest exactly.
+      const lines = text
+        .split('\n')
+        .map((l) => l.replace(/,?otel_scope_name="mtls-observability",otel_scope_version="[^"]*"/, '').replace('{}', ''));
+      const has = (line: string) => assert.ok(lines.includes(line), `missing ${line} in\n${text}`);
+      has('# TYPE mtls_server_handshakes_total counter');
+      has('mtls_server_handshakes_total{mtls_handshake_outcome="rejected",error_type="CERT_HAS_EXPIRED"} 1');
+      has('mtls_server_handshakes_total{mtls_handshake_outcome="rejected",error_type="UNABLE_TO_VERIFY_LEAF_SIGNATURE"} 1');
+      has('mtls_server_handshakes_total{mtls_handshake_outcome="success",tls_protocol_version="1.3",tls_resumed="false"} 1');
+      has('# TYPE mtls_server_requests_total counter');
+      has('mtls_server_requests_total{mtls_verify_result="success",mtls_client_source="tls"} 1');
+      has('# TYPE mtls_server_client_certificate_time_left histogram');
+      has('# UNIT mtls_server_client_certificate_time_left s');
+      has('mtls_server_client_certificate_time_left_count{mtls_verify_result="success",mtls_client_source="tls"} 1');
+      has('# TYPE mtls_server_client_certificate_min_time_left gauge');
+      has('# TYPE mtls_server_client_certificate_expiring gauge');
+      has('mtls_server_client_certificate_expiring 0');
+    } finally {
+      observer.detach();
+      await server.close();
+      await provider.shutdown();
+      await new Promise<void>((r) => scrapeServer.close(() => r()));
+    }
+  });
+});
+
+describe('MtlsMetrics', () => {
+  const identity = (verify: string, reason?: string, source = 'tls'): PeerIdentity => ({
+    verified: verify === 'SUCCESS',
+    verify,
+    ...(reason !== undefined ? { reason } : {}),
+    source,
+  });
+
+  test('hostile or unknown reasons and sources become _OTHER; attribute sets are bounded', async () => {
+    const meter = createTestMeter();
+    try {
+      const m = new MtlsMetrics({ meterProvider: meter.provider });
+      m.recordRequest(identity('FAILED:x', 'CN=alice,O=evil\n'));
+      m.recordRequest(identity('FAILED:CERT_REVOKED', 'CERT_REVOKED', 'Evil Source!'));
+      for (let i = 0; i < 300; i++) m.recordRequest(identity(`FAILED:R${i}`, `R${i}`));
+      const points = await meter.points('mtls.server.requests');
+      // The hostile reason already made the overflow set, so the table holds exactly 256 sets.
+      assert.equal(points.length, 256);
+      assert.deepEqual(
+        points.filter((p) => p.attributes['error.type'] === '_OTHER'),
+        [
+          { attributes: { 'mtls.verify.result': 'failed', 'error.type': '_OTHER', 'mtls.client.source': 'tls' }, value: 1 + 300 - 254 },
+        ],
+      );
+      assert.ok(points.some((p) => p.attributes['mtls.client.source'] === '_OTHER' && p.attributes['error.type'] === 'CERT_REVOKED'));
+    } finally {
+      await meter.shutdown();
+    }
+  });
+
+  test('one identity (one connection) is resolved once: its histogram sample is taken once, its requests all counted', async () => {
+    const meter = createTestMeter();
+    try {
+      const m = new MtlsMetrics({ meterProvider: meter.provider, trackCertificates: true });
+      const id: PeerIdentity = { verified: true, verify: 'SUCCESS', source: 'tls', certificate: parseCertificate(pki.clients.valid.der) };
+      for (let i = 0; i < 5; i++) m.recordRequest(id);
+      assert.deepEqual(await meter.points('mtls.server.requests'), [
+        { attributes: { 'mtls.verify.result': 'success', 'mtls.client.source': 'tls' }, value: 5 },
+      ]);
+      const [histogram] = await meter.points('mtls.server.client_certificate.time_left');
+      assert.equal((histogram!.value as { count: number }).count, 1);
+      // Default warning window (7 days): the one-year certificate is not expiring.
+      assert.deepEqual(await meter.points('mtls.server.client_certificate.expiring'), [{ attributes: {}, value: 0 }]);
+    } finally {
+      await meter.shutdown();
+    }
+  });
+
+  test('two recorders on one provider are summed, not overwritten', async () => {
+    const meter = createTestMeter();
+    try {
+      const a = new MtlsMetrics({ meterProvider: meter.provider });
+      const b = new MtlsMetrics({ meterProvider: meter.provider });
+      a.recordHandshake('success', undefined, 'TLSv1.2', false);
+      b.recordHandshake('success', undefined, 'TLSv1.2', false);
+      b.recordHandshake('failed', 'plain_http');
+      assert.deepEqual(
+        (await meter.points('mtls.server.handshakes')).map((p) => [p.attributes, p.value]),
+        [
+          [{ 'mtls.handshake.outcome': 'success', 'tls.protocol.version': '1.2', 'tls.resumed': false }, 2],
+          [{ 'mtls.handshake.outcome': 'failed', 'error.type': 'plain_http' }, 1],
+        ],
+      );
+    } finally {
+      await meter.shutdown();
+    }
+  });
+
+  test('helpers: reason bounding and protocol versions', () => {
+    assert.equal(boundedReason('CERT_HAS_EXPIRED'), 'CERT_HAS_EXPIRED');
+    assert.equal(boundedReason('ERR_MTLS_CERT_PARSE'), 'ERR_MTLS_CERT_PARSE');
+    assert.equal(boundedReason('a b'), '_OTHER');
+    assert.equal(boundedReason('A'.repeat(65)), '_OTHER');
+    assert.equal(boundedReason(undefined), undefined);
+    assert.equal(protocolVersionOf('TLSv1.3'), '1.3');
+    assert.equal(protocolVersionOf('TLSv1'), '1');
+    assert.equal(protocolVersionOf('unknown'), undefined);
+    assert.equal(protocolVersionOf(null), undefined);
+  });
+
+  test('metrics: false records nothing; a bad meterProvider is a TypeError', async () => {
+    const meter = createTestMeter();
+    try {
+      const mw = mtlsIdentity({ metrics: false, tracing: false, meterProvider: meter.provider });
+      const server = await startHttpsServer((req, res) => mw(req, res, () => res.end('ok')));
+      try {
+        await attempt(server.port, pki.clients.valid);
+      } finally {
+        await server.close();
+      }
+      assert.deepEqual(await meter.points('mtls.server.requests'), []);
+    } finally {
+      await meter.shutdown();
+    }
+    assert.throws(() => mtlsIdentity({ meterProvider: {} as never }), {
+      name: 'TypeError',
+      message: /option "meterProvider" must be a MeterProvider \(an object with getMeter\(\)/,
+    });
+    assert.throws(() => mtlsIdentity({ expiryWarningSeconds: -1 }), { message: /option "expiryWarningSeconds" must be an integer from 1 to/ });
+  });
+});
