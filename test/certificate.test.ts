@@ -159,6 +159,12 @@ describe('parseCertificate: malformed input', () => {
     assertRejected([0x30, 0x00], 'expected DER bytes (Uint8Array) or a PEM string, got an array');
     assertRejected(new ArrayBuffer(4), 'expected DER bytes (Uint8Array) or a PEM string, got object');
   });
+  test('an unexpected failure is wrapped with its cause', () => {
+    const detached = new Uint8Array(8);
+    structuredClone(detached.buffer, { transfer: [detached.buffer] });
+    assertRejected(detached, 'certificate could not be parsed: Cannot perform Construct on a detached ArrayBuffer');
+    assert.throws(() => parseCertificate(detached), (error: Error) => error.cause instanceof TypeError);
+  });
   test('truncated DER', () => {
     assertRejected(der.subarray(0, der.length - 10), 'DER length at offset 1 exceeds input');
     assertRejected(der.subarray(0, 1), 'DER length at offset 1 is missing');
