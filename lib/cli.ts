@@ -7,7 +7,6 @@
  */
 import { parseArgs } from 'node:util';
 import { resolve, basename } from 'node:path';
-import { writeDevCertificates } from './dev-certs.js';
 
 const USAGE = `Usage: mtls-observability <command> [options]
 
@@ -99,6 +98,8 @@ async function devCerts(args: readonly string[], out: (s: string) => void): Prom
   if (parsed.positionals.length === 0) throw new UsageError('dev-certs needs a directory: mtls-observability dev-certs <dir>');
   if (parsed.positionals.length > 1) throw new UsageError(`dev-certs takes one directory, got ${parsed.positionals.length} arguments`);
   const dir = parsed.positionals[0]!;
+  // Loaded only here: pkijs is most of the start-up time, and --help or a typo should be instant.
+  const { writeDevCertificates } = await import('./dev-certs.js');
   try {
     const paths = await writeDevCertificates(dir, undefined, { overwrite: parsed.values.force === true });
     out(describeWritten(dir, paths));

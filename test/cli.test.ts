@@ -66,9 +66,10 @@ describe('mtls-observability CLI', () => {
   });
 
   test('--help prints usage on stdout and exits 0', async () => {
-    for (const flag of ['--help', '-h', 'help']) {
-      const r = await run([flag], tmpdir());
-      assert.equal(r.code, 0, flag);
+    const flags = ['--help', '-h', 'help'];
+    const runs = await Promise.all(flags.map((flag) => run([flag], tmpdir())));
+    for (const [i, r] of runs.entries()) {
+      assert.equal(r.code, 0, flags[i]);
       assert.match(r.stdout, /^Usage: mtls-observability <command> \[options\]\n/);
       assert.match(r.stdout, /dev-certs <dir> \[--force\]/);
       assert.equal(r.stderr, '');
@@ -92,8 +93,9 @@ describe('mtls-observability CLI', () => {
       [['dev-certs', '--bogus', 'a'], /^mtls-observability: Unknown option '--bogus'/],
     ];
     await withTempDir(async (dir) => {
-      for (const [args, message] of cases) {
-        const r = await run(args, dir);
+      const runs = await Promise.all(cases.map(([args]) => run(args, dir)));
+      for (const [i, [args, message]] of cases.entries()) {
+        const r = runs[i]!;
         assert.equal(r.code, 2, args.join(' '));
         assert.match(r.stderr, message);
         assert.equal(r.stdout, '');
