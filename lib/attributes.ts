@@ -47,6 +47,8 @@ export const ATTR_MTLS_CLIENT_VERIFY = 'mtls.client.verify';
 export const ATTR_MTLS_CLIENT_SOURCE = 'mtls.client.source';
 /** Metrics: the verification result, lowercase: `success`, `failed` or `none`. */
 export const ATTR_MTLS_VERIFY_RESULT = 'mtls.verify.result';
+/** Metrics: whether the middleware that counted the request requires a verified certificate (its `require` option). */
+export const ATTR_MTLS_VERIFY_REQUIRED = 'mtls.verify.required';
 /** Metrics: a TLS handshake's outcome: `success`, `rejected` (client certificate) or `failed` (anything else). */
 export const ATTR_MTLS_HANDSHAKE_OUTCOME = 'mtls.handshake.outcome';
 

@@ -20,6 +20,7 @@ import {
   ATTR_ERROR_TYPE,
   ATTR_MTLS_CLIENT_SOURCE,
   ATTR_MTLS_HANDSHAKE_OUTCOME,
+  ATTR_MTLS_VERIFY_REQUIRED,
   ATTR_MTLS_VERIFY_RESULT,
   ATTR_TLS_PROTOCOL_VERSION,
   ATTR_TLS_RESUMED,
@@ -283,12 +284,20 @@ export class MtlsMetrics {
   /** Present when this recorder tracks certificate expiry (the middleware's recorder). */
   readonly recentCertificates: RecentCertificates | undefined;
   readonly #fixedProvider: MeterProvider | undefined;
+  readonly #required: boolean | undefined;
   #boundProvider: MeterProvider | undefined;
   #instruments: ProviderInstruments | undefined;
   readonly #identities = new WeakMap<PeerIdentity, IdentityEntry>();
 
-  constructor(options: MetricsOptions & CertificateExpiryMetricsOptions & { trackCertificates?: boolean } = {}) {
+  /**
+   * `trackCertificates`: feed the certificate gauges (the middleware's recorder). `required`: the
+   * middleware's `require` option, recorded as `mtls.verify.required` on requests.
+   */
+  constructor(
+    options: MetricsOptions & CertificateExpiryMetricsOptions & { trackCertificates?: boolean; required?: boolean } = {},
+  ) {
     this.#fixedProvider = options.meterProvider;
+    this.#required = options.required;
     this.recentCertificates = options.trackCertificates
       ? new RecentCertificates(
           options.recentCertificateSeconds ?? DEFAULT_RECENT_CERTIFICATE_SECONDS,
@@ -331,16 +340,18 @@ export class MtlsMetrics {
     const result = verifyResultOf(identity);
     const reason = boundedReason(identity.reason);
     const source = SOURCE_PATTERN.test(identity.source) ? identity.source : ERROR_TYPE_OTHER;
+    const required = this.#required === undefined ? {} : { [ATTR_MTLS_VERIFY_REQUIRED]: this.#required };
     const counts = this.requests.entry(
       `${result}|${reason ?? ''}|${source}`,
       () => ({
         [ATTR_MTLS_VERIFY_RESULT]: result,
         ...(reason !== undefined ? { [ATTR_ERROR_TYPE]: reason } : {}),
         [ATTR_MTLS_CLIENT_SOURCE]: source,
+        ...required,
       }),
       () => [
         `${result}|${ERROR_TYPE_OTHER}|${source}`,
-        { [ATTR_MTLS_VERIFY_RESULT]: result, [ATTR_ERROR_TYPE]: ERROR_TYPE_OTHER, [ATTR_MTLS_CLIENT_SOURCE]: source },
+        { [ATTR_MTLS_VERIFY_RESULT]: result, [ATTR_ERROR_TYPE]: ERROR_TYPE_OTHER, [ATTR_MTLS_CLIENT_SOURCE]: source, ...required },
       ],
     );
     return {

@@ -108,6 +108,7 @@ function resolveConfig(options: MtlsIdentityOptions | undefined): MiddlewareConf
   if (o.metrics !== false) {
     const metrics = new MtlsMetrics({
       trackCertificates: true,
+      required: o.require ?? false,
       ...(o.meterProvider !== undefined ? { meterProvider: o.meterProvider } : {}),
       ...(o.expiryWarningSeconds !== undefined ? { expiryWarningSeconds: o.expiryWarningSeconds } : {}),
       ...(o.recentCertificateSeconds !== undefined ? { recentCertificateSeconds: o.recentCertificateSeconds } : {}),

@@ -77,9 +77,9 @@ describe('OTLP/HTTP export', () => {
 
       // The request before the SDK existed is included: counts are kept since the middleware was created.
       assert.deepEqual(strip(points, 'mtls.server.requests'), [
-        { attributes: { 'mtls.verify.result': 'failed', 'error.type': 'CERT_HAS_EXPIRED', 'mtls.client.source': 'tls' }, value: 1 },
-        { attributes: { 'mtls.verify.result': 'none', 'error.type': 'CERT_MISSING', 'mtls.client.source': 'tls' }, value: 1 },
-        { attributes: { 'mtls.verify.result': 'success', 'mtls.client.source': 'tls' }, value: 3 },
+        { attributes: { 'mtls.verify.result': 'failed', 'error.type': 'CERT_HAS_EXPIRED', 'mtls.client.source': 'tls', 'mtls.verify.required': false }, value: 1 },
+        { attributes: { 'mtls.verify.result': 'none', 'error.type': 'CERT_MISSING', 'mtls.client.source': 'tls', 'mtls.verify.required': false }, value: 1 },
+        { attributes: { 'mtls.verify.result': 'success', 'mtls.client.source': 'tls', 'mtls.verify.required': false }, value: 3 },
       ]);
       assert.deepEqual(strip(points, 'mtls.server.handshakes'), [
         { attributes: { 'mtls.handshake.outcome': 'rejected', 'error.type': 'CERT_HAS_EXPIRED' }, value: 2 },
@@ -148,7 +148,7 @@ describe('Prometheus exporter, scraped over HTTP', () => {
     const provider = new MeterProvider({ readers: [exporter] });
     const scrapeServer = http.createServer((req, res) => exporter.getMetricsRequestHandler(req, res));
     await new Promise<void>((r) => scrapeServer.listen(0, '127.0.0.1', r));
-    const mw = mtlsIdentity({ tracing: false, meterProvider: provider });
+    const mw = mtlsIdentity({ tracing: false, meterProvider: provider, require: true });
     const server = await startHttpsServer((req, res) => mw(req, res, () => res.end('ok')), { rejectUnauthorized: true });
     const observer = observeTlsServer(server.server, { meterProvider: provider });
     try {
@@ -176,7 +176,7 @@ describe('Prometheus exporter, scraped over HTTP', () => {
       has('mtls_server_handshakes_total{mtls_handshake_outcome="rejected",error_type="UNABLE_TO_VERIFY_LEAF_SIGNATURE"} 1');
       has('mtls_server_handshakes_total{mtls_handshake_outcome="success",tls_protocol_version="1.3",tls_resumed="false"} 1');
       has('# TYPE mtls_server_requests_total counter');
-      has('mtls_server_requests_total{mtls_verify_result="success",mtls_client_source="tls"} 1');
+      has('mtls_server_requests_total{mtls_verify_result="success",mtls_client_source="tls",mtls_verify_required="true"} 1');
       has('# TYPE mtls_server_client_certificate_time_left histogram');
       has('# UNIT mtls_server_client_certificate_time_left s');
       has('mtls_server_client_certificate_time_left_count{mtls_verify_result="success",mtls_client_source="tls"} 1');

@@ -249,7 +249,7 @@ describe('observeTlsServer with rejectUnauthorized: false', () => {
         { attributes: { 'mtls.handshake.outcome': 'success', 'tls.protocol.version': '1.3', 'tls.resumed': false }, value: 1 },
       ]);
       assert.deepEqual(await meter.points('mtls.server.requests'), [
-        { attributes: { 'mtls.verify.result': 'failed', 'error.type': 'CERT_HAS_EXPIRED', 'mtls.client.source': 'tls' }, value: 1 },
+        { attributes: { 'mtls.verify.result': 'failed', 'error.type': 'CERT_HAS_EXPIRED', 'mtls.client.source': 'tls', 'mtls.verify.required': false }, value: 1 },
       ]);
     } finally {
       observer.detach();
