@@ -154,7 +154,7 @@ function removeHeaders(req: IncomingMessage, names: ReadonlySet<string>): void {
 export interface ProxySource extends IdentitySource {
   /** The format's name. */
   readonly format: ProxyFormatName;
-  /** Lowercase header names read (and stripped from untrusted peers). */
+  /** Lowercase header names stripped from untrusted peers (those read, and their companions). */
   readonly headerNames: readonly string[];
   /** Whether `address` is a trusted proxy. */
   readonly isTrusted: TrustedProxyMatcher;
@@ -225,7 +225,9 @@ export function createProxySource(
     }
     roleByName.set(name, role);
   }
-  const nameSet: ReadonlySet<string> = new Set(roleByName.keys());
+  // Stripped from untrusted peers: the headers read, plus companions the proxy also sets (so later
+  // code reading, say, X-Amzn-Mtls-Clientcert-Subject cannot be fooled either).
+  const nameSet: ReadonlySet<string> = new Set([...roleByName.keys(), ...(format.companionHeaders ?? [])]);
   const nameLengths = new Set([...nameSet].map((name) => name.length));
   const maxBytes = options.maxProxyHeaderBytes ?? DEFAULT_MAX_PROXY_HEADER_BYTES;
   const limits = { maxChainLength: options.maxProxyChainLength ?? DEFAULT_MAX_PROXY_CHAIN_LENGTH };

@@ -439,3 +439,26 @@ test('dual-stack and IPv6 listeners: IPv4-mapped peers match IPv4 CIDRs, ::1 mat
   );
   assert.deepEqual(events.map((e) => e.remoteAddress), ['::ffff:127.0.0.2', '::1']);
 });
+
+test('untrusted peer: companion headers of the format (AWS ALB subject, Traefik info) are removed too', async () => {
+  const events: UntrustedProxyHeadersEvent[] = [];
+  await withServer(
+    { proxyFormat: 'aws-alb', trustedProxies: ['10.0.0.0/8'], onUntrustedProxyHeaders: (e) => events.push(e) },
+    async (send) => {
+      const seen = await send(['X-Amzn-Mtls-Clientcert-Subject: CN=admin', 'X-Amzn-Mtls-Clientcert-Serial-Number: 01']);
+      assert.equal(seen.headers['x-amzn-mtls-clientcert-subject'], undefined);
+      assert.deepEqual(seen.rawHeaders, ['Host', 'app', 'Connection', 'close']);
+    },
+  );
+  await withServer(
+    { proxyFormat: 'traefik', trustedProxies: ['10.0.0.0/8'], onUntrustedProxyHeaders: (e) => events.push(e) },
+    async (send) => {
+      const seen = await send(['X-Forwarded-Tls-Client-Cert-Info: Subject%3D%22CN%3Dadmin%22']);
+      assert.equal(seen.headers['x-forwarded-tls-client-cert-info'], undefined);
+    },
+  );
+  assert.deepEqual(events.map((e) => e.headers), [
+    ['x-amzn-mtls-clientcert-subject', 'x-amzn-mtls-clientcert-serial-number'],
+    ['x-forwarded-tls-client-cert-info'],
+  ]);
+});

@@ -11,6 +11,12 @@ import { percentEncodedPemCertificates, type ProxyFormat } from './encoding.js';
 export const awsAlbFormat: ProxyFormat = {
   name: 'aws-alb',
   headers: { leaf: 'x-amzn-mtls-clientcert-leaf', chain: 'x-amzn-mtls-clientcert' },
+  companionHeaders: [
+    'x-amzn-mtls-clientcert-serial-number',
+    'x-amzn-mtls-clientcert-issuer',
+    'x-amzn-mtls-clientcert-subject',
+    'x-amzn-mtls-clientcert-validity',
+  ],
   read(header, limits) {
     const leaf = header('leaf');
     if (leaf !== undefined) {

@@ -67,6 +67,11 @@ export interface ProxyFormat {
   /** Roles that may be given a header name although the format has none by default. */
   readonly optionalRoles?: readonly string[];
   /**
+   * Other headers the proxy sets about the client certificate. Not read, but stripped from
+   * untrusted peers like the ones read.
+   */
+  readonly companionHeaders?: readonly string[];
+  /**
    * Reads one request's values (looked up by role; repeats and sizes are already checked).
    * Throws only {@link ProxyHeaderError}.
    */

@@ -13,6 +13,8 @@ import { forwardedOutcome } from './verify.js';
 export const traefikFormat: ProxyFormat = {
   name: 'traefik',
   headers: { cert: 'x-forwarded-tls-client-cert' },
+  // The `info` variant (Traefik's own subject order, decimal serial) is not read.
+  companionHeaders: ['x-forwarded-tls-client-cert-info'],
   optionalRoles: ['verify'],
   read(header, limits) {
     const cert = header('cert');
