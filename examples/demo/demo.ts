@@ -1,0 +1,158 @@
+/**
+ * `npm run demo`: an mTLS Express app with `mtlsIdentity()` and morgan's `mtls-combined` format,
+ * driven by one client per outcome (valid, expired, untrusted CA, hostile subject, none). Prints
+ * the access lines and one identity object, then exits.
+ *
+ * `npm run demo -- --serve [--port 8443]`: keeps the server running, writes the development
+ * certificates to a temporary directory and prints curl commands that use them.
+ *
+ * It imports the package by name, as an application would (resolved to dist/ by self-reference).
+ */
+import https from 'node:https';
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { inspect, parseArgs } from 'node:util';
+import type { AddressInfo } from 'node:net';
+import express from 'express';
+import morgan from 'morgan';
+import { mtlsIdentity, registerMorganTokens, type PeerIdentity } from 'mtls-observability';
+import {
+  createDevCertificates,
+  writeDevCertificates,
+  type DevCertificate,
+  type DevCertificateSet,
+} from 'mtls-observability/dev-certs';
+
+/** The clients the demo drives, in order; `undefined` presents no certificate. */
+const CLIENTS: readonly { name: string; pick: (set: DevCertificateSet) => DevCertificate | undefined }[] = [
+  { name: 'valid', pick: (set) => set.clients.valid },
+  { name: 'expired', pick: (set) => set.clients.expired },
+  { name: 'untrusted', pick: (set) => set.clients.untrusted },
+  { name: 'hostile', pick: (set) => set.clients.hostile },
+  { name: 'none', pick: () => undefined },
+];
+
+/** `onIdentity` sees every resolved identity (the demo keeps one to print it). */
+function createApp(onIdentity: (identity: PeerIdentity) => void = () => {}): express.Express {
+  registerMorganTokens(morgan);
+  const app = express();
+  app.use(morgan('mtls-combined'));
+  app.use(mtlsIdentity());
+  app.get('/hello', (_req, res) => {
+    const identity = res.locals.mtls as PeerIdentity;
+    onIdentity(identity);
+    res.json({
+      verified: identity.verified,
+      verify: identity.verify,
+      subject: identity.certificate?.subject ?? null,
+    });
+  });
+  return app;
+}
+
+function startServer(app: express.Express, pki: DevCertificateSet, port: number): Promise<https.Server> {
+  // rejectUnauthorized: false lets failed verifications reach the app, so they are logged with
+  // their reason; use mtlsIdentity({ require: true }) to refuse them with a 403.
+  const server = https.createServer(
+    {
+      cert: pki.server.chainPem,
+      key: pki.server.keyPem,
+      ca: pki.ca.certPem,
+      requestCert: true,
+      rejectUnauthorized: false,
+    },
+    app,
+  );
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, '127.0.0.1', () => resolve(server));
+  });
+}
+
+function request(port: number, path: string, pki: DevCertificateSet, client: DevCertificate | undefined): Promise<void> {
+  return new Promise((resolve, reject) => {
+    https
+      .get(
+        {
+          host: '127.0.0.1',
+          port,
+          path,
+          servername: 'localhost',
+          ca: pki.ca.certPem,
+          agent: false,
+          ...(client ? { cert: client.chainPem, key: client.keyPem } : {}),
+        },
+        (res) => res.resume().on('end', resolve).on('error', reject),
+      )
+      .on('error', reject);
+  });
+}
+
+/** An identity for reading, with the DER shortened to its length. */
+function printable(identity: PeerIdentity): string {
+  const { certificate, ...rest } = identity;
+  const shown = certificate === undefined ? rest : { ...rest, certificate: { ...certificate, der: `<${certificate.der.length} bytes>` } };
+  return inspect(shown, { depth: 6, breakLength: 110, compact: 4, colors: false });
+}
+
+async function runOnce(pki: DevCertificateSet): Promise<void> {
+  let valid: PeerIdentity | undefined;
+  const app = createApp((identity) => {
+    if (identity.verify === 'SUCCESS') valid ??= identity;
+  });
+  const server = await startServer(app, pki, 0);
+  const { port } = server.address() as AddressInfo;
+  console.log(`mtls-observability demo: Express + mtlsIdentity() + morgan('mtls-combined') on https://127.0.0.1:${port}\n`);
+  console.log('Access log, one request per client certificate:\n');
+  for (const { name, pick } of CLIENTS) await request(port, `/hello?client=${name}`, pki, pick(pki));
+  // Let morgan's 'finish' listeners write before the next section.
+  await new Promise((resolve) => setImmediate(resolve));
+  console.log('\nres.locals.mtls for the valid client:\n');
+  console.log(valid === undefined ? '(none)' : printable(valid));
+  server.closeAllConnections();
+  await new Promise((resolve) => server.close(resolve));
+}
+
+async function serve(pki: DevCertificateSet, port: number): Promise<void> {
+  const dir = await mkdtemp(join(tmpdir(), 'mtls-observability-demo-'));
+  await writeDevCertificates(dir, pki);
+  const server = await startServer(createApp(), pki, port);
+  const actual = (server.address() as AddressInfo).port;
+  const curl = (name: string) =>
+    'curl --cacert ca.pem' +
+    (name === 'none' ? '' : ` --cert client-${name}.pem --key client-${name}-key.pem`) +
+    ` https://localhost:${actual}/hello`;
+  console.log(`mtls-observability demo serving https://localhost:${actual} (Ctrl-C to stop)\n`);
+  console.log(`Development certificates are in ${dir}; try:\n\n  cd ${dir}`);
+  for (const name of ['valid', 'expired', 'untrusted', 'hostile', 'not-yet-valid', 'self-signed', 'wrong-eku', 'none']) {
+    console.log(`  ${curl(name)}`);
+  }
+  console.log('\nAccess log:');
+  const stop = () => {
+    server.closeAllConnections();
+    server.close(() => process.exit(0));
+  };
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: { serve: { type: 'boolean' }, port: { type: 'string' } },
+  });
+  const pki = await createDevCertificates();
+  if (values.serve === true) {
+    const port = values.port === undefined ? 8443 : Number(values.port);
+    if (!Number.isInteger(port) || port < 0 || port > 65535) {
+      console.error(`demo: --port must be an integer from 0 to 65535, got ${JSON.stringify(values.port)}`);
+      process.exitCode = 2;
+      return;
+    }
+    await serve(pki, port);
+  } else {
+    await runOnce(pki);
+  }
+}
+
+await main();
