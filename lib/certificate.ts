@@ -7,7 +7,7 @@
  */
 import { createHash } from 'node:crypto';
 import { CertificateParseError } from './errors.js';
-import { decodeObjectIdentifier, expectElement, readElement, toHex, validateDerTree, type DerElement } from './der.js';
+import { decodeLatin1, decodeObjectIdentifier, expectElement, readElement, toHex, validateDerTree, type DerElement } from './der.js';
 import { decodeName } from './distinguished-name.js';
 import { formatIpAddress } from './ip-address.js';
 import type { PeerCertificate, SubjectAltNames } from './types.js';
@@ -309,9 +309,5 @@ function decodeSubjectAltNames(der: Uint8Array, octets: DerElement): SubjectAltN
 
 function ia5(der: Uint8Array, element: DerElement): string {
   // IA5String is ASCII; other octets are kept as Latin-1 (as OpenSSL prints them), never dropped.
-  let out = '';
-  for (let i = element.contentStart; i < element.end; i += 4096) {
-    out += String.fromCharCode.apply(null, der.subarray(i, Math.min(element.end, i + 4096)) as unknown as number[]);
-  }
-  return out;
+  return decodeLatin1(der, element.contentStart, element.end);
 }

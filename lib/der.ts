@@ -124,6 +124,16 @@ export function expectElement(
   return readElement(der, offset, limit);
 }
 
+/** `der[start, end)` as Latin-1: one octet, one character (U+0000-U+00FF). */
+export function decodeLatin1(der: Uint8Array, start: number, end: number): string {
+  let out = '';
+  // Chunked so a 64 KiB value never exceeds the argument limit of apply.
+  for (let i = start; i < end; i += 4096) {
+    out += String.fromCharCode.apply(null, der.subarray(i, Math.min(end, i + 4096)) as unknown as number[]);
+  }
+  return out;
+}
+
 const HEX_DIGITS = '0123456789ABCDEF';
 
 /** Two uppercase hex digits. */

@@ -3,7 +3,7 @@
  * attribute names, plus log-safe escapes. See docs/identity-format.md for every rule.
  */
 import { CertificateParseError } from './errors.js';
-import { decodeObjectIdentifier, expectElement, readElement, toHex, type DerElement } from './der.js';
+import { decodeLatin1, decodeObjectIdentifier, expectElement, readElement, toHex, type DerElement } from './der.js';
 import type { DnAttribute } from './types.js';
 
 /**
@@ -145,15 +145,6 @@ export function attributeShortName(oid: string): string | undefined {
 
 const utf8Decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
-function latin1(der: Uint8Array, start: number, end: number): string {
-  let out = '';
-  // Chunked so a 64 KiB value never exceeds the argument limit of apply.
-  for (let i = start; i < end; i += 4096) {
-    out += String.fromCharCode.apply(null, der.subarray(i, Math.min(end, i + 4096)) as unknown as number[]);
-  }
-  return out;
-}
-
 function isAscii(der: Uint8Array, start: number, end: number): boolean {
   for (let i = start; i < end; i++) if (der[i]! >= 0x80) return false;
   return true;
@@ -172,7 +163,7 @@ export function decodeDirectoryString(der: Uint8Array, element: DerElement): str
   const { contentStart: start, end } = element;
   switch (element.tag) {
     case 0x0c: // UTF8String
-      if (isAscii(der, start, end)) return latin1(der, start, end);
+      if (isAscii(der, start, end)) return decodeLatin1(der, start, end);
       try {
         return utf8Decoder.decode(der.subarray(start, end));
       } catch {
@@ -182,7 +173,7 @@ export function decodeDirectoryString(der: Uint8Array, element: DerElement): str
     case 0x13: // PrintableString
     case 0x14: // TeletexString (T61String)
     case 0x16: // IA5String
-      return latin1(der, start, end);
+      return decodeLatin1(der, start, end);
     case 0x1e: {
       // BMPString: UCS-2 big-endian, so a surrogate code unit is not a character.
       if ((end - start) % 2 !== 0) return undefined;
