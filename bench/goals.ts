@@ -12,6 +12,12 @@ export interface CellResult {
   p50ms: number;
   p99ms: number;
   cpuMicrosPerRequest: number;
+  /** Rounds the ratio is the median of. */
+  ratioRounds: number;
+  /** Whether those were the quiet rounds (else: all rounds, the machine was busy). */
+  quiet: boolean;
+  /** Median share of the machine used by other processes during this row's windows. */
+  otherLoad: number;
   /** Median over rounds of reference CPU/request ÷ this variant's CPU/request. */
   cpuRatio: number;
   /** Half the interquartile range of the per-round ratios. */
@@ -30,6 +36,8 @@ export interface MemoryReport {
   hitMicros: number;
   smallCount: number;
   largeCount: number;
+  /** Heap with the middleware and its caches built and (almost) empty. */
+  heapEmptyMB: number;
   heapSmallMB: number;
   heapLargeMB: number;
   cacheEntries?: number;
@@ -45,6 +53,7 @@ export interface Results {
     durationMs: number;
     warmupMs: number;
     initialWarmupMs: number;
+    maxWaitMs: number;
     pool: number;
     concurrency: number;
     memoryCerts: number;
@@ -52,6 +61,19 @@ export interface Results {
     memory: boolean;
   };
   unavailable: Record<string, string>;
+  /** Time spent waiting for a quiet machine. */
+  waitedMs?: number;
+  /** Every measured window, for analysis. */
+  windows?: {
+    round: number;
+    mode: ModeName;
+    variant: VariantName;
+    requests: number;
+    elapsedMs: number;
+    cpuMicros: number;
+    loadCpuMicros: number;
+    otherLoad: number;
+  }[];
   memory?: MemoryReport;
   memoryError?: string;
 }

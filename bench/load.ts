@@ -24,6 +24,8 @@ export interface WindowResult {
   /** Connections whose TLS session was resumed (handshake modes). */
   readonly resumed: number;
   readonly connections: number;
+  /** The load generator's own CPU time in the window, µs. */
+  readonly cpuMicros: number;
   readonly firstError?: string;
 }
 
@@ -237,11 +239,13 @@ async function run(m: RunMessage): Promise<void> {
   process.send?.({ type: 'warm' });
   await waitFor('go');
   c.recording = true;
+  const cpu0 = process.cpuUsage();
   const started = performance.now();
   deadline = started + m.durationMs;
   slots = states.map(slot);
   await Promise.all(slots);
   const elapsedMs = performance.now() - started;
+  const cpu = process.cpuUsage(cpu0);
   const result: WindowResult = {
     requests: c.requests,
     errors: c.errors,
@@ -249,6 +253,7 @@ async function run(m: RunMessage): Promise<void> {
     latenciesMs: c.latencies,
     resumed: c.resumed,
     connections: c.connections,
+    cpuMicros: cpu.user + cpu.system,
     ...(c.firstError ? { firstError: c.firstError } : {}),
   };
   process.send?.({ type: 'done', result });

@@ -10,11 +10,12 @@
  *
  * Flags: --quick (smoke run, ~30 s), --rounds N, --duration MS, --warmup MS (per window),
  *        --initial-warmup MS (per server, before the first round), --pool N,
+ *        --max-wait MS (total time to wait for a quiet machine before windows),
  *        --concurrency N, --json FILE (results as JSON), --no-pin, --no-memory,
  *        --modes a,b and --variants a,b (subsets, for profiling; names in bench/variants.ts).
  */
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir, cpus } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -44,6 +45,7 @@ const options = {
   durationMs: value('--duration', quick ? 400 : 600),
   warmupMs: value('--warmup', quick ? 150 : 150),
   initialWarmupMs: value('--initial-warmup', quick ? 600 : 4000),
+  maxWaitMs: value('--max-wait', quick ? 1000 : 60_000),
   pool: value('--pool', quick ? 50 : 2000),
   concurrency: value('--concurrency', 8),
   memoryCerts: value('--memory-certs', quick ? 5000 : 100_000),
@@ -84,7 +86,9 @@ class Child {
       else this.queue.push(m);
     });
     process.stderr?.on('data', (d: Buffer) => {
-      this.stderr = (this.stderr + d.toString()).slice(-4000);
+      const text = d.toString();
+      for (const line of text.split('\n')) if (line.startsWith('bench: ')) log(line);
+      this.stderr = (this.stderr + text).slice(-4000);
     });
     process.on('exit', (code, signal) => {
       this.exited = `exited with ${signal ?? code}`;
@@ -165,6 +169,42 @@ interface Window {
   variant: VariantName;
   result: WindowResult;
   cpuMicros: number;
+  /** Share of the machine's CPU used by processes other than the server and the load generator. */
+  otherLoad: number;
+}
+
+/** Busy CPU time of the whole machine so far, µs (from /proc/stat), or NaN where there is none. */
+function machineBusyMicros(): number {
+  try {
+    const line = readFileSync('/proc/stat', 'utf8').split('\n')[0]!;
+    const f = line.trim().split(/\s+/).slice(1).map(Number);
+    // user nice system idle iowait irq softirq steal: everything but idle and iowait, in USER_HZ (100/s)
+    const busy = f[0]! + f[1]! + f[2]! + f[5]! + f[6]! + (f[7] ?? 0);
+    return busy * 10_000;
+  } catch {
+    return Number.NaN;
+  }
+}
+
+/** A window counts as quiet when other processes used at most this share of the machine. */
+const QUIET_LOAD = 0.15;
+
+/** Seconds left for waiting on a busy machine before a window (bounded, so the run ends in time). */
+let waitBudgetMs = 0;
+
+/**
+ * Before a window, while the machine is busy with other work (between windows ours is idle), wait
+ * in 250 ms steps, within the run's waiting budget. Returns the other load last seen.
+ */
+async function waitForQuiet(): Promise<number> {
+  for (;;) {
+    const b0 = machineBusyMicros();
+    const t0 = performance.now();
+    await new Promise((r) => setTimeout(r, 250));
+    const load = (machineBusyMicros() - b0) / ((performance.now() - t0) * 1000 * cpus().length);
+    if (!(load > QUIET_LOAD) || waitBudgetMs <= 0) return load;
+    waitBudgetMs -= 250;
+  }
 }
 
 async function measureWindow(
@@ -173,16 +213,23 @@ async function measureWindow(
   port: number,
   mode: ModeName,
   durationMs = options.durationMs,
-): Promise<{ result: WindowResult; cpuMicros: number }> {
+): Promise<{ result: WindowResult; cpuMicros: number; otherLoad: number }> {
   load.send({ type: 'run', port, mode, concurrency: options.concurrency, warmupMs: options.warmupMs, durationMs });
   await load.next('warm');
   const before = await serverCpuMicros(server);
+  const busyBefore = machineBusyMicros();
+  const t0 = performance.now();
   load.send({ type: 'go' });
   const done = await load.next('done');
+  const busyAfter = machineBusyMicros();
+  const wallMicros = (performance.now() - t0) * 1000;
   const after = await serverCpuMicros(server);
   load.send({ type: 'close' });
   await load.next('closed');
-  return { result: done['result'] as WindowResult, cpuMicros: after - before };
+  const result = done['result'] as WindowResult;
+  const cpuMicros = after - before;
+  const other = (busyAfter - busyBefore - cpuMicros - result.cpuMicros) / (wallMicros * cpus().length);
+  return { result, cpuMicros, otherLoad: Math.max(0, other) };
 }
 
 function log(line: string): void {
@@ -238,10 +285,12 @@ async function main(): Promise<void> {
         await measureWindow(load, s.child, s.port, mode, warmMs);
       }
     }
+    waitBudgetMs = options.maxWaitMs;
     for (let round = 0; round < options.rounds; round++) {
       for (const mode of roundOrder(MODE_NAMES, round).filter((m) => onlyModes.includes(m))) {
         for (const variant of roundOrder(available, round + MODE_NAMES.indexOf(mode))) {
           const s = servers.get(variant)!;
+          await waitForQuiet();
           const w = await measureWindow(load, s.child, s.port, mode);
           windows.push({ round, mode, variant, ...w });
           if (w.result.firstError && w.result.errors > 0) log(`bench: ${mode}/${variant}: ${w.result.errors} errors, first: ${w.result.firstError}`);
@@ -250,15 +299,35 @@ async function main(): Promise<void> {
       log(`bench: round ${round + 1}/${options.rounds} done (${((Date.now() - started) / 1000).toFixed(0)} s)`);
     }
 
-    const results: Results = { cells: [], options, unavailable: Object.fromEntries(unavailable) };
+    const results: Results = {
+      cells: [],
+      options,
+      unavailable: Object.fromEntries(unavailable),
+      waitedMs: options.maxWaitMs - Math.max(0, waitBudgetMs),
+      windows: windows.map((w) => ({
+        round: w.round,
+        mode: w.mode,
+        variant: w.variant,
+        requests: w.result.requests,
+        elapsedMs: w.result.elapsedMs,
+        cpuMicros: w.cpuMicros,
+        loadCpuMicros: w.result.cpuMicros,
+        otherLoad: w.otherLoad,
+      })),
+    };
     for (const mode of MODE_NAMES) {
       for (const variant of VARIANT_NAMES) {
         const mine = windows.filter((w) => w.mode === mode && w.variant === variant);
         if (mine.length === 0) continue;
         const reference = VARIANTS[variant].reference;
         const perRound = mine.map((w) => w.cpuMicros / Math.max(1, w.result.requests));
-        const ratios = mine.map((w) => {
-          const ref = windows.find((x) => x.mode === mode && x.variant === reference && x.round === w.round);
+        const refOf = (w: Window) => windows.find((x) => x.mode === mode && x.variant === reference && x.round === w.round);
+        // Rounds where neither this window nor its reference shared the machine with much else;
+        // all rounds when fewer than three were quiet.
+        const quiet = mine.filter((w) => Math.max(w.otherLoad, refOf(w)?.otherLoad ?? 1) <= QUIET_LOAD);
+        const used = quiet.length >= 3 ? quiet : mine;
+        const ratios = used.map((w) => {
+          const ref = refOf(w);
           if (!ref) return Number.NaN;
           return ref.cpuMicros / Math.max(1, ref.result.requests) / (w.cpuMicros / Math.max(1, w.result.requests));
         });
@@ -281,6 +350,9 @@ async function main(): Promise<void> {
           p50ms: percentile(latencies, 0.5),
           p99ms: percentile(latencies, 0.99),
           cpuMicrosPerRequest: median(perRound),
+          ratioRounds: used.length,
+          quiet: used === quiet,
+          otherLoad: median(mine.map((w) => w.otherLoad)),
           cpuRatio: median(ratios),
           cpuRatioSpread: halfIqr(ratios),
           rpsRatio: median(rpsRatios),
@@ -323,8 +395,12 @@ function print(results: Results, certSource: string, seconds: number): void {
     "ratio = reference CPU µs/req ÷ this row's CPU µs/req in the same round, median over rounds " +
       '(1.00x = same cost; higher is cheaper); ± = half the interquartile range of the per-round ratios',
   );
+  out.push(
+    `rounds = rounds used for the ratio: those where other processes used ≤ ${QUIET_LOAD * 100}% of the machine ` +
+      'during both windows (* = fewer than 3 were, so all rounds); other load = median share of the machine used by other processes',
+  );
   out.push('');
-  const header = ['mode', 'variant', 'req/s', 'p50 ms', 'p99 ms', 'CPU µs/req', 'ratio', '±', 'vs', 'req/s ratio'];
+  const header = ['mode', 'variant', 'req/s', 'p50 ms', 'p99 ms', 'CPU µs/req', 'ratio', '±', 'vs', 'rounds', 'other load', 'req/s ratio'];
   const rows = results.cells.map((c) => [
     MODES[c.mode],
     VARIANTS[c.variant].label,
@@ -335,12 +411,15 @@ function print(results: Results, certSource: string, seconds: number): void {
     c.variant === c.reference ? '1.00x' : `${fixed(c.cpuRatio, 3)}x`,
     c.variant === c.reference ? '' : fixed(c.cpuRatioSpread, 3),
     c.reference,
+    c.variant === c.reference ? String(o.rounds) : `${c.ratioRounds}${c.quiet ? '' : '*'}`,
+    `${fixed(c.otherLoad * 100, 0)}%`,
     c.variant === c.reference ? '1.00x' : `${fixed(c.rpsRatio, 3)}x`,
   ]);
   out.push(formatTable(header, rows));
   for (const [v, reason] of Object.entries(results.unavailable)) out.push(`variant ${v} not measured: ${reason}`);
   const resumed = results.cells.filter((c) => c.mode === 'resume').map((c) => c.resumedShare);
   if (resumed.length) out.push(`resumption: ${fixed(Math.min(...resumed) * 100, 1)}% or more of the connections resumed a session`);
+  if (results.waitedMs) out.push(`waited ${fixed(results.waitedMs / 1000, 1)} s in all for other processes to quieten down`);
   const errors = results.cells.reduce((a, c) => a + c.errors, 0);
   out.push(`errors: ${errors}`);
   out.push('');
@@ -352,6 +431,12 @@ function print(results: Results, certSource: string, seconds: number): void {
       `heap after ${m.smallCount} distinct certificates: ${fixed(m.heapSmallMB, 2)} MB; after ${m.largeCount}: ${fixed(m.heapLargeMB, 2)} MB ` +
         `(${signed(m.heapLargeMB - m.heapSmallMB, 2)} MB); cache entries ${m.cacheEntries ?? 'n/a'} of ${m.cacheCapacity ?? 'n/a'}`,
     );
+    if (m.cacheEntries) {
+      out.push(
+        `certificate cache: ${fixed(((m.heapSmallMB - m.heapEmptyMB) * 1024 * 1024) / Math.min(m.smallCount, m.cacheEntries) / 1024, 1)} KB of heap per entry ` +
+          `(heap with ${m.smallCount} certificates minus heap with an empty cache)`,
+      );
+    }
     for (const note of m.notes) out.push(`memory: ${note}`);
   } else if (results.memoryError) {
     out.push(`memory: not measured: ${results.memoryError}`);

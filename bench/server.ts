@@ -66,6 +66,9 @@ async function makeMeterProvider(): Promise<unknown> {
   });
 }
 
+/** The MeterProvider of a metrics variant, also given to observeTlsServer (handshake metrics). */
+let meterProvider: unknown;
+
 async function buildHandler(): Promise<Handler> {
   if (variant.tracing) await startTracing();
   if (variant.kind === 'bare') {
@@ -86,7 +89,7 @@ async function buildHandler(): Promise<Handler> {
       throw new Error('library pieces missing: mtlsIdentity / registerMorganTokens not exported yet');
     }
     const options: Record<string, unknown> = {};
-    if (variant.metrics) options['meterProvider'] = await makeMeterProvider();
+    if (variant.metrics) options['meterProvider'] = meterProvider = await makeMeterProvider();
     let middleware: Handler;
     try {
       middleware = mtlsIdentity(options);
@@ -118,6 +121,18 @@ const server = https.createServer(
   },
   handler,
 );
+if (meterProvider !== undefined) {
+  // The metrics variants count handshakes too, with failure lines to the (null) access log.
+  const lib = (await import('mtls-observability')) as Record<string, unknown>;
+  const observeTlsServer = lib['observeTlsServer'] as ((s: unknown, o: unknown) => unknown) | undefined;
+  if (typeof observeTlsServer !== 'function') throw new Error('observeTlsServer is not exported');
+  observeTlsServer(server, { meterProvider, log: nullStream });
+}
+
+// For profiles: how many requests the process served in all (BENCH_COUNT_REQUESTS=1; off by default
+// so that the measured variants carry no extra listener).
+let served = 0;
+if (process.env['BENCH_COUNT_REQUESTS'] === '1') server.on('request', () => served++);
 server.listen(0, '127.0.0.1', () => {
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : 0;
@@ -128,6 +143,7 @@ process.on('message', (message: { type: string }) => {
     const m = process.memoryUsage();
     process.send?.({ type: 'cpu', cpu: process.cpuUsage(), rss: m.rss, heapUsed: m.heapUsed });
   } else if (message.type === 'exit') {
+    if (served) process.stderr.write(`bench: server ${variantName} served ${served} requests in all\n`);
     process.exit(0);
   }
 });

@@ -30,7 +30,7 @@ export function formatTable(header: readonly string[], rows: readonly (readonly 
       .map((c, i) => (numeric(i) ? text(c).padStart(widths[i]!) : text(c).padEnd(widths[i]!)))
       .join(' | ')
       .trimEnd();
-  const isNumericColumn = (i: number) => rows.some((r) => typeof r[i] === 'number' || /^[\d.]+x?$/.test(String(r[i])));
+  const isNumericColumn = (i: number) => rows.some((r) => typeof r[i] === 'number' || /^(n\/a|[\d.]+[x%*]?)$/.test(String(r[i])));
   return [
     line(header, isNumericColumn),
     widths.map((w) => '-'.repeat(w)).join('-|-'),

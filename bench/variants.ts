@@ -14,8 +14,8 @@ export interface Variant {
 export const VARIANTS: Readonly<Record<VariantName, Variant>> = {
   bare: { label: 'node:https bare handler (ceiling)', kind: 'bare', identity: false, metrics: false, tracing: false, reference: 'ref' },
   ref: { label: 'express + morgan combined (reference)', kind: 'express', identity: false, metrics: false, tracing: false, reference: 'ref' },
-  mtls: { label: '+ mtlsIdentity + mtls-combined', kind: 'express', identity: true, metrics: false, tracing: false, reference: 'ref' },
-  mtlsMetrics: { label: '+ mtlsIdentity + mtls-combined + metrics', kind: 'express', identity: true, metrics: true, tracing: false, reference: 'ref' },
+  mtls: { label: '+ identity + mtls-combined tokens', kind: 'express', identity: true, metrics: false, tracing: false, reference: 'ref' },
+  mtlsMetrics: { label: '+ identity + tokens + metrics', kind: 'express', identity: true, metrics: true, tracing: false, reference: 'ref' },
   traceRef: { label: 'express + morgan + tracing (trace reference)', kind: 'express', identity: false, metrics: false, tracing: true, reference: 'traceRef' },
   traceMtls: { label: '+ tracing + identity + tokens + metrics', kind: 'express', identity: true, metrics: true, tracing: true, reference: 'traceRef' },
 };

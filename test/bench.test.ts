@@ -50,13 +50,13 @@ describe('bench helpers', () => {
   test('goals: MET at or above the bar, MISSED below, UNKNOWN when not measured', () => {
     const cell = (mode: string, variant: string, cpuRatio: number) => ({
       mode, variant, reference: 'ref', requests: 1, errors: 0, rps: 1, p50ms: 1, p99ms: 1,
-      cpuMicrosPerRequest: 1, cpuRatio, cpuRatioSpread: 0, rpsRatio: cpuRatio, resumedShare: Number.NaN,
+      cpuMicrosPerRequest: 1, ratioRounds: 3, quiet: true, otherLoad: 0, cpuRatio, cpuRatioSpread: 0, rpsRatio: cpuRatio, resumedShare: Number.NaN,
     });
     const results = {
       cells: [cell('keepalive', 'mtlsMetrics', 0.98), cell('handshakeSame', 'mtlsMetrics', 0.96)],
       options: {}, unavailable: {},
       memory: { parseMicros: 1, missMicros: 1, hitMicros: 1, smallCount: 1000, largeCount: 100_000,
-        heapSmallMB: 10, heapLargeMB: 20, cacheEntries: 1000, cacheCapacity: 1000, notes: [] },
+        heapEmptyMB: 9, heapSmallMB: 10, heapLargeMB: 20, cacheEntries: 1000, cacheCapacity: 1000, notes: [] },
     } as unknown as Results;
     const verdicts = evaluateGoals(results).map((g) => g.status);
     assert.deepEqual(verdicts, ['MET', 'MISSED', 'UNKNOWN', 'UNKNOWN', 'MISSED']);
@@ -90,19 +90,17 @@ describe('npm run bench -- --quick', () => {
     const header = stdout.split('\n').find((l) => l.startsWith('mode '));
     assert.ok(header, stdout);
     const columns = header.split('|').map((c) => c.trim());
-    assert.deepEqual(columns, ['mode', 'variant', 'req/s', 'p50 ms', 'p99 ms', 'CPU µs/req', 'ratio', '±', 'vs', 'req/s ratio']);
+    assert.deepEqual(columns, ['mode', 'variant', 'req/s', 'p50 ms', 'p99 ms', 'CPU µs/req', 'ratio', '±', 'vs', 'rounds', 'other load', 'req/s ratio']);
   });
 
   test('one row per mode and variant, every variant measured, no request failed', () => {
-    // TODO(bench owner): drop PENDING once lib/metrics.ts lands (mtlsIdentity({ meterProvider })).
-    const PENDING = new Set(['mtlsMetrics', 'traceMtls']);
-    for (const v of Object.keys(json.unavailable)) assert.ok(PENDING.has(v), `variant ${v} not measured: ${json.unavailable[v]}`);
+    assert.deepEqual(json.unavailable, {});
     for (const mode of MODE_NAMES) {
-      for (const variant of VARIANT_NAMES.filter((v) => !(v in json.unavailable))) {
+      for (const variant of VARIANT_NAMES) {
         const row = stdout.split('\n').find((l) => l.startsWith(`${MODES[mode]} `) && l.includes(`| ${VARIANTS[variant].label} `));
         assert.ok(row, `no row for ${mode} / ${variant}`);
         const cells = row.split('|').map((c) => c.trim());
-        assert.equal(cells.length, 10);
+        assert.equal(cells.length, 12);
         for (const numeric of [cells[2], cells[3], cells[4], cells[5]]) assert.match(numeric!, /^\d+(\.\d+)?$/);
         assert.match(cells[6]!, /^\d+\.\d+x$/);
         const cell = json.cells.find((c) => c.mode === mode && c.variant === variant);
