@@ -1,0 +1,225 @@
+/**
+ * A real Prometheus (Debian's, installed by test/e2e/setup.sh) scrapes the app's OpenTelemetry
+ * Prometheus exporter every second on loopback, with docs/alerts.yml loaded. Good and bad clients
+ * are driven against an HTTPS server with rejectUnauthorized: true, and the counters are read back
+ * through Prometheus's query API.
+ */
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import net from 'node:net';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { MeterProvider } from '@opentelemetry/sdk-metrics';
+import { PrometheusExporter } from '@opentelemetry/exporter-prometheus';
+import { mtlsIdentity } from '../../lib/middleware.js';
+import { observeTlsServer, type TlsServerObserver } from '../../lib/tls-server.js';
+import type { DevCertificate, DevCertificateSet } from '../../lib/dev-certs.js';
+import { getTestPki } from '../helpers/pki.js';
+import { startHttpsServer, httpsRequest, type StartedHttpsServer } from '../helpers/https.js';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+
+let pki: DevCertificateSet;
+let provider: MeterProvider;
+let scrapeServer: http.Server;
+let app: StartedHttpsServer;
+let observer: TlsServerObserver;
+let prometheus: ChildProcess | undefined;
+let prometheusUrl: string;
+let workDir: string;
+const lines: string[] = [];
+
+async function startPrometheus(targetPort: number): Promise<void> {
+  workDir = await mkdtemp(path.join(tmpdir(), 'mtls-prometheus-'));
+  const config = path.join(workDir, 'prometheus.yml');
+  await writeFile(
+    config,
+    [
+      'global:',
+      '  scrape_interval: 1s',
+      '  evaluation_interval: 1s',
+      'rule_files:',
+      `  - ${JSON.stringify(path.join(root, 'docs/alerts.yml'))}`,
+      'scrape_configs:',
+      '  - job_name: mtls-app',
+      '    static_configs:',
+      `      - targets: ["127.0.0.1:${targetPort}"]`,
+      '',
+    ].join('\n'),
+  );
+  const child = spawn(
+    'prometheus',
+    [
+      `--config.file=${config}`,
+      `--storage.tsdb.path=${path.join(workDir, 'data')}`,
+      '--web.listen-address=127.0.0.1:0',
+      '--log.level=info',
+    ],
+    { stdio: ['ignore', 'ignore', 'pipe'] },
+  );
+  prometheus = child;
+  let log = '';
+  // Port 0: Prometheus logs the address it really listens on.
+  prometheusUrl = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`prometheus did not start:\n${log}`)), 15_000);
+    child.stderr!.setEncoding('utf8');
+    child.stderr!.on('data', (chunk: string) => {
+      log += chunk;
+      const m = /msg="Listening on" address=(127\.0\.0\.1:\d+)/.exec(log);
+      if (m) {
+        clearTimeout(timer);
+        resolve(`http://${m[1]}`);
+      }
+    });
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`prometheus exited with ${code}:\n${log}`));
+    });
+  });
+  child.stderr!.resume();
+}
+
+async function getJson(url: string): Promise<unknown> {
+  return new Promise((resolve, reject) => {
+    http
+      .get(url, (res) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (c: string) => (body += c));
+        res.on('end', () => {
+          try {
+            resolve(JSON.parse(body));
+          } catch (error) {
+            reject(error);
+          }
+        });
+      })
+      .on('error', reject);
+  });
+}
+
+interface VectorSample {
+  metric: Record<string, string>;
+  value: [number, string];
+}
+
+async function query(promql: string): Promise<VectorSample[]> {
+  const body = (await getJson(`${prometheusUrl}/api/v1/query?query=${encodeURIComponent(promql)}`)) as {
+    status: string;
+    data: { resultType: string; result: VectorSample[] };
+  };
+  assert.equal(body.status, 'success');
+  assert.equal(body.data.resultType, 'vector');
+  return body.data.result;
+}
+
+/** Polls until the query returns one sample with `value`; bounded (20 s). */
+async function waitForValue(promql: string, value: string): Promise<VectorSample> {
+  const deadline = Date.now() + 20_000;
+  let last: VectorSample[] = [];
+  while (Date.now() < deadline) {
+    last = await query(promql);
+    if (last.length === 1 && last[0]!.value[1] === value) return last[0]!;
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  throw new Error(`${promql}: expected ${value}, last result ${JSON.stringify(last)}`);
+}
+
+async function attempt(client?: DevCertificate): Promise<number | string> {
+  try {
+    return (await httpsRequest({ port: app.port, ...(client ? { client } : {}) })).status;
+  } catch (error) {
+    return (error as { code?: string }).code ?? 'error';
+  }
+}
+
+before(async () => {
+  pki = await getTestPki();
+  const exporter = new PrometheusExporter({ preventServerStart: true });
+  provider = new MeterProvider({ readers: [exporter] });
+  scrapeServer = http.createServer((req, res) => exporter.getMetricsRequestHandler(req, res));
+  await new Promise<void>((r) => scrapeServer.listen(0, '127.0.0.1', r));
+  const mw = mtlsIdentity({ require: true, tracing: false, meterProvider: provider });
+  app = await startHttpsServer((req, res) => mw(req, res, () => res.end('ok')), { rejectUnauthorized: true });
+  observer = observeTlsServer(app.server, { log: (l) => lines.push(l), meterProvider: provider });
+  await startPrometheus((scrapeServer.address() as net.AddressInfo).port);
+});
+
+after(async () => {
+  observer?.detach();
+  await app?.close();
+  if (prometheus && prometheus.exitCode === null) {
+    const exited = new Promise((r) => prometheus!.once('exit', r));
+    prometheus.kill('SIGTERM');
+    await exited;
+  }
+  await new Promise<void>((r) => (scrapeServer ? scrapeServer.close(() => r()) : r()));
+  await provider?.shutdown();
+  if (workDir) await rm(workDir, { recursive: true, force: true });
+});
+
+test('an expired certificate under rejectUnauthorized: true: a CERT_HAS_EXPIRED line and counter, seen through Prometheus', async () => {
+  assert.equal(await attempt(pki.clients.valid), 200);
+  for (let i = 0; i < 3; i++) assert.equal(await attempt(pki.clients.expired), 'ECONNRESET');
+  await attempt(pki.clients.untrusted);
+  await attempt();
+  // Noise: a TCP health check.
+  await new Promise<void>((resolve) => {
+    const s = net.connect((app.server.address() as net.AddressInfo).port, '127.0.0.1', () => s.end());
+    s.on('error', () => {});
+    s.on('close', () => resolve());
+  });
+
+  const expired = await waitForValue(
+    'mtls_server_handshakes_total{job="mtls-app",mtls_handshake_outcome="rejected",error_type="CERT_HAS_EXPIRED"}',
+    '3',
+  );
+  assert.equal(expired.metric.__name__, 'mtls_server_handshakes_total');
+  assert.equal(expired.metric.otel_scope_name, 'mtls-observability');
+  console.log('Prometheus query result:', JSON.stringify(expired));
+
+  await waitForValue('mtls_server_handshakes_total{mtls_handshake_outcome="rejected",error_type="UNABLE_TO_VERIFY_LEAF_SIGNATURE"}', '1');
+  await waitForValue('mtls_server_handshakes_total{mtls_handshake_outcome="rejected",error_type="CERT_MISSING"}', '1');
+  await waitForValue('mtls_server_handshakes_total{mtls_handshake_outcome="failed",error_type="connection_closed"}', '1');
+  await waitForValue('sum(mtls_server_handshakes_total{mtls_handshake_outcome="success"})', '1');
+  await waitForValue(
+    'mtls_server_requests_total{mtls_verify_result="success",mtls_verify_required="true",mtls_client_source="tls"}',
+    '1',
+  );
+  // Remaining validity of the one certificate that got through: about a year.
+  const [gauge] = await query('mtls_server_client_certificate_min_time_left');
+  assert.ok(Number(gauge!.value[1]) > 300 * 86_400, JSON.stringify(gauge));
+  await waitForValue('mtls_server_client_certificate_time_left_count{mtls_verify_result="success"}', '1');
+
+  const expiredLines = lines.filter((l) => l.includes('reason=CERT_HAS_EXPIRED'));
+  assert.equal(expiredLines.length, 3);
+  assert.match(
+    expiredLines[0]!,
+    /^127\.0\.0\.1 - - \[[^\]]+\] "TLS handshake failed" outcome=rejected reason=CERT_HAS_EXPIRED verify=FAILED:CERT_HAS_EXPIRED tls_version=- remote_port=\d+ error_code=ECONNRESET$/,
+  );
+  console.log('Handshake failure line:', expiredLines[0]);
+  assert.equal(lines.length, 6);
+});
+
+test('docs/alerts.yml loads into Prometheus and its rules evaluate against the real series without errors', async () => {
+  const deadline = Date.now() + 20_000;
+  let groups: { name: string; rules: { name: string; health: string; lastError?: string }[] }[] = [];
+  while (Date.now() < deadline) {
+    const body = (await getJson(`${prometheusUrl}/api/v1/rules`)) as { data: { groups: typeof groups } };
+    groups = body.data.groups;
+    if (groups.length === 1 && groups[0]!.rules.every((r) => r.health === 'ok')) break;
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  assert.deepEqual(
+    groups.map((g) => [g.name, g.rules.map((r) => [r.name, r.health])]),
+    [['mtls-observability', [
+      ['MtlsRejectedHandshakesSpike', 'ok'],
+      ['MtlsClientCertificateExpiringSoon', 'ok'],
+      ['MtlsRequestsWithoutIdentity', 'ok'],
+    ]]],
+  );
+});
