@@ -112,7 +112,7 @@ function parseDer(der: Uint8Array): PeerCertificate {
   // issuerUniqueID [1], subjectUniqueID [2] (v2 and v3), extensions [3] (v3 only).
   for (const [tag, what, minimumVersion] of [[0x81, 'issuerUniqueID', 1], [0x82, 'subjectUniqueID', 1], [0xa3, 'extensions', 2]] as const) {
     if (position < tbs.end && der[position] === tag) {
-      if (version < minimumVersion) throw new CertificateParseError(`${what} at offset ${position} is not allowed in a version ${version + 1} certificate`);
+      if (version < minimumVersion) throw new CertificateParseError(`${what} at offset ${position}: not allowed in a version ${version + 1} certificate`);
       const element = readElement(der, position, tbs.end);
       if (tag === 0xa3) extensions = element;
       position = element.end;

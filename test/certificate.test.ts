@@ -14,6 +14,9 @@ import {
   seededBytes,
   hostileInputs,
   handBuiltVectors,
+  handBuiltCertificate,
+  subjectAltNameExtension,
+  nameDer,
   tlv,
 } from './helpers/certificate-vectors.js';
 
@@ -256,4 +259,66 @@ describe('parseCertificate: hostile input up to 64 KiB', () => {
       assert.ok(times.sort((a, b) => a - b)[2]! < 50, `median ${times[2]} ms`);
     });
   }
+});
+
+describe('parseCertificate: X.509 structure (hand-built)', () => {
+  const times = (notBefore: string, notAfter: string) =>
+    tlv(0x30, ...[notBefore, notAfter].map((time) => tlv(time.length === 13 ? 0x17 : 0x18, Buffer.from(time))));
+  const extension = (oid: number[], value: Uint8Array, critical = false) =>
+    tlv(0x30, tlv(0x06, oid), ...(critical ? [tlv(0x01, [0xff])] : []), tlv(0x04, value));
+  const SAN = [0x55, 0x1d, 0x11];
+
+  test('a critical SAN with an empty subject (RFC 5280 section 4.2.1.6)', () => {
+    const parsed = parseCertificate(handBuiltCertificate({ subject: tlv(0x30), extensions: [extension(SAN, tlv(0x30, tlv(0x82, Buffer.from('a.example'))), true)] }));
+    assert.equal(parsed.subject, '');
+    assert.deepEqual(parsed.subjectAttributes, []);
+    assert.deepEqual(parsed.san, { dns: ['a.example'], uri: [], email: [], ip: [] });
+  });
+  test('otherName, directoryName and registeredID SANs are skipped', () => {
+    const parsed = parseCertificate(handBuiltCertificate({
+      extensions: [subjectAltNameExtension(
+        tlv(0xa0, tlv(0x06, [0x2b, 0x06, 0x01, 0x04, 0x01, 0x82, 0x37, 0x14, 0x02, 0x03]), tlv(0xa0, tlv(0x0c, Buffer.from('upn')))),
+        tlv(0xa4, nameDer([[[[0x55, 0x04, 0x03], tlv(0x0c, Buffer.from('dir'))]]])),
+        tlv(0x88, [0x2a, 0x03]),
+        tlv(0x82, Buffer.from('b.example')),
+      )],
+    }));
+    assert.deepEqual(parsed.san, { dns: ['b.example'], uri: [], email: [], ip: [] });
+  });
+  test('a v1 certificate (no version field)', () => {
+    const parsed = parseCertificate(handBuiltCertificate({ version: [] }));
+    assert.equal(parsed.subject, 'CN=hand-built');
+    assert.equal(parsed.issuer, 'CN=hand-built issuer');
+  });
+  test('leap day, and GeneralizedTime years 0001 and 9999', () => {
+    const leap = parseCertificate(handBuiltCertificate({ validity: times('280229000000Z', '20500101000000Z') }));
+    assert.equal(leap.notBefore.toISOString(), '2028-02-29T00:00:00.000Z');
+    const wide = parseCertificate(handBuiltCertificate({ validity: times('00010101000000Z', '99991231235959Z') }));
+    assert.equal(wide.notBefore.toISOString(), '0001-01-01T00:00:00.000Z');
+    assert.equal(wide.notAfter.toISOString(), '9999-12-31T23:59:59.000Z');
+  });
+
+  const rejected: [string, Uint8Array, string][] = [
+    ['duplicate extensions', handBuiltCertificate({ extensions: [subjectAltNameExtension(tlv(0x82, [0x61])), subjectAltNameExtension(tlv(0x82, [0x62]))] }), 'duplicate extension 2.5.29.17 at offset 220'],
+    ['an iPAddress SAN of 5 octets', handBuiltCertificate({ extensions: [subjectAltNameExtension(tlv(0x87, [1, 2, 3, 4, 5]))] }), 'iPAddress subjectAltName at offset 217 has 5 octets, expected 4 or 16'],
+    ['extensions in a v1 certificate', handBuiltCertificate({ version: [], extensions: [subjectAltNameExtension(tlv(0x82, [0x61]))] }), 'extensions at offset 197: not allowed in a version 1 certificate'],
+    ['version 4', handBuiltCertificate({ version: [...tlv(0xa0, tlv(0x02, [0x03]))] }), 'unsupported certificate version at offset 8'],
+    ['an unknown TBSCertificate field', handBuiltCertificate({ tbsTail: [tlv(0x05)] }), 'unexpected element (tag 0x05) in TBSCertificate at offset 202'],
+    ['UTCTime without seconds', handBuiltCertificate({ validity: times('2601010000Z', '360101000000Z') }), 'notBefore at offset 58 is not in the RFC 5280 form YYMMDDHHMMSSZ / YYYYMMDDHHMMSSZ'],
+    ['month 13', handBuiltCertificate({ validity: times('261301000000Z', '360101000000Z') }), 'notBefore at offset 58 is not a valid time'],
+    ['February 30', handBuiltCertificate({ validity: times('260230000000Z', '360101000000Z') }), 'notBefore at offset 58 is not a valid time'],
+    ['a letter in a time', handBuiltCertificate({ validity: times('26010100000AZ', '360101000000Z') }), 'notBefore at offset 58 is not a valid time'],
+    ['fractional seconds', handBuiltCertificate({ validity: times('260101000000Z', '20500101000000.5Z') }), 'notAfter at offset 73 is not in the RFC 5280 form YYMMDDHHMMSSZ / YYYYMMDDHHMMSSZ'],
+    ['a time without Z', handBuiltCertificate({ validity: tlv(0x30, tlv(0x17, Buffer.from('2601010000000')), tlv(0x17, Buffer.from('360101000000Z'))) }), 'notBefore at offset 58 is not in UTC (no trailing Z)'],
+    ['a string where a time belongs', handBuiltCertificate({ validity: tlv(0x30, tlv(0x0c, [0x78]), tlv(0x17, Buffer.from('360101000000Z'))) }), 'expected UTCTime or GeneralizedTime (notBefore) at offset 58, found tag 0x0C'],
+    ['three times in validity', handBuiltCertificate({ validity: tlv(0x30, tlv(0x17, Buffer.from('260101000000Z')), tlv(0x17, Buffer.from('360101000000Z')), tlv(0x05)) }), 'extra data in validity at offset 88'],
+    ['an empty Extensions list', handBuiltCertificate({ extensions: [] }), 'empty Extensions SEQUENCE at offset 204'],
+    ['an empty serial', handBuiltCertificate({ serial: [] }), 'empty serialNumber INTEGER at offset 11'],
+    ['a padded negative serial', handBuiltCertificate({ serial: [0xff, 0x80] }), 'serialNumber INTEGER at offset 11 is not minimally encoded'],
+    ['a two-octet critical BOOLEAN', handBuiltCertificate({ extensions: [tlv(0x30, tlv(0x06, SAN), tlv(0x01, [0xff, 0xff]), tlv(0x04, tlv(0x30)))] }), 'critical BOOLEAN at offset 213 is not one octet'],
+    ['data after the GeneralNames', handBuiltCertificate({ extensions: [extension(SAN, Uint8Array.from([0x30, 0x00, 0x05, 0x00]))] }), 'extra data after subjectAltName at offset 217'],
+    ['a SET instead of GeneralNames', handBuiltCertificate({ extensions: [extension(SAN, tlv(0x31))] }), 'expected subjectAltName GeneralNames SEQUENCE (tag 0x30) at offset 215, found tag 0x31'],
+    ['an indefinite length inside the SAN', handBuiltCertificate({ extensions: [extension(SAN, Uint8Array.from([0x30, 0x80, 0x00, 0x00]))] }), 'indefinite DER length at offset 216'],
+  ];
+  for (const [name, der, message] of rejected) test(`rejects ${name}`, () => assertRejected(der, message));
 });

@@ -288,24 +288,30 @@ export function nameDer(rdns: readonly (readonly [number[], Uint8Array])[][]): U
 
 /** A v3 certificate with the given parts; `extensions` are complete Extension SEQUENCEs. */
 export function handBuiltCertificate(parts: {
+  /** The whole `[0] EXPLICIT` version element; default v3. An empty array omits it (v1). */
+  version?: number[];
   serial?: number[];
   issuer?: Uint8Array;
+  validity?: Uint8Array;
   subject?: Uint8Array;
   extensions?: readonly Uint8Array[];
+  /** Elements appended to the TBSCertificate after the extensions. */
+  tbsTail?: readonly Uint8Array[];
 }): Uint8Array {
   spkiDer ??= new Uint8Array(generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey.export({ type: 'spki', format: 'der' }));
   const cn = (text: string) => nameDer([[[[0x55, 0x04, 0x03], tlv(0x0c, Buffer.from(text))]]]);
   const validity = tlv(0x30, tlv(0x17, Buffer.from('260101000000Z')), tlv(0x17, Buffer.from('360101000000Z')));
   const tbs = tlv(
     0x30,
-    tlv(0xa0, tlv(0x02, [0x02])),
+    Uint8Array.from(parts.version ?? tlv(0xa0, tlv(0x02, [0x02]))),
     tlv(0x02, parts.serial ?? [0x01]),
     ECDSA_WITH_SHA256,
     parts.issuer ?? cn('hand-built issuer'),
-    validity,
+    parts.validity ?? validity,
     parts.subject ?? cn('hand-built'),
     spkiDer,
     ...(parts.extensions ? [tlv(0xa3, tlv(0x30, ...parts.extensions))] : []),
+    ...(parts.tbsTail ?? []),
   );
   return tlv(0x30, tbs, ECDSA_WITH_SHA256, tlv(0x03, [0x00, 0x30, 0x06, 0x02, 0x01, 0x01, 0x02, 0x01, 0x01]));
 }
