@@ -23,11 +23,16 @@ export interface IdentitySource {
  */
 export type IdentityObserver = (identity: PeerIdentity, req: IncomingMessage, res: ServerResponse) => void;
 
-const requestIdentities = new WeakMap<IncomingMessage, PeerIdentity>();
+// A symbol-keyed property rather than a WeakMap: one monomorphic store per request instead of an
+// ephemeron entry the garbage collector must track, and Symbol.for lets two copies of the library
+// (ESM and CommonJS, two versions) see each other's identities.
+const PEER_IDENTITY = Symbol.for('mtls-observability.peerIdentity');
+
+type WithIdentity = { [PEER_IDENTITY]?: PeerIdentity };
 
 /** Records `identity` as the one of `req` (the middleware's result wins over any earlier one). */
 export function attachPeerIdentity(req: IncomingMessage, identity: PeerIdentity): void {
-  requestIdentities.set(req, identity);
+  (req as WithIdentity)[PEER_IDENTITY] = identity;
 }
 
 /**
@@ -35,7 +40,7 @@ export function attachPeerIdentity(req: IncomingMessage, identity: PeerIdentity)
  * the response (the socket may be destroyed by then), such as morgan tokens.
  */
 export function peekPeerIdentity(req: IncomingMessage): PeerIdentity | undefined {
-  return requestIdentities.get(req);
+  return (req as WithIdentity)[PEER_IDENTITY];
 }
 
 let defaultSource: TlsSocketSource | undefined;
@@ -51,12 +56,12 @@ let defaultSource: TlsSocketSource | undefined;
  */
 export function getPeerIdentity(req: IncomingMessage): PeerIdentity | undefined {
   if (typeof req !== 'object' || req === null) return undefined;
-  const attached = requestIdentities.get(req);
+  const attached = (req as WithIdentity)[PEER_IDENTITY];
   if (attached !== undefined) return attached;
   const socket = (req as { socket?: unknown }).socket;
   if (typeof socket !== 'object' || socket === null) return undefined;
   defaultSource ??= new TlsSocketSource({ certificates: new CertificateCache() });
   const identity = defaultSource.resolve(req);
-  requestIdentities.set(req, identity);
+  (req as WithIdentity)[PEER_IDENTITY] = identity;
   return identity;
 }
