@@ -126,6 +126,7 @@ export function expectElement(
 
 /** `der[start, end)` as Latin-1: one octet, one character (U+0000-U+00FF). */
 export function decodeLatin1(der: Uint8Array, start: number, end: number): string {
+  if (Buffer.isBuffer(der)) return der.toString('latin1', start, end);
   let out = '';
   // Chunked so a 64 KiB value never exceeds the argument limit of apply.
   for (let i = start; i < end; i += 4096) {

@@ -102,6 +102,11 @@ describe('parseCertificate: vectors', () => {
     input[input.length - 1]! ^= 0xff;
     assert.deepEqual(parsed.der, Uint8Array.from(vectors[0]!.certificate.der));
     assert.equal(Object.getPrototypeOf(parsed.der), Uint8Array.prototype);
+    // Its buffer holds the certificate only (a small Buffer from base64 would be a pool slice).
+    assert.equal(parsed.der.buffer.byteLength, parsed.der.length);
+    const fromPem = parseCertificate(vectors[0]!.certificate.certPem);
+    assert.equal(fromPem.der.buffer.byteLength, fromPem.der.length);
+    assert.equal(Object.getPrototypeOf(fromPem.der), Uint8Array.prototype);
   });
 });
 
