@@ -138,6 +138,9 @@ const OPENSSL_SHORT_NAMES: ReadonlyMap<string, string> = new Map([
   ['2.5.4.100', 'dnsName'],
 ]);
 
+/** `2.5.4.0` to `2.5.4.127`, the one-octet X.520 attribute types. */
+const X520_OIDS: readonly string[] = Array.from({ length: 128 }, (_, arc) => `2.5.4.${arc}`);
+
 /** OpenSSL's short name for an attribute OID, or `undefined` when there is none in our table. */
 export function attributeShortName(oid: string): string | undefined {
   return OPENSSL_SHORT_NAMES.get(oid);
@@ -309,7 +312,12 @@ export function decodeName(der: Uint8Array, name: DerElement, what: string, with
       const type = expectElement(der, ava.contentStart, ava.end, 0x06, `${what} attribute type`);
       const value = readElement(der, type.end, ava.end);
       if (value.end !== ava.end) throw new CertificateParseError(`extra data in ${what} attribute at offset ${value.end}`);
-      const oid = decodeObjectIdentifier(der, type.contentStart, type.end);
+      const c = type.contentStart;
+      // Most attributes are X.520 (06 03 55 04 xx): skip the general OID decoder for them.
+      const oid =
+        type.end - c === 3 && der[c] === 0x55 && der[c + 1] === 0x04 && der[c + 2]! < 0x80
+          ? X520_OIDS[der[c + 2]!]!
+          : decodeObjectIdentifier(der, c, type.end);
       const shortName = OPENSSL_SHORT_NAMES.get(oid);
       const decoded = decodeDirectoryString(der, value);
       const dumped = decoded === undefined || shortName === undefined ? '#' + toHex(der, value.start, value.end) : undefined;
