@@ -84,7 +84,8 @@ test('npm run demo: prints one access line per client and an identity, exits 0 w
   assert.equal(code, 0, demo.stderr());
   assert.ok(elapsed < 15_000, `took ${elapsed} ms`);
   const out = demo.stdout();
-  const access = out.split('\n').filter((line) => line.startsWith('127.0.0.1 '));
+  // Access lines come before the handshake-failure section (whose lines share the prefix).
+  const access = out.split('\nHandshake failures')[0]!.split('\n').filter((line) => line.startsWith('127.0.0.1 '));
   const expected = [
     ['valid', 'SUCCESS', 'CN=alice,O=mtls-observability demo'],
     ['expired', 'FAILED:CERT_HAS_EXPIRED', 'CN=expired,O=mtls-observability demo'],
@@ -106,6 +107,9 @@ test('npm run demo: prints one access line per client and an identity, exits 0 w
   assert.ok(!out.includes('\n127.0.0.1 - admin'));
   assert.match(out, /res\.locals\.mtls for the valid client:\n\n\{\n {2}verified: true,\n {2}verify: 'SUCCESS',\n {2}source: 'tls',/);
   assert.match(out, /spiffeId: 'spiffe:\/\/example\.org\/ns\/demo\/sa\/alice'/);
+  // Handshake failures and the metrics snapshot (observeTlsServer, OpenTelemetry SDK).
+  assert.match(out, /\n127\.0\.0\.1 - - \[[^\]]+\] "TLS handshake failed" outcome=rejected reason=CERT_HAS_EXPIRED verify=FAILED:CERT_HAS_EXPIRED /);
+  assert.match(out, /\nmtls_server_handshakes_total\{mtls_handshake_outcome="rejected",error_type="CERT_HAS_EXPIRED"\} 1\n/);
 });
 
 test('npm run demo -- --serve: serves until SIGTERM and prints working curl commands', async () => {

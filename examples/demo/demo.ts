@@ -17,6 +17,12 @@ import type { AddressInfo } from 'node:net';
 import express from 'express';
 import morgan from 'morgan';
 import { mtlsIdentity, registerMorganTokens, type PeerIdentity } from 'mtls-observability';
+// Handshake failures and metrics (observeTlsServer, OpenTelemetry SDK for the snapshot).
+import net from 'node:net';
+import { metrics } from '@opentelemetry/api';
+import { MeterProvider, MetricReader } from '@opentelemetry/sdk-metrics';
+import { PrometheusSerializer } from '@opentelemetry/exporter-prometheus';
+import { observeTlsServer } from 'mtls-observability';
 import {
   createDevCertificates,
   writeDevCertificates,
@@ -97,6 +103,10 @@ function printable(identity: PeerIdentity): string {
 }
 
 async function runOnce(pki: DevCertificateSet): Promise<void> {
+  // Metrics: an SDK registered globally; mtlsIdentity() and observeTlsServer() find it lazily.
+  const reader = new SnapshotReader();
+  const meterProvider = new MeterProvider({ readers: [reader] });
+  metrics.setGlobalMeterProvider(meterProvider);
   let valid: PeerIdentity | undefined;
   const app = createApp((identity) => {
     if (identity.verify === 'SUCCESS') valid ??= identity;
@@ -112,6 +122,56 @@ async function runOnce(pki: DevCertificateSet): Promise<void> {
   console.log(valid === undefined ? '(none)' : printable(valid));
   server.closeAllConnections();
   await new Promise((resolve) => server.close(resolve));
+  await showHandshakeFailures(app, pki);
+  await showMetricsSnapshot(reader);
+  await meterProvider.shutdown();
+}
+
+// --- Handshake failures and metrics ----------------------------------------------------------
+
+/** Collects on demand, for the snapshot. */
+class SnapshotReader extends MetricReader {
+  protected override async onForceFlush(): Promise<void> {}
+  protected override async onShutdown(): Promise<void> {}
+}
+
+/**
+ * A second server that refuses unverified clients during the handshake (rejectUnauthorized: true):
+ * those never reach the app, so observeTlsServer() writes a line for each, beside the access log.
+ */
+async function showHandshakeFailures(app: express.Express, pki: DevCertificateSet): Promise<void> {
+  const server = https.createServer(
+    { cert: pki.server.chainPem, key: pki.server.keyPem, ca: pki.ca.certPem, requestCert: true, rejectUnauthorized: true },
+    app,
+  );
+  const observer = observeTlsServer(server, { log: process.stdout });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  console.log(`\nHandshake failures on a rejectUnauthorized: true server (https://127.0.0.1:${port}), from observeTlsServer():\n`);
+  for (const name of ['valid', 'expired', 'untrusted', 'none']) {
+    const client = CLIENTS.find((c) => c.name === name)!.pick(pki);
+    await request(port, `/hello?client=${name}`, pki, client).catch(() => {});
+  }
+  // A load balancer's TCP health check: connect, then close without a handshake.
+  await new Promise<void>((resolve) => {
+    const socket = net.connect(port, '127.0.0.1', () => socket.end());
+    socket.on('error', () => {});
+    socket.on('close', () => resolve());
+  });
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  observer.detach();
+  server.closeAllConnections();
+  await new Promise((resolve) => server.close(resolve));
+}
+
+/** The library's metrics as Prometheus would scrape them (scope labels left out for reading). */
+async function showMetricsSnapshot(reader: MetricReader): Promise<void> {
+  const { resourceMetrics } = await reader.collect();
+  const text = new PrometheusSerializer(undefined, false, undefined, true, true).serialize(resourceMetrics);
+  console.log('\nMetrics snapshot (OpenTelemetry SDK, Prometheus text format):\n');
+  for (const line of text.split('\n')) {
+    if (line.startsWith('mtls_') && !line.includes('_bucket{')) console.log(line);
+  }
 }
 
 async function serve(pki: DevCertificateSet, port: number): Promise<void> {
