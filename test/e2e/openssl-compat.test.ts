@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { parseCertificate } from '../../lib/certificate.js';
-import { buildCertificateVectors, handBuiltVectors } from '../helpers/certificate-vectors.js';
+import { buildCertificateVectors, handBuiltCertificate, handBuiltVectors, nameDer, seededBytes, tlv } from '../helpers/certificate-vectors.js';
 
 const run = promisify(execFile);
 const directory = mkdtempSync(join(tmpdir(), 'mtls-openssl-compat-'));
@@ -102,6 +102,33 @@ describe('openssl x509 agrees with parseCertificate (hand-built vectors)', () =>
       assert.equal(theirs.subject, vector.openssl?.subject ?? ours.subject);
       assert.equal(theirs.issuer, ours.issuer);
       assert.equal(theirs.serial, ours.serialNumber);
+    });
+  }
+});
+
+describe('openssl x509 agrees with parseCertificate (seeded random ASCII and UTF-8 values)', () => {
+  // Values of 2 to 12 characters (so never exactly "#") over all of ASCII, controls included,
+  // with the RFC 4514 specials made frequent; plus some UTF-8 outside the log-unsafe ranges.
+  const specials = ' #"+,;<>\\=';
+  const values: string[] = [];
+  for (let seed = 1; seed <= 120; seed++) {
+    const bytes = seededBytes(seed, 13);
+    const length = 2 + (bytes[0]! % 11);
+    let value = '';
+    for (let i = 1; i <= length; i++) {
+      const b = bytes[i]!;
+      value += b % 3 === 0 ? specials[b % specials.length]! : seed % 4 === 0 && b % 5 === 0 ? ['é', '日', '🔐'][b % 3]! : String.fromCharCode(b & 0x7f);
+    }
+    values.push(value);
+  }
+  for (let batch = 0; batch < values.length; batch += 40) {
+    const chunk = values.slice(batch, batch + 40);
+    test(`values ${batch + 1} to ${batch + 40}`, async () => {
+      const der = handBuiltCertificate({ subject: nameDer(chunk.map((value) => [[[0x55, 0x04, 0x0b], tlv(0x0c, Buffer.from(value, 'utf8'))] as const])) });
+      const ours = parseCertificate(der);
+      assert.deepEqual(ours.subjectAttributes.map((rdn) => rdn[0]!.value), chunk);
+      const theirs = await openssl(der);
+      assert.equal(theirs.subject, ours.subject);
     });
   }
 });
