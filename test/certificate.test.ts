@@ -326,4 +326,23 @@ describe('parseCertificate: X.509 structure (hand-built)', () => {
     ['an indefinite length inside the SAN', handBuiltCertificate({ extensions: [extension(SAN, Uint8Array.from([0x30, 0x80, 0x00, 0x00]))] }), 'indefinite DER length at offset 216'],
   ];
   for (const [name, der, message] of rejected) test(`rejects ${name}`, () => assertRejected(der, message));
+
+  test('property: any UTF-8 value comes back unchanged in subjectAttributes and log-safe in subject', () => {
+    fc.assert(
+      fc.property(fc.array(fc.string({ unit: 'binary', maxLength: 12 }), { minLength: 1, maxLength: 4 }), (values) => {
+        const subject = nameDer(values.map((value) => [[[0x55, 0x04, 0x03], tlv(0x0c, Buffer.from(value, 'utf8'))] as const]));
+        const parsed = parseCertificate(handBuiltCertificate({ subject }));
+        assert.deepEqual(parsed.subjectAttributes.map((rdn) => rdn[0]!.value), values);
+        assert.ok(!/[\u0000-\u001f\u007f-\u009f\u200b-\u200f\u2028-\u202e\u2066-\u2069\ufeff]/.test(parsed.subject));
+        // RFC 4514 grammar: a backslash escapes the next character, so count unescaped commas.
+        let separators = 0;
+        for (let i = 0; i < parsed.subject.length; i++) {
+          if (parsed.subject[i] === '\\') i++;
+          else if (parsed.subject[i] === ',') separators++;
+        }
+        assert.equal(separators, values.length - 1);
+      }),
+      { numRuns: 300, seed: 5 },
+    );
+  });
 });
