@@ -3,6 +3,7 @@
  * handlers on a bare `node:https` server) reads it back: `getPeerIdentity(req)`.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Http2ServerRequest } from 'node:http2';
 import type { PeerIdentity } from './types.js';
 import { CertificateCache } from './identity-cache.js';
 import { TlsSocketSource } from './tls-socket-source.js';
@@ -54,14 +55,14 @@ let defaultSource: TlsSocketSource | undefined;
  * Behind a trusted proxy, call it after `mtlsIdentity()` ran: before, it can only see the proxy's
  * own connection. Returns `undefined` only when `req` is not a request object. Never throws.
  */
-export function getPeerIdentity(req: IncomingMessage): PeerIdentity | undefined {
+export function getPeerIdentity(req: IncomingMessage | Http2ServerRequest): PeerIdentity | undefined {
   if (typeof req !== 'object' || req === null) return undefined;
   const attached = (req as WithIdentity)[PEER_IDENTITY];
   if (attached !== undefined) return attached;
   const socket = (req as { socket?: unknown }).socket;
   if (typeof socket !== 'object' || socket === null) return undefined;
   defaultSource ??= new TlsSocketSource({ certificates: new CertificateCache() });
-  const identity = defaultSource.resolve(req);
+  const identity = defaultSource.resolve(req as IncomingMessage);
   (req as WithIdentity)[PEER_IDENTITY] = identity;
   return identity;
 }

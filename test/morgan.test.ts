@@ -195,6 +195,30 @@ for (const { name, version, escapes } of VERSIONS) {
     assert.ok(HOSTILE_COMMON_NAME.includes('\n'));
   });
 
+  test(`morgan ${version}: mtls-json escapes line separators JSON.stringify leaves raw`, async () => {
+    const morgan = registerMorganTokens(freshMorgan(name));
+    const sink = logSink();
+    const app = express();
+    app.use(morgan('mtls-json', { stream: sink.stream }));
+    app.use(mtlsIdentity({ tracing: false, metrics: false }));
+    app.use((_req, res) => {
+      res.send('ok');
+    });
+    const server = await startHttpsServer(app);
+    try {
+      // Header bytes are read as Latin-1: 0x85 arrives as U+0085 (NEL), a line break to some tools.
+      await httpsRequest({ port: server.port, client: pki.clients.valid, headers: { 'user-agent': 'a\x85b\x9fc' } });
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    } finally {
+      await server.close();
+    }
+    const text = sink.text();
+    assert.ok(text.includes('"user_agent":"a\\u0085b\\u009fc"'), text);
+    assert.ok(!/[\u0085\u009f\u2028\u2029]/.test(text));
+    assert.equal(text.split('\n').length, 2);
+    assert.equal(JSON.parse(text).user_agent, 'a\x85b\x9fc');
+  });
+
   test(`morgan ${version}: URI and verify values are percent-encoded where a URI does not allow the character`, async () => {
     const morgan = registerMorganTokens(freshMorgan(name));
     const text = await logRequests(morgan, 'spiffe=:peer_cert_spiffe subject=":peer_cert_subject"', [
