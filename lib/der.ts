@@ -144,6 +144,7 @@ export function hexByte(value: number): string {
 
 /** Uppercase hex of `der[start, end)`, two digits per octet, no separators. */
 export function toHex(der: Uint8Array, start: number, end: number): string {
+  if (Buffer.isBuffer(der)) return der.toString('hex', start, end).toUpperCase();
   let out = '';
   for (let i = start; i < end; i++) out += HEX_DIGITS[der[i]! >> 4]! + HEX_DIGITS[der[i]! & 15]!;
   return out;

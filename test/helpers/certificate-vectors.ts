@@ -352,6 +352,7 @@ export function hostileInputs(): { readonly name: string; readonly input: Uint8A
     { name: '3000 128-bit OID arcs', input: handBuiltCertificate({ subject: bigArcs }), outcome: 'parsed' },
     { name: '4000 SAN entries', input: handBuiltCertificate({ extensions: [manySans] }), outcome: 'parsed' },
     { name: '3000 extensions', input: handBuiltCertificate({ extensions: manyExtensions }), outcome: 'parsed' },
+    { name: '60 KB negative serial', input: handBuiltCertificate({ serial: [0x80, ...new Array<number>(60_000).fill(0x12)] }), outcome: 'parsed' },
     { name: '32K flat NULLs', input: Uint8Array.from(flat), outcome: 'expected TBSCertificate SEQUENCE (tag 0x30) at offset 4, found tag 0x05' },
     { name: 'length 0xFFFFFFFF', input: Uint8Array.from([0x30, 0x84, 0xff, 0xff, 0xff, 0xff, 0x30, 0x00]), outcome: 'DER length at offset 1 exceeds input' },
   ];
