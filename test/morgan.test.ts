@@ -6,6 +6,7 @@ import express from 'express';
 import type morganType from 'morgan';
 import { parseCertificate } from '../lib/certificate.js';
 import { mtlsIdentity } from '../lib/middleware.js';
+import { attachPeerIdentity } from '../lib/peer-identity.js';
 import {
   registerMorganTokens,
   MORGAN_TOKEN_NAMES,
@@ -268,6 +269,23 @@ for (const { name, version, escapes } of VERSIONS) {
     assert.throws(() => registerMorganTokens(shadowed), { name: 'TypeError', message: /"peer_cert_verify"/ });
   });
 }
+
+test('tokens stay log-safe whatever produced the identity (defence in depth)', () => {
+  const morgan = registerMorganTokens(freshMorgan('morgan110'));
+  const tokens = morgan as unknown as Record<string, (req: unknown, res: unknown) => string | undefined>;
+  const certificate = {
+    ...parseCertificate(pki.clients.valid.der),
+    // Not what parseCertificate produces: raw control and separator characters.
+    subject: 'CN=a\nb\u2028c\u202ed',
+    spiffeId: 'spiffe://x/\u00e9 "y"',
+  };
+  const req = {};
+  attachPeerIdentity(req as never, { verified: false, verify: 'FAILED:bad "reason"\n', reason: 'x', source: 'test', certificate });
+  assert.equal(tokens.peer_cert_subject!(req, {}), 'CN=a\\0Ab\\E2\\80\\A8c\\E2\\80\\AEd');
+  assert.equal(tokens.peer_cert_spiffe!(req, {}), 'spiffe://x/%C3%A9%20%22y%22');
+  assert.equal(tokens.peer_cert_verify!(req, {}), 'FAILED:bad%20%22reason%22%0A');
+  assert.equal(tokens.peer_cert_serial!(req, {}), certificate.serialNumber);
+});
 
 test('registerMorganTokens refuses anything but morgan, and bad options', () => {
   const message =
