@@ -120,8 +120,9 @@ function resolveConfig(options: MtlsIdentityOptions | undefined): MiddlewareConf
 
 /**
  * The mTLS identity middleware. Resolves the client identity of each request from its TLS
- * connection (parsed once per connection), stores it in `res.locals.mtls` (where `res.locals`
- * exists) and for `getPeerIdentity(req)`, and with `require: true` rejects requests without a
+ * connection (parsed once per connection) or, with `proxyFormat`, from a trusted proxy's headers;
+ * stores it in `res.locals.mtls` (where `res.locals` exists) and for `getPeerIdentity(req)`;
+ * sets span attributes and records metrics; and with `require: true` rejects requests without a
  * verified client certificate. Never throws from a request.
  *
  * @throws {TypeError} at factory time for an unknown option or a wrong type, and when passed to
