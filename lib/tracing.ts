@@ -119,14 +119,19 @@ export function createSpanObserver(): IdentityObserver | undefined {
   if (api === undefined) return undefined;
   const { context, trace } = api;
   const getSpan = trace.getSpan.bind(trace);
-  return (identity) => {
+  return (identity, req) => {
+    const attributes = spanAttributesOf(identity);
+    // The same attributes were already given to the span at its start by startIncomingSpanHook.
+    if (attributesFromHook.get(req) === attributes) return;
     const span = serverSpanOf(context.active(), getSpan);
     if (span === undefined || !span.isRecording()) return;
-    span.setAttributes(spanAttributesOf(identity));
+    span.setAttributes(attributes);
   };
 }
 
 const EMPTY_ATTRIBUTES: Attributes = Object.freeze({});
+/** What {@link startIncomingSpanHook} returned per request, so the middleware does not set it twice. */
+const attributesFromHook = new WeakMap<IncomingMessage, Attributes>();
 
 /**
  * A `startIncomingSpanHook` for `@opentelemetry/instrumentation-http`: returns the identity's
@@ -145,7 +150,9 @@ export function startIncomingSpanHook(request: IncomingMessage): Attributes {
   try {
     const identity = getPeerIdentity(request);
     if (identity === undefined || identity.reason === TLS_SOURCE_REASONS.notTls) return EMPTY_ATTRIBUTES;
-    return spanAttributesOf(identity);
+    const attributes = spanAttributesOf(identity);
+    attributesFromHook.set(request, attributes);
+    return attributes;
   } catch {
     return EMPTY_ATTRIBUTES;
   }

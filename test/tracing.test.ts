@@ -162,13 +162,16 @@ test('Express + instrumentations: a verified request\'s server span carries the 
 test('startIncomingSpanHook: the sampler sees the identity when the server span starts', async () => {
   sampled.length = 0;
   httpInstrumentation.setConfig({ startIncomingSpanHook });
-  const mw = mtlsIdentity({ tracing: false });
+  // The middleware sees the hook already set these exact attributes and does not set them again.
+  const mw = mtlsIdentity();
   const server = await startHttpsServer((rq, rs) => mw(rq, rs, () => rs.end('ok')));
   try {
     await httpsRequest({ port: server.port, path: '/sampled', client: pki.clients.valid });
     const decision = sampled.find((s) => s.attributes['url.path'] === '/sampled');
     assert.ok(decision, JSON.stringify(sampled));
     assert.deepEqual(identityAttributes(decision.attributes), expectedAttributes(pki.clients.valid.der, 'SUCCESS'));
+    const span = (await serverSpanOf('/sampled')).server;
+    assert.deepEqual(identityAttributes(span.attributes), expectedAttributes(pki.clients.valid.der, 'SUCCESS'));
   } finally {
     await server.close();
   }
