@@ -4,6 +4,7 @@ import https from 'node:https';
 import http from 'node:http';
 import net from 'node:net';
 import tls from 'node:tls';
+import http2 from 'node:http2';
 import { observeTlsServer, type TlsServerObserver } from '../lib/tls-server.js';
 import type { TlsHandshakeFailure } from '../lib/handshake-log.js';
 import { mtlsIdentity } from '../lib/middleware.js';
@@ -305,6 +306,29 @@ describe('observeTlsServer lifecycle and options', () => {
     } finally {
       observer.detach();
       await new Promise<void>((r) => server.close(() => r()));
+    }
+  });
+
+  test('an HTTP/2 secure server: rejected handshakes and successes are observed the same way', async () => {
+    const meter = createTestMeter();
+    const lines: string[] = [];
+    const server = http2.createSecureServer(
+      { cert: pki.server.chainPem, key: pki.server.keyPem, ca: pki.ca.certPem, requestCert: true, rejectUnauthorized: true, allowHTTP1: true },
+      (_req, res) => res.end('ok'),
+    );
+    const observer = observeTlsServer(server, { log: (l) => lines.push(l), meterProvider: meter.provider });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const port = (server.address() as net.AddressInfo).port;
+    try {
+      assert.equal(await attempt(port, pki.clients.valid), '200');
+      assert.equal(await attempt(port, pki.clients.expired), 'ECONNRESET');
+      await until(() => lines.length === 1, 'the failure line');
+      assert.match(lines[0]!, / outcome=rejected reason=CERT_HAS_EXPIRED /);
+      assert.equal(await meter.value(HANDSHAKES, { 'mtls.handshake.outcome': 'success', 'tls.protocol.version': '1.3', 'tls.resumed': false }), 1);
+    } finally {
+      observer.detach();
+      await new Promise<void>((r) => server.close(() => r()));
+      await meter.shutdown();
     }
   });
 
