@@ -68,6 +68,7 @@ export interface Results {
     round: number;
     mode: ModeName;
     variant: VariantName;
+    partner: VariantName;
     requests: number;
     elapsedMs: number;
     cpuMicros: number;

@@ -3,11 +3,11 @@
  * minimal HTTP/1.1 client (cheap on the client's own core), presenting client certificates.
  * Usage (from bench/run.ts): node --import tsx bench/load.ts <certDir>
  *
- * IPC protocol, one window at a time:
- *   parent → { type: 'run', port, mode, concurrency, warmupMs, durationMs }
+ * IPC protocol, one window at a time (a window drives one or more servers at the same time):
+ *   parent → { type: 'run', ports, mode, concurrency, warmupMs, durationMs }
  *   child  → { type: 'warm' }            after the warm-up (keep-alive sockets stay open)
  *   parent → { type: 'go' }              (the parent has read the server's CPU clock)
- *   child  → { type: 'done', result }    after the window and once every request in flight ended
+ *   child  → { type: 'done', results }   one per port, after the window and once every request in flight ended
  *   parent → { type: 'close' }           (the parent has read the server's CPU clock again)
  *   child  → { type: 'closed' }
  */
@@ -24,14 +24,15 @@ export interface WindowResult {
   /** Connections whose TLS session was resumed (handshake modes). */
   readonly resumed: number;
   readonly connections: number;
-  /** The load generator's own CPU time in the window, µs. */
+  /** The load generator's own CPU time in the window (for all servers driven together), µs. */
   readonly cpuMicros: number;
   readonly firstError?: string;
 }
 
 interface RunMessage {
   type: 'run';
-  port: number;
+  /** The servers to drive at the same time, each with `concurrency` connections in flight. */
+  ports: number[];
   mode: ModeName;
   concurrency: number;
   warmupMs: number;
@@ -226,27 +227,30 @@ function waitFor(type: string): Promise<void> {
 }
 
 async function run(m: RunMessage): Promise<void> {
-  const c: Counters = { requests: 0, errors: 0, resumed: 0, connections: 0, latencies: [], recording: false };
+  // One set of counters and slots per server: the servers of a pair are driven at the same time.
+  const counters: Counters[] = m.ports.map(() => ({ requests: 0, errors: 0, resumed: 0, connections: 0, latencies: [], recording: false }));
   let deadline = performance.now() + m.warmupMs;
   const until = () => deadline;
-  const states: SlotState[] = Array.from({ length: m.concurrency }, () => ({}));
-  const slot = (state: SlotState) =>
-    m.mode === 'keepalive' ? keepAliveSlot(m.port, c, until, state) : handshakeSlot(m.port, m.mode, c, until, state);
+  const states: SlotState[][] = m.ports.map(() => Array.from({ length: m.concurrency }, () => ({})));
+  const all = () =>
+    m.ports.flatMap((port, i) =>
+      states[i]!.map((state) =>
+        m.mode === 'keepalive' ? keepAliveSlot(port, counters[i]!, until, state) : handshakeSlot(port, m.mode, counters[i]!, until, state),
+      ),
+    );
   // Warm-up: the same loops, not recorded. Keep-alive slots keep their sockets for the window.
-  let slots = states.map(slot);
-  await Promise.all(slots);
-  c.firstError = undefined;
+  await Promise.all(all());
+  for (const c of counters) c.firstError = undefined;
   process.send?.({ type: 'warm' });
   await waitFor('go');
-  c.recording = true;
+  for (const c of counters) c.recording = true;
   const cpu0 = process.cpuUsage();
   const started = performance.now();
   deadline = started + m.durationMs;
-  slots = states.map(slot);
-  await Promise.all(slots);
+  await Promise.all(all());
   const elapsedMs = performance.now() - started;
   const cpu = process.cpuUsage(cpu0);
-  const result: WindowResult = {
+  const results: WindowResult[] = counters.map((c) => ({
     requests: c.requests,
     errors: c.errors,
     elapsedMs,
@@ -255,8 +259,8 @@ async function run(m: RunMessage): Promise<void> {
     connections: c.connections,
     cpuMicros: cpu.user + cpu.system,
     ...(c.firstError ? { firstError: c.firstError } : {}),
-  };
-  process.send?.({ type: 'done', result });
+  }));
+  process.send?.({ type: 'done', results });
   await waitFor('close');
   for (const s of openSockets) s.destroy();
   openSockets = [];

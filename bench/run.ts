@@ -3,10 +3,11 @@
  *
  * One server process per variant (pinned to core 0 when `taskset` exists), one load generator
  * process (pinned to core 1) presenting client certificates over loopback. Every window reads the
- * serving process's own CPU clock (process.cpuUsage) before and after, so "CPU µs per request" is
- * what the server spent, whatever else runs on the machine. Rounds are interleaved: each round visits
- * every mode and every variant in a rotated order, and a variant's ratio is the median over rounds of
- * (reference CPU per request / variant CPU per request), both measured in the same round.
+ * serving processes' own CPU clocks (process.cpuUsage) before and after, so "CPU µs per request" is
+ * what a server spent. A window drives a variant and its reference at the same time (both on core
+ * 0), so whatever else runs on this shared machine disturbs both alike. Rounds are interleaved: each
+ * round visits every mode and every pair in a rotated order, and a variant's ratio is the median
+ * over rounds of (reference CPU per request / variant CPU per request) from the same window.
  *
  * Flags: --quick (smoke run, ~30 s), --rounds N, --duration MS, --warmup MS (per window),
  *        --initial-warmup MS (per server, before the first round), --pool N,
@@ -41,12 +42,14 @@ const value = (name: string, fallback: number): number => {
 const quick = flag('--quick');
 const options = {
   quick,
-  rounds: value('--rounds', quick ? 1 : 10),
+  rounds: value('--rounds', quick ? 1 : 8),
   durationMs: value('--duration', quick ? 400 : 600),
   warmupMs: value('--warmup', quick ? 150 : 150),
-  initialWarmupMs: value('--initial-warmup', quick ? 600 : 4000),
-  maxWaitMs: value('--max-wait', quick ? 1000 : 60_000),
-  pool: value('--pool', quick ? 50 : 2000),
+  initialWarmupMs: value('--initial-warmup', quick ? 600 : 2500),
+  maxWaitMs: value('--max-wait', quick ? 1000 : 20_000),
+  // More certificates than the library's certificate cache holds (1000), so that cycling through
+  // them misses the cache on every connection of the distinct-certificate mode.
+  pool: value('--pool', quick ? 50 : 1500),
   concurrency: value('--concurrency', 8),
   memoryCerts: value('--memory-certs', quick ? 5000 : 100_000),
   pin: !flag('--no-pin') && hasTaskset(),
@@ -167,6 +170,8 @@ interface Window {
   round: number;
   mode: ModeName;
   variant: VariantName;
+  /** The server measured at the same time (the reference; for a reference, the variant). */
+  partner: VariantName;
   result: WindowResult;
   cpuMicros: number;
   /** Share of the machine's CPU used by processes other than the server and the load generator. */
@@ -207,33 +212,44 @@ async function waitForQuiet(): Promise<number> {
   }
 }
 
+interface Measured {
+  result: WindowResult;
+  cpuMicros: number;
+}
+
+/**
+ * One window: the load generator drives every given server at the same time (a variant and its
+ * reference share core 0 and whatever else runs on the machine), and each server's CPU clock is
+ * read before and after.
+ */
 async function measureWindow(
   load: Child,
-  server: Child,
-  port: number,
+  targets: readonly { child: Child; port: number }[],
   mode: ModeName,
   durationMs = options.durationMs,
-): Promise<{ result: WindowResult; cpuMicros: number; otherLoad: number }> {
-  load.send({ type: 'run', port, mode, concurrency: options.concurrency, warmupMs: options.warmupMs, durationMs });
+): Promise<{ measured: Measured[]; otherLoad: number }> {
+  load.send({ type: 'run', ports: targets.map((t) => t.port), mode, concurrency: options.concurrency, warmupMs: options.warmupMs, durationMs });
   await load.next('warm');
-  const before = await serverCpuMicros(server);
+  const before = await Promise.all(targets.map((t) => serverCpuMicros(t.child)));
   const busyBefore = machineBusyMicros();
   const t0 = performance.now();
   load.send({ type: 'go' });
   const done = await load.next('done');
   const busyAfter = machineBusyMicros();
   const wallMicros = (performance.now() - t0) * 1000;
-  const after = await serverCpuMicros(server);
+  const after = await Promise.all(targets.map((t) => serverCpuMicros(t.child)));
   load.send({ type: 'close' });
   await load.next('closed');
-  const result = done['result'] as WindowResult;
-  const cpuMicros = after - before;
-  const other = (busyAfter - busyBefore - cpuMicros - result.cpuMicros) / (wallMicros * cpus().length);
-  return { result, cpuMicros, otherLoad: Math.max(0, other) };
+  const results = done['results'] as WindowResult[];
+  const measured = results.map((result, i) => ({ result, cpuMicros: after[i]! - before[i]! }));
+  const ours = measured.reduce((a, m) => a + m.cpuMicros, 0) + (results[0]?.cpuMicros ?? 0);
+  const other = (busyAfter - busyBefore - ours) / (wallMicros * cpus().length);
+  return { measured, otherLoad: Math.max(0, other) };
 }
 
+const startedAt = Date.now();
 function log(line: string): void {
-  process.stderr.write(`${line}\n`);
+  process.stderr.write(`${line} [${((Date.now() - startedAt) / 1000).toFixed(0)} s]\n`);
 }
 
 async function main(): Promise<void> {
@@ -282,18 +298,24 @@ async function main(): Promise<void> {
       const s = servers.get(variant)!;
       for (const mode of MODE_NAMES.filter((m) => onlyModes.includes(m))) {
         const warmMs = mode === 'keepalive' ? options.initialWarmupMs : options.initialWarmupMs / 3;
-        await measureWindow(load, s.child, s.port, mode, warmMs);
+        await measureWindow(load, [s], mode, warmMs);
       }
     }
     waitBudgetMs = options.maxWaitMs;
+    // Each window measures a variant together with its reference (see measureWindow).
+    const pairs = available
+      .filter((v) => VARIANTS[v].reference !== v && servers.has(VARIANTS[v].reference))
+      .map((v) => [v, VARIANTS[v].reference] as const);
     for (let round = 0; round < options.rounds; round++) {
       for (const mode of roundOrder(MODE_NAMES, round).filter((m) => onlyModes.includes(m))) {
-        for (const variant of roundOrder(available, round + MODE_NAMES.indexOf(mode))) {
-          const s = servers.get(variant)!;
+        for (const [variant, reference] of roundOrder(pairs, round + MODE_NAMES.indexOf(mode))) {
           await waitForQuiet();
-          const w = await measureWindow(load, s.child, s.port, mode);
-          windows.push({ round, mode, variant, ...w });
-          if (w.result.firstError && w.result.errors > 0) log(`bench: ${mode}/${variant}: ${w.result.errors} errors, first: ${w.result.firstError}`);
+          const { measured, otherLoad } = await measureWindow(load, [servers.get(variant)!, servers.get(reference)!], mode);
+          windows.push({ round, mode, variant, partner: reference, ...measured[0]!, otherLoad });
+          windows.push({ round, mode, variant: reference, partner: variant, ...measured[1]!, otherLoad });
+          for (const [name, m] of [[variant, measured[0]!], [reference, measured[1]!]] as const) {
+            if (m.result.errors > 0) log(`bench: ${mode}/${name}: ${m.result.errors} errors, first: ${m.result.firstError}`);
+          }
         }
       }
       log(`bench: round ${round + 1}/${options.rounds} done (${((Date.now() - started) / 1000).toFixed(0)} s)`);
@@ -308,6 +330,7 @@ async function main(): Promise<void> {
         round: w.round,
         mode: w.mode,
         variant: w.variant,
+        partner: w.partner,
         requests: w.result.requests,
         elapsedMs: w.result.elapsedMs,
         cpuMicros: w.cpuMicros,
@@ -321,7 +344,9 @@ async function main(): Promise<void> {
         if (mine.length === 0) continue;
         const reference = VARIANTS[variant].reference;
         const perRound = mine.map((w) => w.cpuMicros / Math.max(1, w.result.requests));
-        const refOf = (w: Window) => windows.find((x) => x.mode === mode && x.variant === reference && x.round === w.round);
+        // The reference's side of the same window.
+        const refOf = (w: Window) =>
+          windows.find((x) => x.mode === mode && x.variant === reference && x.partner === variant && x.round === w.round);
         // Rounds where neither this window nor its reference shared the machine with much else;
         // all rounds when fewer than three were quiet.
         const quiet = mine.filter((w) => Math.max(w.otherLoad, refOf(w)?.otherLoad ?? 1) <= QUIET_LOAD);
@@ -332,7 +357,7 @@ async function main(): Promise<void> {
           return ref.cpuMicros / Math.max(1, ref.result.requests) / (w.cpuMicros / Math.max(1, w.result.requests));
         });
         const rpsRatios = mine.map((w) => {
-          const ref = windows.find((x) => x.mode === mode && x.variant === reference && x.round === w.round);
+          const ref = refOf(w);
           if (!ref) return Number.NaN;
           return w.result.requests / w.result.elapsedMs / (ref.result.requests / ref.result.elapsedMs);
         });
@@ -388,7 +413,8 @@ function print(results: Results, certSource: string, seconds: number): void {
   out.push(`mtls-observability benchmark — node ${process.version}, ${cpus().length} cores (${cpus()[0]?.model ?? '?'}), ${new Date().toISOString()}`);
   out.push(
     `${o.quick ? 'QUICK smoke run (numbers not meaningful); ' : ''}${o.rounds} interleaved round(s) × ${o.durationMs} ms per window (+${o.warmupMs} ms warm-up), ` +
-      `${o.concurrency} connections in flight, ${o.pool} client certificates (${certSource}), ` +
+      `each window a variant and its reference at the same time, ${o.concurrency} connections in flight to each, ` +
+      `${o.pool} client certificates (${certSource}), ` +
       `${o.pin ? 'server on core 0, load generator on core 1' : 'not pinned'}`,
   );
   out.push(
