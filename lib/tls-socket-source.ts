@@ -90,29 +90,32 @@ export class TlsSocketSource implements IdentitySource {
   }
 
   resolve(req: IncomingMessage): PeerIdentity {
-    const socket = connectionSocketOf(req);
-    if (socket === undefined) return CLOSED;
-    const cached = this.#connections.get(socket);
-    if (cached !== undefined) return cached;
-    const identity = this.#read(socket as TlsSocketLike);
-    if (identity !== CLOSED) this.#connections.set(socket, identity);
-    return identity;
+    try {
+      const socket = connectionSocketOf(req);
+      if (socket === undefined) return CLOSED;
+      const cached = this.#connections.get(socket);
+      if (cached !== undefined) return cached;
+      const identity = this.#read(socket as TlsSocketLike);
+      if (identity !== CLOSED) this.#connections.set(socket, identity);
+      return identity;
+    } catch {
+      // HTTP/2's socket proxy throws ERR_HTTP2_SOCKET_UNBOUND once its session is gone.
+      return CLOSED;
+    }
   }
 
   #read(socket: TlsSocketLike): PeerIdentity {
+    // Checked first: HTTP/2's socket proxy answers from the stream once the session is gone, so
+    // `encrypted` would read as undefined and the request would look like plain HTTP.
+    if (socket.destroyed === true) return CLOSED;
     if (socket.encrypted !== true) return NOT_TLS;
-    let raw: Uint8Array | undefined;
-    try {
-      // getPeerX509Certificate() wraps the already-decoded certificate (about 1 µs);
-      // getPeerCertificate() builds a new object with every field (about 17 µs, research C.1).
-      raw = socket.getPeerX509Certificate?.()?.raw;
-      if (raw === undefined) {
-        // No certificate gives {}; a destroyed socket gives null, and then we cannot know.
-        const legacy = socket.getPeerCertificate?.();
-        return legacy === null || legacy === undefined || socket.destroyed === true ? CLOSED : MISSING;
-      }
-    } catch {
-      return CLOSED;
+    // getPeerX509Certificate() wraps the already-decoded certificate (about 1 µs);
+    // getPeerCertificate() builds a new object with every field (about 17 µs, research C.1).
+    const raw: Uint8Array | undefined = socket.getPeerX509Certificate?.()?.raw;
+    if (raw === undefined) {
+      // No certificate gives {}; a destroyed socket gives null, and then we cannot know.
+      const legacy = socket.getPeerCertificate?.();
+      return legacy === null || legacy === undefined || socket.destroyed === true ? CLOSED : MISSING;
     }
     let certificate: PeerIdentity['certificate'];
     try {

@@ -318,3 +318,33 @@ test('HTTP/2: every stream of a session shares one identity; parsed once per ses
     await new Promise((resolve) => server.close(resolve));
   }
 });
+
+test('HTTP/2: a session destroyed before the lookup gives CONNECTION_CLOSED, never a throw', async () => {
+  const { source } = newSource();
+  const seen: PeerIdentity[] = [];
+  const server = http2.createSecureServer(
+    { cert: pki.server.chainPem, key: pki.server.keyPem, ca: pki.ca.certPem, requestCert: true, rejectUnauthorized: false },
+    (req) => {
+      req.stream.session!.destroy();
+      seen.push(source.resolve(req as unknown as IncomingMessage));
+    },
+  );
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  try {
+    const { port } = server.address() as AddressInfo;
+    const session = http2.connect(`https://127.0.0.1:${port}`, {
+      ca: pki.ca.certPem,
+      servername: 'localhost',
+      cert: pki.clients.valid.chainPem,
+      key: pki.clients.valid.keyPem,
+    });
+    session.on('error', () => {});
+    const stream = session.request({ ':path': '/' });
+    stream.on('error', () => {});
+    stream.end();
+    await new Promise((resolve) => session.once('close', resolve));
+    assert.deepEqual(seen, [{ verified: false, verify: 'NONE', reason: 'CONNECTION_CLOSED', source: 'tls' }]);
+  } finally {
+    await new Promise((resolve) => server.close(resolve));
+  }
+});
