@@ -121,6 +121,14 @@ for (const { name, version, escapes } of VERSIONS) {
       combinedLine('/none', undefined, 'NONE', escapes),
       combinedLine('/expired', expired, 'FAILED:CERT_HAS_EXPIRED', escapes),
     ]);
+    // A reader that honours backslash escapes inside quotes sees the same five quoted fields on
+    // every line: request, referrer, user agent, subject, issuer. The CN's quotes never close one.
+    for (const line of lines) {
+      const quoted = [...line.matchAll(/"((?:[^"\\]|\\.)*)"/g)].map((m) => m[1]);
+      assert.equal(quoted.length, 5, line);
+      assert.match(quoted[0]!, /^GET \/\w+ HTTP\/1\.1$/);
+      assert.ok(quoted[4] === 'CN=mtls-observability development CA' || quoted[4] === '-', line);
+    }
     // The forged request line inside the CN never starts a line of its own.
     assert.ok(lines.every((line) => line.startsWith('127.0.0.1 - - [')));
     assert.ok(!text.includes('\n127.0.0.1 - admin'));
