@@ -75,7 +75,7 @@ const HOSTS: Record<string, (log: Writable) => Handler> = {
   Connect: (log) => {
     const app = connect();
     app.use(morgan(LOG_FORMAT, { stream: log }) as connect.NextHandleFunction);
-    app.use(mtlsIdentity() as connect.NextHandleFunction);
+    app.use(mtlsIdentity());
     app.use('/who', (req: IncomingMessage, res: ServerResponse) => {
       res.end(describe(req, res));
     });
@@ -147,7 +147,7 @@ test('http2.createSecureServer({ allowHTTP1: true }) with a Connect handler: HTT
   const log = logSink();
   const app = connect();
   app.use(morgan(LOG_FORMAT, { stream: log.stream }) as connect.NextHandleFunction);
-  app.use(mtlsIdentity({ require: true }) as connect.NextHandleFunction);
+  app.use(mtlsIdentity({ require: true }));
   app.use('/who', (req: IncomingMessage, res: ServerResponse) => {
     res.end(describe(req, res));
   });
