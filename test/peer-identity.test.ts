@@ -76,3 +76,14 @@ test('anything but a request gives undefined and never throws', () => {
   assert.equal(getPeerIdentity({} as IncomingMessage), undefined);
   assert.deepEqual(getPeerIdentity({ socket: null } as unknown as IncomingMessage), undefined);
 });
+
+test('a second copy of the library (here the built dist/) sees identities the first attached', async () => {
+  // Two installs of the package (two versions, or ESM and a bundled copy) share Symbol.for keys.
+  const distPath = '../dist/peer-identity.js';
+  const dist = (await import(distPath)) as { getPeerIdentity: typeof getPeerIdentity };
+  assert.notEqual(dist.getPeerIdentity, getPeerIdentity);
+  const req = { socket: {} } as unknown as IncomingMessage;
+  const identity: PeerIdentity = { verified: true, verify: 'SUCCESS', source: 'nginx' };
+  attachPeerIdentity(req, identity);
+  assert.equal(dist.getPeerIdentity(req), identity);
+});
