@@ -289,3 +289,18 @@ test('without res.locals (bare node:https) the middleware still attaches the ide
     await server.close();
   }
 });
+
+test('the README options table lists exactly the options mtlsIdentity() accepts', async () => {
+  const { readFile } = await import('node:fs/promises');
+  const readme = await readFile(new URL('../README.md', import.meta.url), 'utf8');
+  const section = readme.split('## `mtlsIdentity(options?)` options')[1]!.split('\n## ')[0]!;
+  const documented = [...section.matchAll(/^\| `(\w+)` \|/gm)].map((m) => m[1]).sort();
+  let known: string[] = [];
+  try {
+    mtlsIdentity({ '?': true } as never);
+  } catch (error) {
+    known = (error as Error).message.split('Known options: ')[1]!.replace(/\.$/, '').split(', ').sort();
+  }
+  assert.ok(known.length >= 4);
+  assert.deepEqual(documented, known);
+});
