@@ -309,3 +309,12 @@ test('registerMorganTokens refuses anything but morgan, and bad options', () => 
     message: 'registerMorganTokens(): unknown option "prefix". Known options: formats.',
   });
 });
+
+test('the README token and format tables match what registerMorganTokens registers', async () => {
+  const { readFile } = await import('node:fs/promises');
+  const readme = await readFile(new URL('../README.md', import.meta.url), 'utf8');
+  const section = readme.split('## morgan tokens')[1]!.split('\n## ')[0]!;
+  const tokens = [...section.matchAll(/^\| `:(\w+)` \|/gm)].map((m) => m[1]);
+  assert.deepEqual([...tokens].sort(), [...MORGAN_TOKEN_NAMES].sort());
+  assert.ok(section.includes(`| \`mtls-combined\` | \`${MTLS_COMBINED_FORMAT}\` |`));
+});
