@@ -133,7 +133,11 @@ const cache = new Cache();
 let next = 0;
 let feedOne: (der: Uint8Array) => void = (der) => cache.get(der);
 if (typeof lib.mtlsIdentity === 'function') {
-  const middleware = lib.mtlsIdentity({ certificateCache: cache });
+  // Metrics on, with a real MeterProvider: the certificate-expiry gauges keep their own bounded
+  // record of recently seen certificates, and it must be bounded too.
+  const { MeterProvider } = await import('@opentelemetry/sdk-metrics');
+  const meterProvider = new MeterProvider();
+  const middleware = lib.mtlsIdentity({ certificateCache: cache, meterProvider });
   const noop = () => {};
   feedOne = (der) => {
     const x509 = { raw: der };
@@ -141,7 +145,7 @@ if (typeof lib.mtlsIdentity === 'function') {
     const req = { socket, httpVersionMajor: 1, headers: {}, method: 'GET', url: '/' };
     middleware(req, { locals: {} }, noop);
   };
-  notes.push('heap measured through mtlsIdentity() with one fake TLS connection per certificate');
+  notes.push('heap measured through mtlsIdentity({ meterProvider }) with one fake TLS connection per certificate');
 } else {
   notes.push('heap measured through CertificateCache.get (mtlsIdentity not available)');
 }

@@ -1,8 +1,9 @@
 /**
  * `npm run bench`: the mutual-TLS benchmark (issue 5).
  *
- * One server process per variant (pinned to core 0 when `taskset` exists), one load generator
- * process (pinned to core 1) presenting client certificates over loopback. Every window reads the
+ * Two server processes per compared variant, the variant and its own copy of its reference (all
+ * pinned to core 0 when `taskset` exists), and one load generator process (pinned to core 1)
+ * presenting client certificates over loopback. Every window reads the
  * serving processes' own CPU clocks (process.cpuUsage) before and after, so "CPU µs per request" is
  * what a server spent. A window drives a variant and its reference at the same time (both on core
  * 0), so whatever else runs on this shared machine disturbs both alike. Rounds are interleaved: each
@@ -273,44 +274,51 @@ async function main(): Promise<void> {
     children.push(load);
     await load.next('ready');
 
-    const servers = new Map<VariantName, { child: Child; port: number }>();
+    // One pair of server processes per compared variant: the variant and its own instance of its
+    // reference, so both sides of a pair are used (and sit idle) exactly alike.
+    type Server = { child: Child; port: number };
+    const pairs: { variant: VariantName; reference: VariantName; servers: [Server, Server] }[] = [];
     const unavailable = new Map<VariantName, string>();
-    for (const name of VARIANT_NAMES.filter((v) => onlyVariants.includes(v))) {
-      const child = startChild(`server ${name}`, 'server.ts', [name, work], options.pin ? 0 : undefined, serverFlags);
+    const start = async (name: VariantName, label: string): Promise<Server | undefined> => {
+      const child = startChild(`server ${label}`, 'server.ts', [name, work], options.pin ? 0 : undefined, serverFlags);
       children.push(child);
       try {
-        const ready = await child.next('ready', 60_000);
-        servers.set(name, { child, port: ready['port'] as number });
+        const ready = await child.next('ready', 90_000);
+        return { child, port: ready['port'] as number };
       } catch (error) {
         const text = error instanceof Error ? error.message : String(error);
         const reason = text.split('\n').find((l) => /^\s*\w*Error: /.test(l))?.trim() ?? text.split('\n')[0]!;
         unavailable.set(name, reason.slice(0, 200));
         log(`bench: variant ${name} unavailable: ${reason.slice(0, 300)}`);
+        return undefined;
       }
-    }
+    };
+    const compared = VARIANT_NAMES.filter((v) => onlyVariants.includes(v) && VARIANTS[v].reference !== v);
+    await Promise.all(
+      compared.map(async (variant) => {
+        const reference = VARIANTS[variant].reference;
+        const [a, b] = await Promise.all([start(variant, variant), start(reference, `${reference} (paired with ${variant})`)]);
+        if (a && b) pairs.push({ variant, reference, servers: [a, b] });
+      }),
+    );
+    pairs.sort((x, y) => compared.indexOf(x.variant) - compared.indexOf(y.variant));
 
     const windows: Window[] = [];
-    const available = VARIANT_NAMES.filter((v) => servers.has(v));
     // JIT warm-up before anything counts: on this machine class Express needs seconds of traffic
     // before its per-request cost settles.
-    log(`bench: warming ${available.length} servers up ...`);
-    for (const variant of available) {
-      const s = servers.get(variant)!;
+    log(`bench: warming ${pairs.length * 2} servers up ...`);
+    for (const pair of pairs) {
       for (const mode of MODE_NAMES.filter((m) => onlyModes.includes(m))) {
         const warmMs = mode === 'keepalive' ? options.initialWarmupMs : options.initialWarmupMs / 3;
-        await measureWindow(load, [s], mode, warmMs);
+        await measureWindow(load, pair.servers, mode, warmMs);
       }
     }
     waitBudgetMs = options.maxWaitMs;
-    // Each window measures a variant together with its reference (see measureWindow).
-    const pairs = available
-      .filter((v) => VARIANTS[v].reference !== v && servers.has(VARIANTS[v].reference))
-      .map((v) => [v, VARIANTS[v].reference] as const);
     for (let round = 0; round < options.rounds; round++) {
       for (const mode of roundOrder(MODE_NAMES, round).filter((m) => onlyModes.includes(m))) {
-        for (const [variant, reference] of roundOrder(pairs, round + MODE_NAMES.indexOf(mode))) {
+        for (const { variant, reference, servers } of roundOrder(pairs, round + MODE_NAMES.indexOf(mode))) {
           await waitForQuiet();
-          const { measured, otherLoad } = await measureWindow(load, [servers.get(variant)!, servers.get(reference)!], mode);
+          const { measured, otherLoad } = await measureWindow(load, servers, mode);
           windows.push({ round, mode, variant, partner: reference, ...measured[0]!, otherLoad });
           windows.push({ round, mode, variant: reference, partner: variant, ...measured[1]!, otherLoad });
           for (const [name, m] of [[variant, measured[0]!], [reference, measured[1]!]] as const) {
@@ -318,7 +326,7 @@ async function main(): Promise<void> {
           }
         }
       }
-      log(`bench: round ${round + 1}/${options.rounds} done (${((Date.now() - started) / 1000).toFixed(0)} s)`);
+      log(`bench: round ${round + 1}/${options.rounds} done`);
     }
 
     const results: Results = {
