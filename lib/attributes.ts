@@ -64,6 +64,8 @@ export const METRIC_MTLS_CLIENT_CERTIFICATE_TIME_LEFT = 'mtls.server.client_cert
 export const METRIC_MTLS_CLIENT_CERTIFICATE_MIN_TIME_LEFT = 'mtls.server.client_certificate.min_time_left';
 /** Gauge `{certificate}`: distinct client certificates seen recently that expire within the warning window. */
 export const METRIC_MTLS_CLIENT_CERTIFICATE_EXPIRING = 'mtls.server.client_certificate.expiring';
+/** Counter `{request}`: requests from untrusted peers that carried forwarded-certificate headers (spoofing attempts). */
+export const METRIC_MTLS_SERVER_UNTRUSTED_PROXY_HEADERS = 'mtls.server.untrusted_proxy_headers';
 
 /** Instrumentation scope name used for the tracer and the meter: the npm package name. */
 export const INSTRUMENTATION_SCOPE_NAME = 'mtls-observability';

@@ -31,6 +31,7 @@ import {
   METRIC_MTLS_CLIENT_CERTIFICATE_TIME_LEFT,
   METRIC_MTLS_SERVER_HANDSHAKES,
   METRIC_MTLS_SERVER_REQUESTS,
+  METRIC_MTLS_SERVER_UNTRUSTED_PROXY_HEADERS,
 } from './attributes.js';
 import { isBoolean, isIntegerInRange, type OptionCheck } from './options.js';
 import { libraryVersion, otelApi } from './otel-api.js';
@@ -195,8 +196,14 @@ function instrumentsFor(provider: MeterProvider, recorder: MtlsMetrics): Provide
       description: 'Remaining validity of the client certificate presented on each new connection (0 when expired).',
       advice: { explicitBucketBoundaries: [...TIME_LEFT_BUCKETS] },
     });
-    const observables: Observable[] = [requests, handshakes, minTimeLeft, expiring];
-    meter.addBatchObservableCallback((result) => observe(result, recorders, requests, handshakes, minTimeLeft, expiring), observables);
+    const untrustedProxyHeaders = meter.createObservableCounter(METRIC_MTLS_SERVER_UNTRUSTED_PROXY_HEADERS, {
+      unit: '{request}',
+      description:
+        'Requests from peers outside trustedProxies that carried forwarded client-certificate headers (ignored and removed).',
+    });
+    const counters: CounterInstruments = { requests, handshakes, untrustedProxyHeaders };
+    const observables: Observable[] = [requests, handshakes, untrustedProxyHeaders, minTimeLeft, expiring];
+    meter.addBatchObservableCallback((result) => observe(result, recorders, counters, minTimeLeft, expiring), observables);
     instruments = { timeLeft, recorders };
     instrumentsByProvider.set(provider, instruments);
   }
@@ -204,17 +211,24 @@ function instrumentsFor(provider: MeterProvider, recorder: MtlsMetrics): Provide
   return instruments;
 }
 
+/** The observable counters fed from each recorder's in-process count tables. */
+interface CounterInstruments {
+  readonly requests: Observable;
+  readonly handshakes: Observable;
+  readonly untrustedProxyHeaders: Observable;
+}
+
 function observe(
   result: BatchObservableResult,
   recorders: Set<WeakRef<MtlsMetrics>>,
-  requests: Observable,
-  handshakes: Observable,
+  counters: CounterInstruments,
   minTimeLeft: Observable,
   expiring: Observable,
 ): void {
   const now = Date.now();
   const requestSums = new Map<string, CountEntry>();
   const handshakeSums = new Map<string, CountEntry>();
+  const untrustedSums = new Map<string, CountEntry>();
   let soonest = Number.POSITIVE_INFINITY;
   const expiringSoon = new Set<string>();
   let sawCertificates = false;
@@ -226,6 +240,7 @@ function observe(
     }
     addInto(requestSums, recorder.requests);
     addInto(handshakeSums, recorder.handshakes);
+    addInto(untrustedSums, recorder.untrustedProxyHeaders);
     const recent = recorder.recentCertificates;
     if (recent === undefined) continue;
     sawCertificates = true;
@@ -234,8 +249,11 @@ function observe(
       if (notAfter - now <= recent.expiringMs) expiringSoon.add(fingerprint);
     }
   }
-  for (const entry of requestSums.values()) result.observe(requests, entry.count, entry.attributes);
-  for (const entry of handshakeSums.values()) result.observe(handshakes, entry.count, entry.attributes);
+  for (const entry of requestSums.values()) result.observe(counters.requests, entry.count, entry.attributes);
+  for (const entry of handshakeSums.values()) result.observe(counters.handshakes, entry.count, entry.attributes);
+  for (const entry of untrustedSums.values()) {
+    result.observe(counters.untrustedProxyHeaders, entry.count, entry.attributes);
+  }
   // No certificate seen recently: no point, so "expires within 7 days" alerts stay quiet.
   if (soonest !== Number.POSITIVE_INFINITY) result.observe(minTimeLeft, Math.floor((soonest - now) / 1000));
   if (sawCertificates) result.observe(expiring, expiringSoon.size);
@@ -281,6 +299,7 @@ interface IdentityEntry {
 export class MtlsMetrics {
   readonly requests = new CountTable();
   readonly handshakes = new CountTable();
+  readonly untrustedProxyHeaders = new CountTable();
   /** Present when this recorder tracks certificate expiry (the middleware's recorder). */
   readonly recentCertificates: RecentCertificates | undefined;
   readonly #fixedProvider: MeterProvider | undefined;
@@ -376,6 +395,21 @@ export class MtlsMetrics {
         ...(resumed !== undefined ? { [ATTR_TLS_RESUMED]: resumed } : {}),
       }),
       () => [`${outcome}|${ERROR_TYPE_OTHER}`, { [ATTR_MTLS_HANDSHAKE_OUTCOME]: outcome, [ATTR_ERROR_TYPE]: ERROR_TYPE_OTHER }],
+    );
+    entry.count++;
+    this.#bind();
+  }
+
+  /**
+   * Counts one request whose forwarded-certificate headers (of proxy `format`) came from a peer
+   * outside `trustedProxies`. The format name is from a fixed list, so cardinality stays bounded.
+   */
+  recordUntrustedProxyHeaders(format: string): void {
+    const source = SOURCE_PATTERN.test(format) ? format : ERROR_TYPE_OTHER;
+    const entry = this.untrustedProxyHeaders.entry(
+      source,
+      () => ({ [ATTR_MTLS_CLIENT_SOURCE]: source }),
+      () => [ERROR_TYPE_OTHER, { [ATTR_MTLS_CLIENT_SOURCE]: ERROR_TYPE_OTHER }],
     );
     entry.count++;
     this.#bind();

@@ -11,7 +11,12 @@ import { CertificateCache, DEFAULT_CERTIFICATE_CACHE_SIZE } from './identity-cac
 import { assertFactoryCalled, isBoolean, isIntegerInRange, isNonEmptyString, validateOptions, type OptionCheck } from './options.js';
 import { attachPeerIdentity, type IdentityObserver, type IdentitySource } from './peer-identity.js';
 import { TlsSocketSource, TLS_SOURCE } from './tls-socket-source.js';
-import { createProxySource, PROXY_SOURCE_OPTION_CHECKS, type ProxySourceOptions } from './proxy-source.js';
+import {
+  createProxySource,
+  PROXY_SOURCE_OPTION_CHECKS,
+  type ProxySourceOptions,
+  type UntrustedProxyHeadersEvent,
+} from './proxy-source.js';
 import type { PeerIdentity } from './types.js';
 // Traces and metrics (lib/tracing.ts, lib/metrics.ts).
 import { createSpanObserver, TRACING_OPTION_CHECKS, type TracingOptions } from './tracing.js';
@@ -99,22 +104,29 @@ function resolveConfig(options: MtlsIdentityOptions | undefined): MiddlewareConf
   const certificates =
     o.certificateCache ?? new CertificateCache({ maxEntries: o.certificateCacheSize ?? DEFAULT_CERTIFICATE_CACHE_SIZE });
   const tlsSource = new TlsSocketSource({ certificates });
-  // Trusted-proxy source (lib/proxy-source.ts): headers from trusted proxies, the TLS socket otherwise.
-  const source: IdentitySource = createProxySource('mtlsIdentity()', o, tlsSource, certificates) ?? tlsSource;
   const observers: IdentityObserver[] = [guardObserver('res.locals', localsObserver(o.localsKey ?? DEFAULT_LOCALS_KEY))];
   // Traces and metrics (lib/tracing.ts, lib/metrics.ts): built here, nothing decided per request.
   const spanObserver = o.tracing === false ? undefined : createSpanObserver();
   if (spanObserver !== undefined) observers.push(guardObserver('span attributes', spanObserver));
-  if (o.metrics !== false) {
-    const metrics = new MtlsMetrics({
-      trackCertificates: true,
-      required: o.require ?? false,
-      ...(o.meterProvider !== undefined ? { meterProvider: o.meterProvider } : {}),
-      ...(o.expiryWarningSeconds !== undefined ? { expiryWarningSeconds: o.expiryWarningSeconds } : {}),
-      ...(o.recentCertificateSeconds !== undefined ? { recentCertificateSeconds: o.recentCertificateSeconds } : {}),
-    });
-    observers.push(guardObserver('metrics', (identity) => metrics.recordRequest(identity)));
-  }
+  const metrics =
+    o.metrics === false
+      ? undefined
+      : new MtlsMetrics({
+          trackCertificates: true,
+          required: o.require ?? false,
+          ...(o.meterProvider !== undefined ? { meterProvider: o.meterProvider } : {}),
+          ...(o.expiryWarningSeconds !== undefined ? { expiryWarningSeconds: o.expiryWarningSeconds } : {}),
+          ...(o.recentCertificateSeconds !== undefined ? { recentCertificateSeconds: o.recentCertificateSeconds } : {}),
+        });
+  if (metrics !== undefined) observers.push(guardObserver('metrics', (identity) => metrics.recordRequest(identity)));
+  // Trusted-proxy source (lib/proxy-source.ts): headers from trusted proxies, the TLS socket
+  // otherwise; every spoofing attempt is also counted.
+  const countUntrusted =
+    metrics === undefined
+      ? undefined
+      : (event: UntrustedProxyHeadersEvent) => metrics.recordUntrustedProxyHeaders(event.format);
+  const source: IdentitySource =
+    createProxySource('mtlsIdentity()', o, tlsSource, certificates, countUntrusted) ?? tlsSource;
   return { source, observers, require: o.require ?? false };
 }
 

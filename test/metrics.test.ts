@@ -293,3 +293,44 @@ describe('MtlsMetrics', () => {
     assert.throws(() => mtlsIdentity({ expiryWarningSeconds: -1 }), { message: /option "expiryWarningSeconds" must be an integer from 1 to/ });
   });
 });
+
+describe('spoofing attempts', () => {
+  test('forwarded-certificate headers from an untrusted peer are counted by proxy format, never as an identity', async () => {
+    const meter = createTestMeter();
+    const mw = mtlsIdentity({
+      tracing: false,
+      meterProvider: meter.provider,
+      proxyFormat: 'nginx',
+      trustedProxies: ['192.0.2.10/32'],
+      onUntrustedProxyHeaders: () => {},
+    });
+    const server = http.createServer((req, res) => mw(req, res, () => res.end('ok')));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as AddressInfo;
+    const send = (headers: Record<string, string>) =>
+      new Promise<number>((resolve, reject) => {
+        http
+          .get({ host: '127.0.0.1', port, headers, agent: false }, (res) => {
+            res.resume();
+            res.on('end', () => resolve(res.statusCode ?? 0));
+          })
+          .on('error', reject);
+      });
+    try {
+      const forged = { 'X-SSL-Client-Cert': encodeURIComponent(pki.clients.valid.certPem), 'X-SSL-Client-Verify': 'SUCCESS' };
+      assert.equal(await send(forged), 200);
+      assert.equal(await send(forged), 200);
+      assert.equal(await send({}), 200);
+      assert.deepEqual(await meter.points('mtls.server.untrusted_proxy_headers'), [
+        { attributes: { 'mtls.client.source': 'nginx' }, value: 2 },
+      ]);
+      // The forged requests were counted as what they are: plain HTTP without a certificate.
+      assert.deepEqual(await meter.points('mtls.server.requests'), [
+        { attributes: { 'mtls.verify.result': 'none', 'error.type': 'NOT_TLS', 'mtls.client.source': 'tls', 'mtls.verify.required': false }, value: 3 },
+      ]);
+    } finally {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await meter.shutdown();
+    }
+  });
+});
