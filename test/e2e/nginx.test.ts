@@ -5,10 +5,10 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import type { DevCertificate, DevCertificateSet } from '../../lib/dev-certs.js';
+import type { DevCertificateSet } from '../../lib/dev-certs.js';
 import { getTestPki } from '../helpers/pki.js';
 import { startProxy, type RunningProxy } from './proxy-configs/proxy-process.js';
-import { startProxiedApp, withoutSource, type ProxiedApp } from './proxy-configs/proxied-app.js';
+import { assertEveryClientSameThroughProxy, startProxiedApp, type ProxiedApp } from './proxy-configs/proxied-app.js';
 
 let pki: DevCertificateSet;
 let app: ProxiedApp;
@@ -36,26 +36,7 @@ after(async () => {
 });
 
 test('every development client: the identity through nginx equals the direct TLS identity', async () => {
-  const cases: [string, DevCertificate | undefined, string][] = [
-    ['valid', pki.clients.valid, 'SUCCESS'],
-    ['hostile', pki.clients.hostile, 'SUCCESS'],
-    ['none', undefined, 'NONE'],
-    ['untrusted', pki.clients.untrusted, 'FAILED:UNABLE_TO_VERIFY_LEAF_SIGNATURE'],
-    ['selfSigned', pki.clients.selfSigned, 'FAILED:DEPTH_ZERO_SELF_SIGNED_CERT'],
-    ['expired', pki.clients.expired, 'FAILED:CERT_HAS_EXPIRED'],
-    ['notYetValid', pki.clients.notYetValid, 'FAILED:CERT_NOT_YET_VALID'],
-    ['wrongEku', pki.clients.wrongEku, 'FAILED:INVALID_PURPOSE'],
-  ];
-  for (const [name, client, verify] of cases) {
-    const viaTls = await app.send(app.directPort, client);
-    const viaNginx = await app.send(nginx.port, client);
-    assert.equal(viaTls.status, 200, name);
-    assert.equal(viaNginx.status, 200, `${name}: ${viaNginx.body}`);
-    assert.equal(viaTls.identity?.source, 'tls', name);
-    assert.equal(viaNginx.identity?.source, 'nginx', name);
-    assert.equal(viaNginx.identity?.verify, verify, name);
-    assert.deepEqual(withoutSource(viaNginx.identity), withoutSource(viaTls.identity), name);
-  }
+  await assertEveryClientSameThroughProxy(app, pki, nginx.port, 'nginx');
 });
 
 test('the mtls-combined access line is the same direct and through nginx (subject, serial, verify)', async () => {

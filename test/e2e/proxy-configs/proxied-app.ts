@@ -4,6 +4,7 @@
  * and over HTTPS to direct clients, which connect from 127.0.0.2 so their own TLS connection
  * decides. Each request's identity is recorded by its `?id=`.
  */
+import assert from 'node:assert/strict';
 import http from 'node:http';
 import https from 'node:https';
 import type net from 'node:net';
@@ -137,4 +138,36 @@ export function withoutSource(identity: PeerIdentity | undefined): Omit<PeerIden
   if (identity === undefined) return undefined;
   const { source: _source, ...rest } = identity;
   return rest;
+}
+
+/**
+ * Sends every development client directly and through the proxy at `proxyPort` and asserts that
+ * the proxied identity equals the direct one but for `source`, with the verdict Node gives.
+ */
+export async function assertEveryClientSameThroughProxy(
+  app: ProxiedApp,
+  pki: DevCertificateSet,
+  proxyPort: number,
+  format: ProxyFormatName,
+): Promise<void> {
+  const cases: [string, DevCertificate | undefined, string][] = [
+    ['valid', pki.clients.valid, 'SUCCESS'],
+    ['hostile', pki.clients.hostile, 'SUCCESS'],
+    ['none', undefined, 'NONE'],
+    ['untrusted', pki.clients.untrusted, 'FAILED:UNABLE_TO_VERIFY_LEAF_SIGNATURE'],
+    ['selfSigned', pki.clients.selfSigned, 'FAILED:DEPTH_ZERO_SELF_SIGNED_CERT'],
+    ['expired', pki.clients.expired, 'FAILED:CERT_HAS_EXPIRED'],
+    ['notYetValid', pki.clients.notYetValid, 'FAILED:CERT_NOT_YET_VALID'],
+    ['wrongEku', pki.clients.wrongEku, 'FAILED:INVALID_PURPOSE'],
+  ];
+  for (const [name, client, verify] of cases) {
+    const viaTls = await app.send(app.directPort, client);
+    const viaProxy = await app.send(proxyPort, client);
+    assert.equal(viaTls.status, 200, name);
+    assert.equal(viaProxy.status, 200, `${name}: ${viaProxy.body}`);
+    assert.equal(viaTls.identity?.source, 'tls', name);
+    assert.equal(viaProxy.identity?.source, format, name);
+    assert.equal(viaProxy.identity?.verify, verify, name);
+    assert.deepEqual(withoutSource(viaProxy.identity), withoutSource(viaTls.identity), name);
+  }
 }
