@@ -12,6 +12,7 @@ import { isIP } from 'node:net';
 import type { webcrypto } from 'node:crypto';
 import * as asn1js from 'asn1js';
 import * as pkijs from 'pkijs';
+import { attributeOid } from './distinguished-name.js';
 import { validateOptions, describeValue, isOneOf, type OptionCheck } from './options.js';
 
 /** A WebCrypto key pair (`crypto.subtle.generateKey`). */
@@ -174,36 +175,20 @@ export const DEV_CLIENT_SPIFFE_ID = 'spiffe://example.org/ns/demo/sa/alice';
 /** Organisation of every client in the development set. */
 export const DEV_CLIENT_ORGANIZATION = 'mtls-observability demo';
 
-/** Short names accepted in {@link NameAttributeInput.type}, with their OIDs (OpenSSL's names). */
-export const NAME_ATTRIBUTE_OIDS: Readonly<Record<string, string>> = Object.freeze({
-  CN: '2.5.4.3',
-  SN: '2.5.4.4',
-  serialNumber: '2.5.4.5',
-  C: '2.5.4.6',
-  L: '2.5.4.7',
-  ST: '2.5.4.8',
-  street: '2.5.4.9',
-  O: '2.5.4.10',
-  OU: '2.5.4.11',
-  title: '2.5.4.12',
-  description: '2.5.4.13',
-  businessCategory: '2.5.4.15',
-  postalCode: '2.5.4.17',
-  name: '2.5.4.41',
-  GN: '2.5.4.42',
-  initials: '2.5.4.43',
-  generationQualifier: '2.5.4.44',
-  dnQualifier: '2.5.4.46',
-  pseudonym: '2.5.4.65',
-  role: '2.5.4.72',
-  organizationIdentifier: '2.5.4.97',
-  DC: '0.9.2342.19200300.100.1.25',
-  UID: '0.9.2342.19200300.100.1.1',
-  emailAddress: '1.2.840.113549.1.9.1',
-  jurisdictionL: '1.3.6.1.4.1.311.60.2.1.1',
-  jurisdictionST: '1.3.6.1.4.1.311.60.2.1.2',
-  jurisdictionC: '1.3.6.1.4.1.311.60.2.1.3',
-});
+/**
+ * Short names accepted in {@link NameAttributeInput.type}, with their OIDs: the string-valued
+ * attributes of the parser's OpenSSL name table (lib/distinguished-name.ts), the one source of OIDs.
+ */
+export const NAME_ATTRIBUTE_OIDS: Readonly<Record<string, string>> = Object.freeze(
+  Object.fromEntries(
+    [
+      'CN', 'SN', 'serialNumber', 'C', 'L', 'ST', 'street', 'O', 'OU', 'title', 'description',
+      'businessCategory', 'postalCode', 'name', 'GN', 'initials', 'generationQualifier',
+      'dnQualifier', 'pseudonym', 'role', 'organizationIdentifier', 'DC', 'UID', 'emailAddress',
+      'jurisdictionL', 'jurisdictionST', 'jurisdictionC',
+    ].map((name) => [name, attributeOid(name)!]),
+  ),
+);
 
 const DEFAULT_ENCODING: Readonly<Record<string, StringEncoding>> = {
   C: 'printable',

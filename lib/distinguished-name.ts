@@ -146,6 +146,15 @@ export function attributeShortName(oid: string): string | undefined {
   return OPENSSL_SHORT_NAMES.get(oid);
 }
 
+const OIDS_BY_SHORT_NAME: ReadonlyMap<string, string> = new Map(
+  [...OPENSSL_SHORT_NAMES].map(([oid, name]) => [name, oid]),
+);
+
+/** The attribute OID OpenSSL prints as `shortName` (`CN` → `2.5.4.3`), or `undefined`. */
+export function attributeOid(shortName: string): string | undefined {
+  return OIDS_BY_SHORT_NAME.get(shortName);
+}
+
 const utf8Decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
 function isAscii(der: Uint8Array, start: number, end: number): boolean {
