@@ -42,6 +42,10 @@ export interface MemoryReport {
   heapLargeMB: number;
   cacheEntries?: number;
   cacheCapacity?: number;
+  /** The library's own µs per request on an already identified connection, in-process. */
+  perRequest?: Record<string, number>;
+  /** Node's cost of reading the peer certificate on a new connection, median µs. */
+  perConnection?: Record<string, number>;
   notes: string[];
 }
 

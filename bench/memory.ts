@@ -125,6 +125,91 @@ hitMeans.sort((a, b) => a - b);
 const hitMicros = hitMeans[hitMeans.length >> 1]!;
 probe = undefined;
 
+// ---- the library's own cost per request on a known connection (the keep-alive path) ----
+// In-process and deterministic, unlike the end-to-end windows: what mtlsIdentity() and the
+// mtls-combined tokens add to one request whose connection was already identified.
+const perRequest: Record<string, number> = {};
+if (typeof lib.mtlsIdentity === 'function') {
+  const { createRequire } = await import('node:module');
+  const morgan = createRequire(import.meta.url)('morgan') as Record<string, unknown> & { token: unknown };
+  const full = lib as unknown as { registerMorganTokens(m: unknown): void; MORGAN_TOKEN_NAMES: readonly string[] };
+  full.registerMorganTokens(morgan);
+  const tokens = full.MORGAN_TOKEN_NAMES.map((name) => morgan[name] as (req: unknown, res: unknown) => unknown);
+  const { MeterProvider } = await import('@opentelemetry/sdk-metrics');
+  const x509 = { raw: template };
+  const socket = { encrypted: true, authorized: true, destroyed: false, getPeerX509Certificate: () => x509 };
+  const noop = () => {};
+  const measure = (mw: Middleware | undefined, withTokens: boolean): number => {
+    const one = () => {
+      const req = { socket, httpVersionMajor: 1, headers: {}, method: 'GET', url: '/' };
+      const res = { locals: {} };
+      mw?.(req, res, noop);
+      if (withTokens) for (const t of tokens) t(req, res);
+    };
+    for (let i = 0; i < 20_000; i++) one();
+    const means: number[] = [];
+    for (let b = 0; b < 100; b++) {
+      const t0 = process.hrtime.bigint();
+      for (let i = 0; i < 1000; i++) one();
+      means.push(Number(process.hrtime.bigint() - t0) / 1000 / 1000);
+    }
+    return median(means);
+  };
+  const baseline = measure(undefined, false);
+  perRequest['identity'] = measure(lib.mtlsIdentity(), false) - baseline;
+  perRequest['identity + tokens'] = measure(lib.mtlsIdentity(), true) - baseline;
+  perRequest['identity + tokens + metrics'] =
+    measure(lib.mtlsIdentity({ meterProvider: new MeterProvider() }), true) - baseline;
+}
+
+// ---- per new connection: reading the peer certificate from a live TLS socket ----
+// The TLS source reads the DER with getPeerX509Certificate().raw once per connection. Its cost
+// depends on how many certificates the client sent (leaf only, or leaf + chain).
+const perConnection: Record<string, number> = {};
+if (process.argv[2] && process.argv[2] !== 'x') {
+  const tls = await import('node:tls');
+  const { readCertFiles } = await import('./certs.js');
+  const certs = readCertFiles(process.argv[2]);
+  const samples: Record<string, number[]> = {};
+  let label = '';
+  const record = (name: string, fn: () => unknown) => {
+    const t0 = process.hrtime.bigint();
+    fn();
+    (samples[`${label}: ${name}`] ??= []).push(Number(process.hrtime.bigint() - t0) / 1000);
+  };
+  let accepted = 0;
+  const server = tls.createServer(
+    { key: certs.serverKeyPem, cert: certs.serverCertPem, ca: certs.caPem, requestCert: true, rejectUnauthorized: false },
+    (socket) => {
+      // Each call on its own fresh connection: the first call per connection is what the library pays.
+      if (accepted++ % 2) record('getPeerX509Certificate().raw', () => socket.getPeerX509Certificate()?.raw);
+      else record('getPeerCertificate()', () => socket.getPeerCertificate());
+      socket.end();
+    },
+  );
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const port = (server.address() as { port: number }).port;
+  for (const [name, withChain] of [['leaf only', false], ['leaf + CA', true]] as const) {
+    label = `client sends ${name}`;
+    // With `ca` in its context, an OpenSSL client sends the chain it can build, as curl and Node clients do.
+    const context = tls.createSecureContext({ key: certs.clientKeyPem, cert: certs.clientCertPems[0], ...(withChain ? { ca: certs.caPem } : {}) });
+    for (let i = 0; i < 400; i++) {
+      await new Promise<void>((resolve) => {
+        const c = tls.connect({ host: '127.0.0.1', port, secureContext: context, rejectUnauthorized: false }, () => c.resume());
+        c.on('close', () => resolve());
+        c.on('error', () => resolve());
+      });
+    }
+  }
+  server.close();
+  for (const [k, v] of Object.entries(samples)) perConnection[k] = median(v.slice(20));
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[sorted.length >> 1]!;
+}
+
 // ---- heap after SMALL and after `count` distinct certificates ----
 // Through the middleware when it exists: each certificate arrives on its own (fake) TLS connection,
 // so the per-connection cache and the certificate LRU both see 100,000 connections; the harness
@@ -171,6 +256,8 @@ const report: MemoryReport = {
   heapLargeMB,
   cacheEntries: cache.size,
   cacheCapacity: cache.maxEntries,
+  perRequest,
+  perConnection,
   notes,
 };
 if (process.send) {

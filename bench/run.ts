@@ -465,6 +465,23 @@ function print(results: Results, certSource: string, seconds: number): void {
       `heap after ${m.smallCount} distinct certificates: ${fixed(m.heapSmallMB, 2)} MB; after ${m.largeCount}: ${fixed(m.heapLargeMB, 2)} MB ` +
         `(${signed(m.heapLargeMB - m.heapSmallMB, 2)} MB); cache entries ${m.cacheEntries ?? 'n/a'} of ${m.cacheCapacity ?? 'n/a'}`,
     );
+    if (m.perRequest && Object.keys(m.perRequest).length) {
+      const ref = results.cells.find((c) => c.mode === 'keepalive' && c.variant === 'ref')?.cpuMicrosPerRequest ?? Number.NaN;
+      out.push(
+        `library per request on a known connection (in-process, median): ` +
+          Object.entries(m.perRequest)
+            .map(([k, us]) => `${k} ${fixed(us, 2)} µs (${fixed(ref / (ref + us), 3)}x of the keep-alive reference's ${fixed(ref, 0)} µs)`)
+            .join('; '),
+      );
+    }
+    if (m.perConnection && Object.keys(m.perConnection).length) {
+      out.push(
+        `reading the client certificate on a new connection (Node, median): ` +
+          Object.entries(m.perConnection)
+            .map(([k, us]) => `${k} ${fixed(us, 1)} µs`)
+            .join('; '),
+      );
+    }
     if (m.cacheEntries) {
       out.push(
         `certificate cache: ${fixed(((m.heapSmallMB - m.heapEmptyMB) * 1024 * 1024) / Math.min(m.smallCount, m.cacheEntries) / 1024, 1)} KB of heap per entry ` +
