@@ -58,6 +58,7 @@ export interface Results {
     warmupMs: number;
     initialWarmupMs: number;
     maxWaitMs: number;
+    minRequests: number;
     pool: number;
     concurrency: number;
     memoryCerts: number;

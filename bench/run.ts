@@ -48,6 +48,8 @@ const options = {
   warmupMs: value('--warmup', quick ? 150 : 150),
   initialWarmupMs: value('--initial-warmup', quick ? 600 : 2500),
   maxWaitMs: value('--max-wait', quick ? 1000 : 20_000),
+  // Fewest keep-alive requests per server in a window (a twentieth of it for handshake modes).
+  minRequests: value('--min-requests', quick ? 100 : 1000),
   // More certificates than the library's certificate cache holds (1000), so that cycling through
   // them misses the cache on every connection of the distinct-certificate mode.
   pool: value('--pool', quick ? 50 : 1500),
@@ -228,8 +230,10 @@ async function measureWindow(
   targets: readonly { child: Child; port: number }[],
   mode: ModeName,
   durationMs = options.durationMs,
+  warmUp = false,
 ): Promise<{ measured: Measured[]; otherLoad: number }> {
-  load.send({ type: 'run', ports: targets.map((t) => t.port), mode, concurrency: options.concurrency, warmupMs: options.warmupMs, durationMs });
+  const minRequests = warmUp ? 0 : mode === 'keepalive' ? options.minRequests : options.minRequests / 20;
+  load.send({ type: 'run', ports: targets.map((t) => t.port), mode, concurrency: options.concurrency, warmupMs: options.warmupMs, durationMs, minRequests });
   await load.next('warm');
   const before = await Promise.all(targets.map((t) => serverCpuMicros(t.child)));
   const busyBefore = machineBusyMicros();
@@ -310,7 +314,7 @@ async function main(): Promise<void> {
     for (const pair of pairs) {
       for (const mode of MODE_NAMES.filter((m) => onlyModes.includes(m))) {
         const warmMs = mode === 'keepalive' ? options.initialWarmupMs : options.initialWarmupMs / 3;
-        await measureWindow(load, pair.servers, mode, warmMs);
+        await measureWindow(load, pair.servers, mode, warmMs, true);
       }
     }
     waitBudgetMs = options.maxWaitMs;
