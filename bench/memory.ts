@@ -139,27 +139,44 @@ if (typeof lib.mtlsIdentity === 'function') {
   const x509 = { raw: template };
   const socket = { encrypted: true, authorized: true, destroyed: false, getPeerX509Certificate: () => x509 };
   const noop = () => {};
-  const measure = (mw: Middleware | undefined, withTokens: boolean): number => {
+  // kind: 'known' = the same connection every time (keep-alive); 'reconnect' = a new connection
+  // presenting the same certificate (certificate cache hit); 'new' = a new connection with a
+  // certificate never seen before (parse).
+  let serialCounter = 0x20000000;
+  const measure = (mw: Middleware | undefined, withTokens: boolean, kind: 'known' | 'reconnect' | 'new'): number => {
     const one = () => {
-      const req = { socket, httpVersionMajor: 1, headers: {}, method: 'GET', url: '/' };
+      const conn =
+        kind === 'known'
+          ? socket
+          : {
+              encrypted: true,
+              authorized: true,
+              destroyed: false,
+              getPeerX509Certificate: kind === 'new' ? ((d) => () => d)({ raw: distinctDer(serialCounter++) }) : () => x509,
+            };
+      const req = { socket: conn, httpVersionMajor: 1, headers: {}, method: 'GET', url: '/' };
       const res = { locals: {} };
       mw?.(req, res, noop);
       if (withTokens) for (const t of tokens) t(req, res);
     };
-    for (let i = 0; i < 20_000; i++) one();
+    const batches = kind === 'known' ? 100 : 40;
+    const perBatch = kind === 'known' ? 1000 : 200;
+    for (let i = 0; i < 5000; i++) one();
     const means: number[] = [];
-    for (let b = 0; b < 100; b++) {
+    for (let b = 0; b < batches; b++) {
       const t0 = process.hrtime.bigint();
-      for (let i = 0; i < 1000; i++) one();
-      means.push(Number(process.hrtime.bigint() - t0) / 1000 / 1000);
+      for (let i = 0; i < perBatch; i++) one();
+      means.push(Number(process.hrtime.bigint() - t0) / 1000 / perBatch);
     }
     return median(means);
   };
-  const baseline = measure(undefined, false);
-  perRequest['identity'] = measure(lib.mtlsIdentity(), false) - baseline;
-  perRequest['identity + tokens'] = measure(lib.mtlsIdentity(), true) - baseline;
-  perRequest['identity + tokens + metrics'] =
-    measure(lib.mtlsIdentity({ meterProvider: new MeterProvider() }), true) - baseline;
+  for (const kind of ['known', 'reconnect', 'new'] as const) {
+    const baseline = measure(undefined, false, kind);
+    const label = { known: 'known connection', reconnect: 'new connection, known certificate', new: 'new connection, new certificate' }[kind];
+    perRequest[`${label}: identity + tokens`] = measure(lib.mtlsIdentity(), true, kind) - baseline;
+    perRequest[`${label}: identity + tokens + metrics`] =
+      measure(lib.mtlsIdentity({ meterProvider: new MeterProvider() }), true, kind) - baseline;
+  }
 }
 
 // ---- per new connection: reading the peer certificate from a live TLS socket ----
