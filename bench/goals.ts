@@ -25,6 +25,8 @@ export interface CellResult {
   /** Median over rounds of this variant's requests/s ÷ the reference's. */
   rpsRatio: number;
   resumedShare: number;
+  /** Certificates parsed per request (identity variants; NaN for the others). */
+  parsesPerRequest: number;
 }
 
 export interface MemoryReport {

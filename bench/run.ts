@@ -161,11 +161,12 @@ function startChild(name: string, script: string, args: string[], core: number |
   return new Child(name, child);
 }
 
-async function serverCpuMicros(server: Child): Promise<number> {
+/** A server's CPU clock (µs) and how many certificates its library cache has parsed so far. */
+async function serverClock(server: Child): Promise<{ cpu: number; parses: number }> {
   server.send({ type: 'cpu' });
   const m = await server.next('cpu');
   const cpu = m['cpu'] as NodeJS.CpuUsage;
-  return cpu.user + cpu.system;
+  return { cpu: cpu.user + cpu.system, parses: m['parses'] as number };
 }
 
 // ---------- the run ----------
@@ -177,6 +178,7 @@ interface Window {
   partner: VariantName;
   result: WindowResult;
   cpuMicros: number;
+  parses: number;
   /** Share of the machine's CPU used by processes other than the server and the load generator. */
   otherLoad: number;
 }
@@ -218,6 +220,8 @@ async function waitForQuiet(): Promise<number> {
 interface Measured {
   result: WindowResult;
   cpuMicros: number;
+  /** Certificates the server's library cache parsed during the window. */
+  parses: number;
 }
 
 /**
@@ -235,18 +239,22 @@ async function measureWindow(
   const minRequests = warmUp ? 0 : mode === 'keepalive' ? options.minRequests : options.minRequests / 20;
   load.send({ type: 'run', ports: targets.map((t) => t.port), mode, concurrency: options.concurrency, warmupMs: options.warmupMs, durationMs, minRequests });
   await load.next('warm');
-  const before = await Promise.all(targets.map((t) => serverCpuMicros(t.child)));
+  const before = await Promise.all(targets.map((t) => serverClock(t.child)));
   const busyBefore = machineBusyMicros();
   const t0 = performance.now();
   load.send({ type: 'go' });
   const done = await load.next('done');
   const busyAfter = machineBusyMicros();
   const wallMicros = (performance.now() - t0) * 1000;
-  const after = await Promise.all(targets.map((t) => serverCpuMicros(t.child)));
+  const after = await Promise.all(targets.map((t) => serverClock(t.child)));
   load.send({ type: 'close' });
   await load.next('closed');
   const results = done['results'] as WindowResult[];
-  const measured = results.map((result, i) => ({ result, cpuMicros: after[i]! - before[i]! }));
+  const measured = results.map((result, i) => ({
+    result,
+    cpuMicros: after[i]!.cpu - before[i]!.cpu,
+    parses: after[i]!.parses - before[i]!.parses,
+  }));
   const ours = measured.reduce((a, m) => a + m.cpuMicros, 0) + (results[0]?.cpuMicros ?? 0);
   const other = (busyAfter - busyBefore - ours) / (wallMicros * cpus().length);
   return { measured, otherLoad: Math.max(0, other) };
@@ -394,6 +402,7 @@ async function main(): Promise<void> {
           cpuRatioSpread: halfIqr(ratios),
           rpsRatio: median(rpsRatios),
           resumedShare: connections ? mine.reduce((a, w) => a + w.result.resumed, 0) / connections : Number.NaN,
+          parsesPerRequest: VARIANTS[variant].identity ? mine.reduce((a, w) => a + w.parses, 0) / Math.max(1, requests) : Number.NaN,
         };
         results.cells.push(cell);
       }
@@ -438,7 +447,7 @@ function print(results: Results, certSource: string, seconds: number): void {
       'during both windows (* = fewer than 3 were, so all rounds); other load = median share of the machine used by other processes',
   );
   out.push('');
-  const header = ['mode', 'variant', 'req/s', 'p50 ms', 'p99 ms', 'CPU µs/req', 'ratio', '±', 'vs', 'rounds', 'other load', 'req/s ratio'];
+  const header = ['mode', 'variant', 'req/s', 'p50 ms', 'p99 ms', 'CPU µs/req', 'ratio', '±', 'vs', 'rounds', 'other load', 'req/s ratio', 'parses/req'];
   const rows = results.cells.map((c) => [
     MODES[c.mode],
     VARIANTS[c.variant].label,
@@ -452,11 +461,13 @@ function print(results: Results, certSource: string, seconds: number): void {
     c.variant === c.reference ? String(o.rounds) : `${c.ratioRounds}${c.quiet ? '' : '*'}`,
     `${fixed(c.otherLoad * 100, 0)}%`,
     c.variant === c.reference ? '1.00x' : `${fixed(c.rpsRatio, 3)}x`,
+    Number.isFinite(c.parsesPerRequest) ? fixed(c.parsesPerRequest, 2) : '',
   ]);
   out.push(formatTable(header, rows));
   for (const [v, reason] of Object.entries(results.unavailable)) out.push(`variant ${v} not measured: ${reason}`);
   const resumed = results.cells.filter((c) => c.mode === 'resume').map((c) => c.resumedShare);
   if (resumed.length) out.push(`resumption: ${fixed(Math.min(...resumed) * 100, 1)}% or more of the connections resumed a session`);
+  out.push('parses/req = certificates the library parsed per request served (its certificate cache holds 1000)');
   if (results.waitedMs) out.push(`waited ${fixed(results.waitedMs / 1000, 1)} s in all for other processes to quieten down`);
   const errors = results.cells.reduce((a, c) => a + c.errors, 0);
   out.push(`errors: ${errors}`);

@@ -66,6 +66,9 @@ async function makeMeterProvider(): Promise<unknown> {
   });
 }
 
+/** The identity variants' certificate cache. */
+let certificateCache: { parseCount: number } | undefined;
+
 /** The MeterProvider of a metrics variant, also given to observeTlsServer (handshake metrics). */
 let meterProvider: unknown;
 
@@ -88,7 +91,10 @@ async function buildHandler(): Promise<Handler> {
     if (typeof mtlsIdentity !== 'function' || typeof registerMorganTokens !== 'function') {
       throw new Error('library pieces missing: mtlsIdentity / registerMorganTokens not exported yet');
     }
-    const options: Record<string, unknown> = {};
+    // The default cache, passed in so that its parse count can be reported (parses per request).
+    const CertificateCache = lib['CertificateCache'] as new () => { parseCount: number };
+    certificateCache = new CertificateCache();
+    const options: Record<string, unknown> = { certificateCache };
     if (variant.metrics) options['meterProvider'] = meterProvider = await makeMeterProvider();
     let middleware: Handler;
     try {
@@ -141,7 +147,7 @@ server.listen(0, '127.0.0.1', () => {
 process.on('message', (message: { type: string }) => {
   if (message.type === 'cpu') {
     const m = process.memoryUsage();
-    process.send?.({ type: 'cpu', cpu: process.cpuUsage(), rss: m.rss, heapUsed: m.heapUsed });
+    process.send?.({ type: 'cpu', cpu: process.cpuUsage(), rss: m.rss, heapUsed: m.heapUsed, parses: certificateCache?.parseCount ?? 0 });
   } else if (message.type === 'exit') {
     if (served) process.stderr.write(`bench: server ${variantName} served ${served} requests in all\n`);
     process.exit(0);

@@ -50,7 +50,7 @@ describe('bench helpers', () => {
   test('goals: MET at or above the bar, MISSED below, UNKNOWN when not measured', () => {
     const cell = (mode: string, variant: string, cpuRatio: number) => ({
       mode, variant, reference: 'ref', requests: 1, errors: 0, rps: 1, p50ms: 1, p99ms: 1,
-      cpuMicrosPerRequest: 1, ratioRounds: 3, quiet: true, otherLoad: 0, cpuRatio, cpuRatioSpread: 0, rpsRatio: cpuRatio, resumedShare: Number.NaN,
+      parsesPerRequest: Number.NaN, cpuMicrosPerRequest: 1, ratioRounds: 3, quiet: true, otherLoad: 0, cpuRatio, cpuRatioSpread: 0, rpsRatio: cpuRatio, resumedShare: Number.NaN,
     });
     const results = {
       cells: [cell('keepalive', 'mtlsMetrics', 0.98), cell('handshakeSame', 'mtlsMetrics', 0.96)],
@@ -90,7 +90,7 @@ describe('npm run bench -- --quick', () => {
     const header = stdout.split('\n').find((l) => l.startsWith('mode '));
     assert.ok(header, stdout);
     const columns = header.split('|').map((c) => c.trim());
-    assert.deepEqual(columns, ['mode', 'variant', 'req/s', 'p50 ms', 'p99 ms', 'CPU µs/req', 'ratio', '±', 'vs', 'rounds', 'other load', 'req/s ratio']);
+    assert.deepEqual(columns, ['mode', 'variant', 'req/s', 'p50 ms', 'p99 ms', 'CPU µs/req', 'ratio', '±', 'vs', 'rounds', 'other load', 'req/s ratio', 'parses/req']);
   });
 
   test('one row per mode and variant, every variant measured, no request failed', () => {
@@ -100,7 +100,7 @@ describe('npm run bench -- --quick', () => {
         const row = stdout.split('\n').find((l) => l.startsWith(`${MODES[mode]} `) && l.includes(`| ${VARIANTS[variant].label} `));
         assert.ok(row, `no row for ${mode} / ${variant}`);
         const cells = row.split('|').map((c) => c.trim());
-        assert.equal(cells.length, 12);
+        assert.equal(cells.length, 13);
         for (const numeric of [cells[2], cells[3], cells[4], cells[5]]) assert.match(numeric!, /^\d+(\.\d+)?$/);
         assert.match(cells[6]!, /^\d+\.\d+x$/);
         const cell = json.cells.find((c) => c.mode === mode && c.variant === variant);
@@ -109,6 +109,16 @@ describe('npm run bench -- --quick', () => {
       }
     }
     assert.match(stdout, /^errors: 0$/m);
+  });
+
+  test('the library parses on new certificates only: never on keep-alive, once per connection with distinct certificates', () => {
+    for (const c of json.cells.filter((x) => Number.isFinite(x.parsesPerRequest))) {
+      if (c.mode === 'keepalive' || c.mode === 'handshakeSame' || c.mode === 'resume') assert.equal(c.parsesPerRequest, 0, `${c.mode}/${c.variant}`);
+      // the quick run cycles 50 certificates through a 1000-entry cache: after the warm-up, all hits
+      if (c.mode === 'handshakeDistinct') assert.ok(c.parsesPerRequest <= 1, `${c.mode}/${c.variant}`);
+    }
+    const identityRows = json.cells.filter((x) => Number.isFinite(x.parsesPerRequest));
+    assert.equal(identityRows.length, 3 * 4);
   });
 
   test('resumption mode really resumes TLS sessions', () => {
