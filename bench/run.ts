@@ -330,7 +330,10 @@ async function main(): Promise<void> {
       for (const mode of roundOrder(MODE_NAMES, round).filter((m) => onlyModes.includes(m))) {
         for (const { variant, reference, servers } of roundOrder(pairs, round + MODE_NAMES.indexOf(mode))) {
           await waitForQuiet();
-          const { measured, otherLoad } = await measureWindow(load, servers, mode);
+          // Alternate which server the load generator serves first, against any order effect.
+          const flip = (round + MODE_NAMES.indexOf(mode)) % 2 === 1;
+          const { measured: m, otherLoad } = await measureWindow(load, flip ? [servers[1], servers[0]] : servers, mode);
+          const measured = flip ? [m[1]!, m[0]!] : m;
           windows.push({ round, mode, variant, partner: reference, ...measured[0]!, otherLoad });
           windows.push({ round, mode, variant: reference, partner: variant, ...measured[1]!, otherLoad });
           for (const [name, m] of [[variant, measured[0]!], [reference, measured[1]!]] as const) {
@@ -468,6 +471,13 @@ function print(results: Results, certSource: string, seconds: number): void {
   const resumed = results.cells.filter((c) => c.mode === 'resume').map((c) => c.resumedShare);
   if (resumed.length) out.push(`resumption: ${fixed(Math.min(...resumed) * 100, 1)}% or more of the connections resumed a session`);
   out.push('parses/req = certificates the library parsed per request served (its certificate cache holds 1000)');
+  const control = results.cells.filter((c) => c.variant === 'control');
+  if (control.length) {
+    out.push(
+      'method check, the reference against a copy of itself (ideal 1.00x): ' +
+        control.map((c) => `${MODES[c.mode]} ${fixed(c.cpuRatio, 3)}x ± ${fixed(c.cpuRatioSpread, 3)}`).join('; '),
+    );
+  }
   if (results.waitedMs) out.push(`waited ${fixed(results.waitedMs / 1000, 1)} s in all for other processes to quieten down`);
   const errors = results.cells.reduce((a, c) => a + c.errors, 0);
   out.push(`errors: ${errors}`);

@@ -1,5 +1,5 @@
 /** The server variants the benchmark compares, and which one each is measured against. */
-export type VariantName = 'bare' | 'ref' | 'mtls' | 'mtlsMetrics' | 'traceRef' | 'traceMtls';
+export type VariantName = 'bare' | 'ref' | 'control' | 'mtls' | 'mtlsMetrics' | 'traceRef' | 'traceMtls';
 
 export interface Variant {
   readonly label: string;
@@ -14,6 +14,8 @@ export interface Variant {
 export const VARIANTS: Readonly<Record<VariantName, Variant>> = {
   bare: { label: 'node:https bare handler (ceiling)', kind: 'bare', identity: false, metrics: false, tracing: false, reference: 'ref' },
   ref: { label: 'express + morgan combined (reference)', kind: 'express', identity: false, metrics: false, tracing: false, reference: 'ref' },
+  // A/A control: the reference against a copy of itself; its ratio shows the method's own bias.
+  control: { label: 'express + morgan combined (A/A control)', kind: 'express', identity: false, metrics: false, tracing: false, reference: 'ref' },
   mtls: { label: '+ identity + mtls-combined tokens', kind: 'express', identity: true, metrics: false, tracing: false, reference: 'ref' },
   mtlsMetrics: { label: '+ identity + tokens + metrics', kind: 'express', identity: true, metrics: true, tracing: false, reference: 'ref' },
   traceRef: { label: 'express + morgan + tracing (trace reference)', kind: 'express', identity: false, metrics: false, tracing: true, reference: 'traceRef' },
