@@ -14,7 +14,8 @@
  *        --initial-warmup MS (per server, before the first round), --pool N,
  *        --max-wait MS (total time to wait for a quiet machine before windows),
  *        --concurrency N, --json FILE (results as JSON), --no-pin, --no-memory,
- *        --modes a,b and --variants a,b (subsets, for profiling; names in bench/variants.ts).
+ *        --modes a,b and --variants a,b (subsets, for profiling; names in bench/variants.ts),
+ *        --solo-warmup (warm each server alone; with --rounds 0 and a long --initial-warmup, for profiles).
  */
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -37,7 +38,7 @@ const value = (name: string, fallback: number): number => {
   const i = argv.indexOf(name);
   if (i < 0) return fallback;
   const n = Number(argv[i + 1]);
-  if (!Number.isFinite(n) || n <= 0) throw new TypeError(`bench: ${name} needs a positive number, got ${argv[i + 1]}`);
+  if (!Number.isFinite(n) || n < 0) throw new TypeError(`bench: ${name} needs a number ≥ 0, got ${argv[i + 1]}`);
   return n;
 };
 const quick = flag('--quick');
@@ -64,6 +65,7 @@ const list = (name: string): string[] | undefined => {
 };
 const onlyModes = (list('--modes') ?? MODE_NAMES) as ModeName[];
 const onlyVariants = (list('--variants') ?? VARIANT_NAMES) as VariantName[];
+const soloWarmup = flag('--solo-warmup');
 const jsonIndex = argv.indexOf('--json');
 const jsonFile = jsonIndex >= 0 ? argv[jsonIndex + 1] : undefined;
 
@@ -322,7 +324,10 @@ async function main(): Promise<void> {
     for (const pair of pairs) {
       for (const mode of MODE_NAMES.filter((m) => onlyModes.includes(m))) {
         const warmMs = mode === 'keepalive' ? options.initialWarmupMs : options.initialWarmupMs / 3;
-        await measureWindow(load, pair.servers, mode, warmMs, true);
+        // --solo-warmup: one server at a time (for profiles: a wall-clock sampling profiler charges
+        // a process for the time its pair partner preempts it).
+        if (soloWarmup) for (const server of pair.servers) await measureWindow(load, [server], mode, warmMs, true);
+        else await measureWindow(load, pair.servers, mode, warmMs, true);
       }
     }
     waitBudgetMs = options.maxWaitMs;
