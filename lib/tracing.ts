@@ -14,7 +14,8 @@
  * tests in test/tracing.test.ts fail.
  *
  * Cost: attributes are computed once per identity object (identities are cached per connection)
- * and reused as one frozen object; without an SDK, a request costs a context lookup and returns.
+ * and reused as one frozen object, only for requests whose span records; without an SDK, a request
+ * costs a context lookup and returns.
  */
 import type { IncomingMessage } from 'node:http';
 import type { Attributes, Context, Span } from '@opentelemetry/api';
@@ -120,11 +121,12 @@ export function createSpanObserver(): IdentityObserver | undefined {
   const { context, trace } = api;
   const getSpan = trace.getSpan.bind(trace);
   return (identity, req) => {
+    // Span first: without an SDK (or for an unsampled request) nothing else is computed.
+    const span = serverSpanOf(context.active(), getSpan);
+    if (span === undefined || !span.isRecording()) return;
     const attributes = spanAttributesOf(identity);
     // The same attributes were already given to the span at its start by startIncomingSpanHook.
     if (attributesFromHook.get(req) === attributes) return;
-    const span = serverSpanOf(context.active(), getSpan);
-    if (span === undefined || !span.isRecording()) return;
     span.setAttributes(attributes);
   };
 }
