@@ -116,9 +116,13 @@ export function evaluateGoals(results: Results): GoalStatus[] {
       out.push({ status: 'UNKNOWN', text: `${goal.text}: not measured` });
       continue;
     }
+    // The verdict reads the median; when the bar lies inside the run's own spread, say so.
+    const close = Math.abs(cell.cpuRatio - goal.min!) <= cell.cpuRatioSpread;
     out.push({
       status: cell.cpuRatio >= goal.min! ? 'MET' : 'MISSED',
-      text: `${goal.text}: ${fixed(cell.cpuRatio, 3)}x ± ${fixed(cell.cpuRatioSpread, 3)} (req/s ratio ${fixed(cell.rpsRatio, 3)}x)`,
+      text:
+        `${goal.text}: ${fixed(cell.cpuRatio, 3)}x ± ${fixed(cell.cpuRatioSpread, 3)} (req/s ratio ${fixed(cell.rpsRatio, 3)}x)` +
+        (close ? '; the bar is within this run\'s spread, so the verdict is not firm' : ''),
     });
   }
   const m = results.memory;
