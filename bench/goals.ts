@@ -41,6 +41,9 @@ export interface MemoryReport {
   /** Heap with the middleware and its caches built and (almost) empty. */
   heapEmptyMB: number;
   heapSmallMB: number;
+  /** A point past every bounded record (when the run feeds that many certificates). */
+  midCount?: number;
+  heapMidMB?: number;
   heapLargeMB: number;
   cacheEntries?: number;
   cacheCapacity?: number;

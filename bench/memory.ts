@@ -259,6 +259,14 @@ feedOne(distinctDer(0x7fffffff));
 const heapEmptyMB = heapMB();
 feed(SMALL);
 const heapSmallMB = heapMB();
+// A point past the metrics' record of recently seen certificates (10,000): from there on the heap
+// should stay flat.
+const MID = 20_000;
+let heapMidMB: number | undefined;
+if (count > MID) {
+  feed(MID);
+  heapMidMB = heapMB();
+}
 feed(count);
 const heapLargeMB = heapMB();
 
@@ -270,6 +278,7 @@ const report: MemoryReport = {
   largeCount: count,
   heapEmptyMB,
   heapSmallMB,
+  ...(heapMidMB !== undefined ? { midCount: MID, heapMidMB } : {}),
   heapLargeMB,
   cacheEntries: cache.size,
   cacheCapacity: cache.maxEntries,

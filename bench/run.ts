@@ -492,7 +492,9 @@ function print(results: Results, certSource: string, seconds: number): void {
     out.push(`parse cost per new certificate (parseCertificate, median of batch means): ${fixed(m.parseMicros, 1)} µs`);
     out.push(`library cache path per new certificate (hash + parse + insert): ${fixed(m.missMicros, 1)} µs; per known certificate: ${fixed(m.hitMicros, 2)} µs`);
     out.push(
-      `heap after ${m.smallCount} distinct certificates: ${fixed(m.heapSmallMB, 2)} MB; after ${m.largeCount}: ${fixed(m.heapLargeMB, 2)} MB ` +
+      `heap after ${m.smallCount} distinct certificates: ${fixed(m.heapSmallMB, 2)} MB; ` +
+        (m.midCount ? `after ${m.midCount}: ${fixed(m.heapMidMB!, 2)} MB; ` : '') +
+        `after ${m.largeCount}: ${fixed(m.heapLargeMB, 2)} MB ` +
         `(${signed(m.heapLargeMB - m.heapSmallMB, 2)} MB); cache entries ${m.cacheEntries ?? 'n/a'} of ${m.cacheCapacity ?? 'n/a'}`,
     );
     if (m.perRequest && Object.keys(m.perRequest).length) {
