@@ -137,7 +137,7 @@ if (typeof lib.mtlsIdentity === 'function') {
   const tokens = full.MORGAN_TOKEN_NAMES.map((name) => morgan[name] as (req: unknown, res: unknown) => unknown);
   const { MeterProvider } = await import('@opentelemetry/sdk-metrics');
   const x509 = { raw: template };
-  const socket = { encrypted: true, authorized: true, destroyed: false, getPeerX509Certificate: () => x509 };
+  const socket = { encrypted: true, authorized: true, destroyed: false, getPeerCertificate: () => x509 };
   const noop = () => {};
   // kind: 'known' = the same connection every time (keep-alive); 'reconnect' = a new connection
   // presenting the same certificate (certificate cache hit); 'new' = a new connection with a
@@ -152,7 +152,7 @@ if (typeof lib.mtlsIdentity === 'function') {
               encrypted: true,
               authorized: true,
               destroyed: false,
-              getPeerX509Certificate: kind === 'new' ? ((d) => () => d)({ raw: distinctDer(serialCounter++) }) : () => x509,
+              getPeerCertificate: kind === 'new' ? ((d) => () => d)({ raw: distinctDer(serialCounter++) }) : () => x509,
             };
       const req = { socket: conn, httpVersionMajor: 1, headers: {}, method: 'GET', url: '/' };
       const res = { locals: {} };
@@ -180,7 +180,7 @@ if (typeof lib.mtlsIdentity === 'function') {
 }
 
 // ---- per new connection: reading the peer certificate from a live TLS socket ----
-// The TLS source reads the DER with getPeerX509Certificate().raw once per connection. Its cost
+// The TLS source reads the DER with getPeerCertificate().raw once per connection (the cheaper of the two below). Its cost
 // depends on how many certificates the client sent (leaf only, or leaf + chain).
 const perConnection: Record<string, number> = {};
 if (process.argv[2] && process.argv[2] !== 'x') {
@@ -243,7 +243,7 @@ if (typeof lib.mtlsIdentity === 'function') {
   const noop = () => {};
   feedOne = (der) => {
     const x509 = { raw: der };
-    const socket = { encrypted: true, authorized: true, destroyed: false, getPeerX509Certificate: () => x509 };
+    const socket = { encrypted: true, authorized: true, destroyed: false, getPeerCertificate: () => x509 };
     const req = { socket, httpVersionMajor: 1, headers: {}, method: 'GET', url: '/' };
     middleware(req, { locals: {} }, noop);
   };
