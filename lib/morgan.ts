@@ -6,7 +6,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { isBoolean, validateOptions } from './options.js';
 import { peekPeerIdentity } from './peer-identity.js';
-import type { PeerIdentity } from './types.js';
+import type { PeerCertificate, PeerIdentity } from './types.js';
 
 /** A morgan token function. */
 export type MorganTokenFunction = (req: IncomingMessage, res: ServerResponse, arg?: string | number | boolean) => string | undefined;
@@ -55,22 +55,44 @@ export const MORGAN_FORMAT_NAMES = ['mtls-combined', 'mtls-json'] as const;
 type TokenName = (typeof MORGAN_TOKEN_NAMES)[number];
 type LogFields = { readonly [K in TokenName]: string | undefined };
 
+type CertificateFields = Omit<LogFields, 'peer_cert_verify'>;
+
+const NO_CERTIFICATE_FIELDS: CertificateFields = Object.freeze({
+  peer_cert_subject: undefined,
+  peer_cert_issuer: undefined,
+  peer_cert_serial: undefined,
+  peer_cert_fingerprint: undefined,
+  peer_cert_not_after: undefined,
+  peer_cert_spiffe: undefined,
+});
+
+// Two levels: a certificate's fields are shared by every connection that presents it (the
+// certificate cache hands out one object), so a reconnecting client costs only the verify field.
+const certificateFieldsCache = new WeakMap<PeerCertificate, CertificateFields>();
 const logFieldsCache = new WeakMap<PeerIdentity, LogFields>();
+
+function certificateFieldsOf(certificate: PeerCertificate | undefined): CertificateFields {
+  if (certificate === undefined) return NO_CERTIFICATE_FIELDS;
+  let fields = certificateFieldsCache.get(certificate);
+  if (fields === undefined) {
+    fields = {
+      peer_cert_subject: hexEscapeInvisible(certificate.subject),
+      peer_cert_issuer: hexEscapeInvisible(certificate.issuer),
+      peer_cert_serial: percentEncodeUnsafe(certificate.serialNumber),
+      peer_cert_fingerprint: percentEncodeUnsafe(certificate.fingerprint256),
+      peer_cert_not_after: isoDate(certificate.notAfter),
+      peer_cert_spiffe: certificate.spiffeId === undefined ? undefined : percentEncodeUnsafe(certificate.spiffeId),
+    };
+    certificateFieldsCache.set(certificate, fields);
+  }
+  return fields;
+}
 
 /** The log-safe token values of an identity, computed once per identity object. */
 function logFieldsOf(identity: PeerIdentity): LogFields {
   let fields = logFieldsCache.get(identity);
   if (fields === undefined) {
-    const certificate = identity.certificate;
-    fields = {
-      peer_cert_subject: certificate && hexEscapeInvisible(certificate.subject),
-      peer_cert_issuer: certificate && hexEscapeInvisible(certificate.issuer),
-      peer_cert_serial: certificate && percentEncodeUnsafe(certificate.serialNumber),
-      peer_cert_fingerprint: certificate && percentEncodeUnsafe(certificate.fingerprint256),
-      peer_cert_verify: percentEncodeUnsafe(identity.verify),
-      peer_cert_not_after: certificate && isoDate(certificate.notAfter),
-      peer_cert_spiffe: certificate?.spiffeId === undefined ? undefined : percentEncodeUnsafe(certificate.spiffeId),
-    };
+    fields = { ...certificateFieldsOf(identity.certificate), peer_cert_verify: percentEncodeUnsafe(identity.verify) };
     logFieldsCache.set(identity, fields);
   }
   return fields;
