@@ -69,6 +69,8 @@ export interface Results {
     memoryCerts: number;
     pin: boolean;
     memory: boolean;
+    /** Sets of fresh server processes the rounds were split over. */
+    generations: number;
   };
   unavailable: Record<string, string>;
   /** Time spent waiting for a quiet machine. */
@@ -76,6 +78,7 @@ export interface Results {
   /** Every measured window, for analysis. */
   windows?: {
     round: number;
+    generation: number;
     mode: ModeName;
     variant: VariantName;
     partner: VariantName;

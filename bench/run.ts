@@ -11,7 +11,8 @@
  * over rounds of (reference CPU per request / variant CPU per request) from the same window.
  *
  * Flags: --quick (smoke run, ~30 s), --rounds N, --duration MS, --warmup MS (per window),
- *        --initial-warmup MS (per server, before the first round), --pool N,
+ *        --initial-warmup MS (per fresh server, before its first round), --pool N,
+ *        --generations N (fresh server processes N times over the rounds; default 4, --quick 1),
  *        --max-wait MS (total time to wait for a quiet machine before windows),
  *        --concurrency N, --json FILE (results as JSON), --no-pin, --no-memory,
  *        --modes a,b and --variants a,b (subsets, for profiling; names in bench/variants.ts),
@@ -47,7 +48,7 @@ const options = {
   rounds: value('--rounds', quick ? 1 : 8),
   durationMs: value('--duration', quick ? 400 : 600),
   warmupMs: value('--warmup', quick ? 150 : 150),
-  initialWarmupMs: value('--initial-warmup', quick ? 600 : 2500),
+  initialWarmupMs: value('--initial-warmup', quick ? 600 : 1500),
   maxWaitMs: value('--max-wait', quick ? 1000 : 20_000),
   // Fewest keep-alive requests per server in a window (a twentieth of it for handshake modes).
   minRequests: value('--min-requests', quick ? 100 : 1000),
@@ -58,7 +59,10 @@ const options = {
   memoryCerts: value('--memory-certs', quick ? 5000 : 100_000),
   pin: !flag('--no-pin') && hasTaskset(),
   memory: !flag('--no-memory'),
+  generations: 0,
 };
+// Fresh server processes every rounds/generations rounds (at least one generation, even for --rounds 0).
+options.generations = Math.max(1, Math.min(value('--generations', quick ? 1 : 4), Math.max(1, options.rounds)));
 const list = (name: string): string[] | undefined => {
   const i = argv.indexOf(name);
   return i < 0 ? undefined : (argv[i + 1] ?? '').split(',');
@@ -156,7 +160,7 @@ class Child {
 /** Extra node flags for the server processes, e.g. BENCH_SERVER_FLAGS="--cpu-prof --cpu-prof-dir=/tmp/prof". */
 const serverFlags = (process.env['BENCH_SERVER_FLAGS'] ?? '').split(' ').filter(Boolean);
 
-function startChild(name: string, script: string, args: string[], core: number | undefined, nodeFlags: string[] = []): Child {
+function startChild(name: string, script: string, args: string[], core: number | string | undefined, nodeFlags: string[] = []): Child {
   const node = [process.execPath, ...nodeFlags, '--import', 'tsx', join(benchDir, script), ...args];
   const [command, ...rest] = core === undefined ? node : ['taskset', '-c', String(core), ...node];
   const child = spawn(command!, rest, { cwd: root, stdio: ['ignore', 'inherit', 'pipe', 'ipc'] });
@@ -174,6 +178,8 @@ async function serverClock(server: Child): Promise<{ cpu: number; parses: number
 // ---------- the run ----------
 interface Window {
   round: number;
+  /** Which set of server processes served the window (fresh processes per generation). */
+  generation: number;
   mode: ModeName;
   variant: VariantName;
   /** The server measured at the same time (the reference; for a reference, the variant). */
@@ -289,15 +295,21 @@ async function main(): Promise<void> {
     await load.next('ready');
 
     // One pair of server processes per compared variant: the variant and its own instance of its
-    // reference, so both sides of a pair are used (and sit idle) exactly alike.
+    // reference, so both sides of a pair are used (and sit idle) exactly alike. The pairs are
+    // replaced by fresh processes every few rounds ("generations"): each process's JIT settles at
+    // its own cost, so a ratio taken over one process pair carries that pair's bias in every round;
+    // over several generations the median runs over several independent process pairs.
     type Server = { child: Child; port: number };
-    const pairs: { variant: VariantName; reference: VariantName; servers: [Server, Server] }[] = [];
+    type Pair = { variant: VariantName; reference: VariantName; servers: [Server, Server] };
     const unavailable = new Map<VariantName, string>();
     const start = async (name: VariantName, label: string): Promise<Server | undefined> => {
-      const child = startChild(`server ${label}`, 'server.ts', [name, work], options.pin ? 0 : undefined, serverFlags);
+      // Start-up (module loading, ~10-17 s for a generation's 12 processes) may use both cores; the
+      // server is pinned to core 0, every thread of it, once it listens.
+      const child = startChild(`server ${label}`, 'server.ts', [name, work], options.pin ? '0,1' : undefined, serverFlags);
       children.push(child);
       try {
         const ready = await child.next('ready', 90_000);
+        if (options.pin) execFileSync('taskset', ['-a', '-p', '-c', '0', String(child.process.pid)], { stdio: 'ignore' });
         return { child, port: ready['port'] as number };
       } catch (error) {
         const text = error instanceof Error ? error.message : String(error);
@@ -308,45 +320,69 @@ async function main(): Promise<void> {
       }
     };
     const compared = VARIANT_NAMES.filter((v) => onlyVariants.includes(v) && VARIANTS[v].reference !== v);
-    await Promise.all(
-      compared.map(async (variant) => {
-        const reference = VARIANTS[variant].reference;
-        const [a, b] = await Promise.all([start(variant, variant), start(reference, `${reference} (paired with ${variant})`)]);
-        if (a && b) pairs.push({ variant, reference, servers: [a, b] });
-      }),
-    );
-    pairs.sort((x, y) => compared.indexOf(x.variant) - compared.indexOf(y.variant));
-
-    const windows: Window[] = [];
-    // JIT warm-up before anything counts: on this machine class Express needs seconds of traffic
-    // before its per-request cost settles.
-    log(`bench: warming ${pairs.length * 2} servers up ...`);
-    for (const pair of pairs) {
-      for (const mode of MODE_NAMES.filter((m) => onlyModes.includes(m))) {
-        const warmMs = mode === 'keepalive' ? options.initialWarmupMs : options.initialWarmupMs / 3;
-        // --solo-warmup: one server at a time (for profiles: a wall-clock sampling profiler charges
-        // a process for the time its pair partner preempts it).
-        if (soloWarmup) for (const server of pair.servers) await measureWindow(load, [server], mode, warmMs, true);
-        else await measureWindow(load, pair.servers, mode, warmMs, true);
-      }
-    }
-    waitBudgetMs = options.maxWaitMs;
-    for (let round = 0; round < options.rounds; round++) {
-      for (const mode of roundOrder(MODE_NAMES, round).filter((m) => onlyModes.includes(m))) {
-        for (const { variant, reference, servers } of roundOrder(pairs, round + MODE_NAMES.indexOf(mode))) {
-          await waitForQuiet();
-          // Alternate which server the load generator serves first, against any order effect.
-          const flip = (round + MODE_NAMES.indexOf(mode)) % 2 === 1;
-          const { measured: m, otherLoad } = await measureWindow(load, flip ? [servers[1], servers[0]] : servers, mode);
-          const measured = flip ? [m[1]!, m[0]!] : m;
-          windows.push({ round, mode, variant, partner: reference, ...measured[0]!, otherLoad });
-          windows.push({ round, mode, variant: reference, partner: variant, ...measured[1]!, otherLoad });
-          for (const [name, m] of [[variant, measured[0]!], [reference, measured[1]!]] as const) {
-            if (m.result.errors > 0) log(`bench: ${mode}/${name}: ${m.result.errors} errors, first: ${m.result.firstError}`);
-          }
+    const startPairs = async (): Promise<Pair[]> => {
+      const pairs: Pair[] = [];
+      await Promise.all(
+        compared
+          .filter((variant) => !unavailable.has(variant) && !unavailable.has(VARIANTS[variant].reference))
+          .map(async (variant) => {
+            const reference = VARIANTS[variant].reference;
+            const [a, b] = await Promise.all([start(variant, variant), start(reference, `${reference} (paired with ${variant})`)]);
+            if (a && b) pairs.push({ variant, reference, servers: [a, b] });
+            else for (const s of [a, b]) s?.child.kill();
+          }),
+      );
+      pairs.sort((x, y) => compared.indexOf(x.variant) - compared.indexOf(y.variant));
+      return pairs;
+    };
+    const stopPairs = async (pairs: Pair[]): Promise<void> => {
+      const stopping = pairs.flatMap((p) => p.servers.map((s) => s.child));
+      await Promise.all(stopping.map((c) => c.stop()));
+      for (const c of stopping) children.splice(children.indexOf(c), 1);
+    };
+    const modes = MODE_NAMES.filter((m) => onlyModes.includes(m));
+    // JIT warm-up of fresh processes before anything counts: on this machine class Express needs
+    // seconds of traffic before its per-request cost settles.
+    const warmUp = async (pairs: Pair[]): Promise<void> => {
+      for (const pair of pairs) {
+        for (const mode of modes) {
+          const warmMs = mode === 'keepalive' ? options.initialWarmupMs : options.initialWarmupMs / 3;
+          // --solo-warmup: one server at a time (for profiles: a wall-clock sampling profiler charges
+          // a process for the time its pair partner preempts it).
+          if (soloWarmup) for (const server of pair.servers) await measureWindow(load, [server], mode, warmMs, true);
+          else await measureWindow(load, pair.servers, mode, warmMs, true);
         }
       }
-      log(`bench: round ${round + 1}/${options.rounds} done`);
+    };
+
+    const windows: Window[] = [];
+    waitBudgetMs = options.maxWaitMs;
+    for (let generation = 0; generation < options.generations; generation++) {
+      // This generation's rounds: the rounds split as evenly as they go.
+      const first = Math.floor((generation * options.rounds) / options.generations);
+      const last = Math.floor(((generation + 1) * options.rounds) / options.generations);
+      log(`bench: generation ${generation + 1}/${options.generations}: starting and warming fresh servers up ...`);
+      const pairs = await startPairs();
+      await warmUp(pairs);
+      for (let round = first; round < last; round++) {
+        for (const mode of roundOrder(MODE_NAMES, round).filter((m) => onlyModes.includes(m))) {
+          for (const { variant, reference, servers } of roundOrder(pairs, round + MODE_NAMES.indexOf(mode))) {
+            await waitForQuiet();
+            // Alternate which server the load generator serves first, against any order effect.
+            const flip = (round + MODE_NAMES.indexOf(mode)) % 2 === 1;
+            const { measured: m, otherLoad } = await measureWindow(load, flip ? [servers[1], servers[0]] : servers, mode);
+            const measured = flip ? [m[1]!, m[0]!] : m;
+            windows.push({ round, generation, mode, variant, partner: reference, ...measured[0]!, otherLoad });
+            windows.push({ round, generation, mode, variant: reference, partner: variant, ...measured[1]!, otherLoad });
+            for (const [name, m] of [[variant, measured[0]!], [reference, measured[1]!]] as const) {
+              if (m.result.errors > 0) log(`bench: ${mode}/${name}: ${m.result.errors} errors, first: ${m.result.firstError}`);
+            }
+          }
+        }
+        log(`bench: round ${round + 1}/${options.rounds} done`);
+      }
+      // The last generation stays up until the end (its processes write their profiles on exit).
+      if (generation < options.generations - 1) await stopPairs(pairs);
     }
 
     const results: Results = {
@@ -356,6 +392,7 @@ async function main(): Promise<void> {
       waitedMs: options.maxWaitMs - Math.max(0, waitBudgetMs),
       windows: windows.map((w) => ({
         round: w.round,
+        generation: w.generation,
         mode: w.mode,
         variant: w.variant,
         partner: w.partner,
@@ -442,6 +479,7 @@ function print(results: Results, certSource: string, seconds: number): void {
   out.push(`mtls-observability benchmark — node ${process.version}, ${cpus().length} cores (${cpus()[0]?.model ?? '?'}), ${new Date().toISOString()}`);
   out.push(
     `${o.quick ? 'QUICK smoke run (numbers not meaningful); ' : ''}${o.rounds} interleaved round(s) × ${o.durationMs} ms per window (+${o.warmupMs} ms warm-up), ` +
+      `fresh server processes (warmed up ${o.initialWarmupMs} ms) for each of ${o.generations} generation(s) of rounds, ` +
       `each window a variant and its reference at the same time, ${o.concurrency} connections in flight to each, ` +
       `${o.pool} client certificates (${certSource}), ` +
       `${o.pin ? 'server on core 0, load generator on core 1' : 'not pinned'}`,

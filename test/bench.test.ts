@@ -111,6 +111,14 @@ describe('npm run bench -- --quick', () => {
     assert.match(stdout, /^errors: 0$/m);
   });
 
+  test('every window records which generation of fresh server processes served it', () => {
+    const generations = json.options.generations;
+    assert.ok(Number.isInteger(generations) && generations >= 1 && generations <= Math.max(1, json.options.rounds), String(generations));
+    assert.ok(json.windows && json.windows.length > 0, 'no windows in the JSON');
+    for (const w of json.windows) assert.ok(Number.isInteger(w.generation) && w.generation >= 0 && w.generation < generations, JSON.stringify(w));
+    assert.match(stdout, new RegExp(`fresh server processes \\(warmed up \\d+ ms\\) for each of ${generations} generation\\(s\\) of rounds`));
+  });
+
   test('the library parses on new certificates only: never on keep-alive, once per connection with distinct certificates', () => {
     for (const c of json.cells.filter((x) => Number.isFinite(x.parsesPerRequest))) {
       if (c.mode === 'keepalive' || c.mode === 'handshakeSame' || c.mode === 'resume') assert.equal(c.parsesPerRequest, 0, `${c.mode}/${c.variant}`);
