@@ -48,7 +48,10 @@ const options = {
   rounds: value('--rounds', quick ? 1 : 8),
   durationMs: value('--duration', quick ? 400 : 600),
   warmupMs: value('--warmup', quick ? 150 : 150),
-  initialWarmupMs: value('--initial-warmup', quick ? 600 : 1500),
+  // Keep-alive traffic per fresh server pair before its first round (each handshake mode gets an
+  // eighth of it, at least 200 ms): a server's CPU per request still falls for ~3,000 requests after
+  // start, so a shorter warm-up makes every generation's first round read high.
+  initialWarmupMs: value('--initial-warmup', quick ? 600 : 3000),
   maxWaitMs: value('--max-wait', quick ? 1000 : 20_000),
   // Fewest keep-alive requests per server in a window (a twentieth of it for handshake modes).
   minRequests: value('--min-requests', quick ? 100 : 1000),
@@ -346,7 +349,7 @@ async function main(): Promise<void> {
     const warmUp = async (pairs: Pair[]): Promise<void> => {
       for (const pair of pairs) {
         for (const mode of modes) {
-          const warmMs = mode === 'keepalive' ? options.initialWarmupMs : options.initialWarmupMs / 3;
+          const warmMs = mode === 'keepalive' ? options.initialWarmupMs : Math.max(200, options.initialWarmupMs / 8);
           // --solo-warmup: one server at a time (for profiles: a wall-clock sampling profiler charges
           // a process for the time its pair partner preempts it).
           if (soloWarmup) for (const server of pair.servers) await measureWindow(load, [server], mode, warmMs, true);
@@ -357,6 +360,7 @@ async function main(): Promise<void> {
 
     const windows: Window[] = [];
     waitBudgetMs = options.maxWaitMs;
+    let lastOtherLoad = Number.NaN;
     for (let generation = 0; generation < options.generations; generation++) {
       // This generation's rounds: the rounds split as evenly as they go.
       const first = Math.floor((generation * options.rounds) / options.generations);
@@ -364,13 +368,16 @@ async function main(): Promise<void> {
       log(`bench: generation ${generation + 1}/${options.generations}: starting and warming fresh servers up ...`);
       const pairs = await startPairs();
       await warmUp(pairs);
+      lastOtherLoad = Number.NaN;
       for (let round = first; round < last; round++) {
         for (const mode of roundOrder(MODE_NAMES, round).filter((m) => onlyModes.includes(m))) {
           for (const { variant, reference, servers } of roundOrder(pairs, round + MODE_NAMES.indexOf(mode))) {
-            await waitForQuiet();
+            // Wait for a quiet machine unless the previous window already was quiet (a check costs 250 ms).
+            if (!(lastOtherLoad <= QUIET_LOAD)) await waitForQuiet();
             // Alternate which server the load generator serves first, against any order effect.
             const flip = (round + MODE_NAMES.indexOf(mode)) % 2 === 1;
             const { measured: m, otherLoad } = await measureWindow(load, flip ? [servers[1], servers[0]] : servers, mode);
+            lastOtherLoad = otherLoad;
             const measured = flip ? [m[1]!, m[0]!] : m;
             windows.push({ round, generation, mode, variant, partner: reference, ...measured[0]!, otherLoad });
             windows.push({ round, generation, mode, variant: reference, partner: variant, ...measured[1]!, otherLoad });
