@@ -18,7 +18,7 @@ export interface CellResult {
   quiet: boolean;
   /** Median share of the machine used by other processes during this row's windows. */
   otherLoad: number;
-  /** Median over rounds of reference CPU/request ÷ this variant's CPU/request. */
+  /** Median over generations of reference CPU/request ÷ this variant's CPU/request, each pooled over the generation's windows. */
   cpuRatio: number;
   /** Half the interquartile range of the per-round ratios. */
   cpuRatioSpread: number;
