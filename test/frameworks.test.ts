@@ -18,7 +18,7 @@ import { getPeerIdentity } from '../lib/peer-identity.js';
 import { registerMorganTokens } from '../lib/morgan.js';
 import type { DevCertificate, DevCertificateSet } from '../lib/dev-certs.js';
 import { getTestPki } from './helpers/pki.js';
-import { httpsRequest, startHttpsServer } from './helpers/https.js';
+import { http2MtlsServerOptions, httpsRequest, startHttpsServer } from './helpers/https.js';
 
 const require = createRequire(import.meta.url);
 const express4 = require('express4') as typeof express;
@@ -152,14 +152,7 @@ test('http2.createSecureServer({ allowHTTP1: true }) with a Connect handler: HTT
     res.end(describe(req, res));
   });
   const server = http2.createSecureServer(
-    {
-      cert: pki.server.chainPem,
-      key: pki.server.keyPem,
-      ca: pki.ca.certPem,
-      requestCert: true,
-      rejectUnauthorized: false,
-      allowHTTP1: true,
-    },
+    http2MtlsServerOptions(pki),
     app as unknown as (req: http2.Http2ServerRequest, res: http2.Http2ServerResponse) => void,
   );
   const sockets = new Set<Socket>();

@@ -11,7 +11,7 @@ import { TlsSocketSource, TLS_SOURCE_REASONS, connectionSocketOf } from '../lib/
 import type { PeerCertificate, PeerIdentity } from '../lib/types.js';
 import type { DevCertificate, DevCertificateSet } from '../lib/dev-certs.js';
 import { getTestPki } from './helpers/pki.js';
-import { httpsRequest, keepAliveAgent, startHttpsServer } from './helpers/https.js';
+import { http2MtlsServerOptions, httpsRequest, keepAliveAgent, startHttpsServer } from './helpers/https.js';
 
 let pki: DevCertificateSet;
 before(async () => {
@@ -276,14 +276,7 @@ test('HTTP/2: every stream of a session shares one identity; parsed once per ses
   const sockets = new Set<unknown>();
   const keys: boolean[] = [];
   const server = http2.createSecureServer(
-    {
-      cert: pki.server.chainPem,
-      key: pki.server.keyPem,
-      ca: pki.ca.certPem,
-      requestCert: true,
-      rejectUnauthorized: false,
-      allowHTTP1: true,
-    },
+    http2MtlsServerOptions(pki),
     (req, res) => {
       const message = req as unknown as IncomingMessage;
       sockets.add(req.socket);

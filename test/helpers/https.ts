@@ -7,6 +7,7 @@ import https from 'node:https';
 import type { IncomingMessage, ServerResponse, IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
 import type { Socket } from 'node:net';
 import type { SecureVersion } from 'node:tls';
+import type http2 from 'node:http2';
 import type { DevCertificate, DevCertificateSet } from '../../lib/dev-certs.js';
 import { getTestPki } from './pki.js';
 
@@ -154,4 +155,19 @@ export function keepAliveAgent(client?: DevCertificate): https.Agent {
     maxSockets: 1,
     ...(client ? { cert: client.chainPem, key: client.keyPem } : {}),
   });
+}
+
+/**
+ * `http2.createSecureServer` options for an mTLS server with the dev PKI that also speaks HTTP/1.1
+ * and lets failed client certificates through to the handler.
+ */
+export function http2MtlsServerOptions(pki: DevCertificateSet): http2.SecureServerOptions {
+  return {
+    cert: pki.server.chainPem,
+    key: pki.server.keyPem,
+    ca: pki.ca.certPem,
+    requestCert: true,
+    rejectUnauthorized: false,
+    allowHTTP1: true,
+  };
 }
