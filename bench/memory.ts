@@ -180,13 +180,17 @@ if (typeof lib.mtlsIdentity === 'function') {
 }
 
 // ---- per new connection: reading the peer certificate from a live TLS socket ----
-// The TLS source reads the DER with getPeerCertificate().raw once per connection (the cheaper of the two below). Its cost
-// depends on how many certificates the client sent (leaf only, or leaf + chain).
+// The TLS source reads the DER once per connection from the serialised session (lib/peer-certificate-der.ts),
+// compared here with Node's two certificate getters; their cost depends on how many certificates
+// the client sent (leaf only, or leaf + chain).
 const perConnection: Record<string, number> = {};
 if (process.argv[2] && process.argv[2] !== 'x') {
   const tls = await import('node:tls');
   const { readCertFiles } = await import('./certs.js');
   const certs = readCertFiles(process.argv[2]);
+  const { readPeerCertificateDer: readDer } = (await import(new URL('../dist/peer-certificate-der.js', import.meta.url).href)) as {
+    readPeerCertificateDer(socket: unknown): unknown;
+  };
   const samples: Record<string, number[]> = {};
   let label = '';
   const record = (name: string, fn: () => unknown) => {
@@ -199,8 +203,10 @@ if (process.argv[2] && process.argv[2] !== 'x') {
     { key: certs.serverKeyPem, cert: certs.serverCertPem, ca: certs.caPem, requestCert: true, rejectUnauthorized: false },
     (socket) => {
       // Each call on its own fresh connection: the first call per connection is what the library pays.
-      if (accepted++ % 2) record('getPeerX509Certificate().raw', () => socket.getPeerX509Certificate()?.raw);
-      else record('getPeerCertificate()', () => socket.getPeerCertificate());
+      const which = accepted++ % 3;
+      if (which === 0) record('getPeerCertificate()', () => socket.getPeerCertificate());
+      else if (which === 1) record('getPeerX509Certificate().raw', () => socket.getPeerX509Certificate()?.raw);
+      else record('the library (from getSession())', () => readDer(socket));
       socket.end();
     },
   );
@@ -210,7 +216,7 @@ if (process.argv[2] && process.argv[2] !== 'x') {
     label = `client sends ${name}`;
     // With `ca` in its context, an OpenSSL client sends the chain it can build, as curl and Node clients do.
     const context = tls.createSecureContext({ key: certs.clientKeyPem, cert: certs.clientCertPems[0], ...(withChain ? { ca: certs.caPem } : {}) });
-    for (let i = 0; i < 400; i++) {
+    for (let i = 0; i < 600; i++) {
       await new Promise<void>((resolve) => {
         const c = tls.connect({ host: '127.0.0.1', port, secureContext: context, rejectUnauthorized: false }, () => c.resume());
         c.on('close', () => resolve());

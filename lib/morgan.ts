@@ -66,10 +66,10 @@ const NO_CERTIFICATE_FIELDS: CertificateFields = Object.freeze({
   peer_cert_spiffe: undefined,
 });
 
-// Two levels: a certificate's fields are shared by every connection that presents it (the
-// certificate cache hands out one object), so a reconnecting client costs only the verify field.
+// A certificate's fields are computed once and shared by every connection that presents it (the
+// certificate cache hands out one object). Nothing is cached per identity: with a new connection
+// per request, a per-identity entry would be one more short-lived WeakMap key per connection.
 const certificateFieldsCache = new WeakMap<PeerCertificate, CertificateFields>();
-const logFieldsCache = new WeakMap<PeerIdentity, LogFields>();
 
 function certificateFieldsOf(certificate: PeerCertificate | undefined): CertificateFields {
   if (certificate === undefined) return NO_CERTIFICATE_FIELDS;
@@ -88,14 +88,17 @@ function certificateFieldsOf(certificate: PeerCertificate | undefined): Certific
   return fields;
 }
 
-/** The log-safe token values of an identity, computed once per identity object. */
-function logFieldsOf(identity: PeerIdentity): LogFields {
-  let fields = logFieldsCache.get(identity);
-  if (fields === undefined) {
-    fields = { ...certificateFieldsOf(identity.certificate), peer_cert_verify: percentEncodeUnsafe(identity.verify) };
-    logFieldsCache.set(identity, fields);
+// `verify` takes few distinct values (SUCCESS, NONE, FAILED:<code>); their encodings are kept, a bounded number.
+const MAX_VERIFY_VALUES = 256;
+const verifyFields = new Map<string, string>();
+
+function verifyFieldOf(verify: string): string {
+  let field = verifyFields.get(verify);
+  if (field === undefined) {
+    field = percentEncodeUnsafe(verify);
+    if (verifyFields.size < MAX_VERIFY_VALUES) verifyFields.set(verify, field);
   }
-  return fields;
+  return field;
 }
 
 function isoDate(date: Date): string | undefined {
@@ -132,9 +135,15 @@ function percentEncodeUnsafe(value: string): string {
 }
 
 function tokenFor(name: TokenName): MorganTokenFunction {
+  if (name === 'peer_cert_verify') {
+    return (req) => {
+      const identity = peekPeerIdentity(req);
+      return identity === undefined ? undefined : verifyFieldOf(identity.verify);
+    };
+  }
   return (req) => {
     const identity = peekPeerIdentity(req);
-    return identity === undefined ? undefined : logFieldsOf(identity)[name];
+    return identity === undefined ? undefined : certificateFieldsOf(identity.certificate)[name];
   };
 }
 

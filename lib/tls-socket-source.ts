@@ -6,6 +6,7 @@
 import type { IncomingMessage } from 'node:http';
 import { isMtlsError } from './errors.js';
 import { type CertificateCache, type ConnectionIdentityCache, sharedConnectionCache } from './identity-cache.js';
+import { type PeerCertificateSocket, readPeerCertificateDer } from './peer-certificate-der.js';
 import type { IdentitySource } from './peer-identity.js';
 import type { PeerIdentity } from './types.js';
 
@@ -28,12 +29,11 @@ export const TLS_SOURCE_REASONS = {
 } as const;
 
 /** The parts of a `tls.TLSSocket` read here (also what HTTP/2's socket proxy forwards). */
-interface TlsSocketLike {
+interface TlsSocketLike extends PeerCertificateSocket {
   readonly encrypted?: unknown;
   readonly authorized?: unknown;
   readonly authorizationError?: unknown;
   readonly destroyed?: unknown;
-  getPeerCertificate?(): object | null;
 }
 
 /** Options of {@link TlsSocketSource}. */
@@ -107,18 +107,13 @@ export class TlsSocketSource implements IdentitySource {
     // `encrypted` would read as undefined and the request would look like plain HTTP.
     if (socket.destroyed === true) return CLOSED;
     if (socket.encrypted !== true) return NOT_TLS;
-    // Read once per connection, so the first-call cost is what counts. getPeerCertificate() costs
-    // ~55-85 µs whatever the chain; getPeerX509Certificate() clones the whole peer chain
-    // (X509_dup per certificate): ~20 µs for a leaf alone but ~150-280 µs for leaf + CA, the common
-    // case, since OpenSSL clients complete their chain from their trust store (docs/performance.md).
-    const peer = socket.getPeerCertificate?.() as { raw?: unknown } | null | undefined;
-    // A destroyed socket gives null, and then we cannot know; no certificate gives {}.
-    if (peer === null || peer === undefined || socket.destroyed === true) return CLOSED;
-    const raw = peer.raw;
-    if (!(raw instanceof Uint8Array)) return MISSING;
+    // Read once per connection; lib/peer-certificate-der.ts says why not getPeerCertificate().
+    const der = readPeerCertificateDer(socket);
+    if (der === 'unavailable' || socket.destroyed === true) return CLOSED;
+    if (der === 'none') return MISSING;
     let certificate: PeerIdentity['certificate'];
     try {
-      certificate = this.#certificates.get(raw);
+      certificate = this.#certificates.get(der);
     } catch (error) {
       return failed(isMtlsError(error) ? error.code : 'ERR_MTLS_CERT_PARSE');
     }
