@@ -18,12 +18,13 @@
  *        --modes a,b and --variants a,b (subsets, for profiling; names in bench/variants.ts),
  *        --solo-warmup (warm each server alone; with --rounds 0 and a long --initial-warmup, for profiles).
  */
-import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir, cpus } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { makeCertFiles } from './certs.js';
+import { type Child, startBenchChild } from './child.js';
 import { MODES, MODE_NAMES, VARIANTS, VARIANT_NAMES, type ModeName, type VariantName } from './variants.js';
 import { fixed, signed, formatTable, halfIqr, median, percentile, roundOrder } from './stats.js';
 import { GOALS, evaluateGoals, type MemoryReport, type Results, type CellResult } from './goals.js';
@@ -62,6 +63,10 @@ const options = {
   memoryCerts: value('--memory-certs', quick ? 5000 : 100_000),
   pin: !flag('--no-pin') && hasTaskset(),
   memory: !flag('--no-memory'),
+  // How a variant and its reference share a window: 'alternate' (default) serves one, then the
+  // other, each alone on core 0 (order flipped every other window); 'simultaneous' serves both at
+  // once, so both see the same machine but evict each other's caches (see docs/performance.md).
+  pairing: pairingOption(),
   generations: 0,
 };
 // Fresh server processes every rounds/generations rounds (at least one generation, even for --rounds 0).
@@ -76,6 +81,14 @@ const soloWarmup = flag('--solo-warmup');
 const jsonIndex = argv.indexOf('--json');
 const jsonFile = jsonIndex >= 0 ? argv[jsonIndex + 1] : undefined;
 
+function pairingOption(): 'alternate' | 'simultaneous' {
+  const i = argv.indexOf('--pairing');
+  if (i < 0) return 'alternate';
+  const v = argv[i + 1];
+  if (v === 'alternate' || v === 'simultaneous') return v;
+  throw new TypeError(`bench: --pairing is 'alternate' or 'simultaneous', got ${String(v)}`);
+}
+
 function hasTaskset(): boolean {
   try {
     execFileSync('taskset', ['-p', String(process.pid)], { stdio: 'ignore' });
@@ -86,88 +99,11 @@ function hasTaskset(): boolean {
 }
 
 // ---------- child processes ----------
-type Message = { type: string; [key: string]: unknown };
-
-class Child {
-  private readonly queue: Message[] = [];
-  private readonly waiters: { type: string; resolve: (m: Message) => void; reject: (e: Error) => void }[] = [];
-  exited: string | undefined;
-  stderr = '';
-
-  constructor(readonly name: string, readonly process: ChildProcess) {
-    process.on('message', (m: Message) => {
-      const w = this.waiters.findIndex((x) => x.type === m.type);
-      if (w >= 0) this.waiters.splice(w, 1)[0]!.resolve(m);
-      else this.queue.push(m);
-    });
-    process.stderr?.on('data', (d: Buffer) => {
-      const text = d.toString();
-      for (const line of text.split('\n')) if (line.startsWith('bench: ')) log(line);
-      this.stderr = (this.stderr + text).slice(-4000);
-    });
-    process.on('exit', (code, signal) => {
-      this.exited = `exited with ${signal ?? code}`;
-      for (const w of this.waiters.splice(0)) w.reject(new Error(`${name} ${this.exited}: ${this.stderr.trim()}`));
-    });
-  }
-
-  next(type: string, timeoutMs = 120_000): Promise<Message> {
-    const i = this.queue.findIndex((m) => m.type === type);
-    if (i >= 0) return Promise.resolve(this.queue.splice(i, 1)[0]!);
-    if (this.exited) return Promise.reject(new Error(`${this.name} ${this.exited}: ${this.stderr.trim()}`));
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`${this.name}: no '${type}' within ${timeoutMs} ms`)), timeoutMs);
-      this.waiters.push({
-        type,
-        resolve: (m) => {
-          clearTimeout(timer);
-          resolve(m);
-        },
-        reject: (e) => {
-          clearTimeout(timer);
-          reject(e);
-        },
-      });
-    });
-  }
-
-  send(m: Message): void {
-    this.process.send(m);
-  }
-
-  /** Asks the child to exit (so --cpu-prof can write its profile), then kills it after a grace time. */
-  async stop(): Promise<void> {
-    if (this.exited) return;
-    try {
-      this.process.send({ type: 'exit' });
-    } catch {
-      // already disconnected
-    }
-    await new Promise<void>((resolve) => {
-      const timer = setTimeout(() => {
-        if (!this.exited) this.process.kill();
-        resolve();
-      }, 3000);
-      this.process.once('exit', () => {
-        clearTimeout(timer);
-        resolve();
-      });
-    });
-  }
-
-  kill(): void {
-    if (!this.exited) this.process.kill();
-  }
-}
-
 /** Extra node flags for the server processes, e.g. BENCH_SERVER_FLAGS="--cpu-prof --cpu-prof-dir=/tmp/prof". */
 const serverFlags = (process.env['BENCH_SERVER_FLAGS'] ?? '').split(' ').filter(Boolean);
 
 function startChild(name: string, script: string, args: string[], core: number | string | undefined, nodeFlags: string[] = []): Child {
-  const node = [process.execPath, ...nodeFlags, '--import', 'tsx', join(benchDir, script), ...args];
-  const [command, ...rest] = core === undefined ? node : ['taskset', '-c', String(core), ...node];
-  const child = spawn(command!, rest, { cwd: root, stdio: ['ignore', 'inherit', 'pipe', 'ipc'] });
-  return new Child(name, child);
+  return startBenchChild(name, script, args, { log, ...(core !== undefined ? { core } : {}), nodeFlags });
 }
 
 /** A server's CPU clock (µs) and how many certificates its library cache has parsed so far. */
@@ -269,6 +205,22 @@ async function measureWindow(
   const ours = measured.reduce((a, m) => a + m.cpuMicros, 0) + (results[0]?.cpuMicros ?? 0);
   const other = (busyAfter - busyBefore - ours) / (wallMicros * cpus().length);
   return { measured, otherLoad: Math.max(0, other) };
+}
+
+/** A pair's window under `--pairing alternate`: each server alone, in the given order. */
+async function measureAlternating(
+  load: Child,
+  targets: readonly { child: Child; port: number }[],
+  mode: ModeName,
+): Promise<{ measured: Measured[]; otherLoad: number }> {
+  const measured: Measured[] = [];
+  let otherLoad = 0;
+  for (const target of targets) {
+    const one = await measureWindow(load, [target], mode);
+    measured.push(one.measured[0]!);
+    otherLoad = Math.max(otherLoad, one.otherLoad);
+  }
+  return { measured, otherLoad };
 }
 
 const startedAt = Date.now();
@@ -376,7 +328,9 @@ async function main(): Promise<void> {
             if (!(lastOtherLoad <= QUIET_LOAD)) await waitForQuiet();
             // Alternate which server the load generator serves first, against any order effect.
             const flip = (round + MODE_NAMES.indexOf(mode)) % 2 === 1;
-            const { measured: m, otherLoad } = await measureWindow(load, flip ? [servers[1], servers[0]] : servers, mode);
+            const ordered = flip ? [servers[1], servers[0]] : servers;
+            const { measured: m, otherLoad } =
+              options.pairing === 'simultaneous' ? await measureWindow(load, ordered, mode) : await measureAlternating(load, ordered, mode);
             lastOtherLoad = otherLoad;
             const measured = flip ? [m[1]!, m[0]!] : m;
             windows.push({ round, generation, mode, variant, partner: reference, ...measured[0]!, otherLoad });

@@ -6,6 +6,7 @@
 import { parseCertificate } from './certificate.js';
 import type { PeerCertificate, PeerIdentity } from './types.js';
 import { isFunction, isIntegerInRange, validateOptions } from './options.js';
+import { processWide } from './process-wide.js';
 
 /** Default {@link CertificateCacheOptions.maxEntries}. */
 export const DEFAULT_CERTIFICATE_CACHE_SIZE = 1000;
@@ -29,7 +30,7 @@ type Entry = { readonly certificate: PeerCertificate } | { readonly error: unkno
 /**
  * A bounded LRU of parsed certificates keyed by the DER itself (as a Latin-1 string: one byte, one
  * character, so equal keys mean equal bytes; ~5x cheaper per lookup than a SHA-256 of the DER and
- * free of collisions, for ~1 KB more per entry). Failures are cached too,
+ * free of collisions, for the size of the DER again per entry). Failures are cached too,
  * so a client that keeps presenting a malformed certificate is parsed once, not per connection.
  * Returned certificates are frozen (they are shared by every connection that presents them).
  */
@@ -123,7 +124,12 @@ function freezeCertificate(certificate: PeerCertificate): PeerCertificate {
  * an entry lives exactly as long as the connection is reachable.
  */
 export class ConnectionIdentityCache {
-  readonly #identities = new WeakMap<object, PeerIdentity>();
+  readonly #identities: WeakMap<object, PeerIdentity>;
+
+  /** `identities`: the map to keep them in (the process-wide cache passes a shared one). */
+  constructor(identities: WeakMap<object, PeerIdentity> = new WeakMap()) {
+    this.#identities = identities;
+  }
 
   get(connection: object): PeerIdentity | undefined {
     return this.#identities.get(connection);
@@ -136,6 +142,10 @@ export class ConnectionIdentityCache {
 
 /**
  * The process-wide connection cache. The identity of a TLS connection does not depend on any
- * option, so every middleware instance and `getPeerIdentity` share it: a connection is read once.
+ * option, so every middleware instance, `getPeerIdentity` and the morgan tokens share it (also
+ * across copies of the library): a connection is read once, and a request on it needs nothing
+ * stored per request.
  */
-export const sharedConnectionCache = new ConnectionIdentityCache();
+export const sharedConnectionCache = new ConnectionIdentityCache(
+  processWide('connectionIdentities', () => new WeakMap<object, PeerIdentity>()),
+);

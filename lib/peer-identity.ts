@@ -5,8 +5,9 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Http2ServerRequest } from 'node:http2';
 import type { PeerIdentity } from './types.js';
-import { CertificateCache } from './identity-cache.js';
-import { TlsSocketSource } from './tls-socket-source.js';
+import { CertificateCache, sharedConnectionCache } from './identity-cache.js';
+import { processWide } from './process-wide.js';
+import { TlsSocketSource, connectionSocketOf } from './tls-socket-source.js';
 
 /**
  * Where an identity comes from (the TLS connection, a trusted proxy's header). `resolve` runs once
@@ -24,16 +25,23 @@ export interface IdentitySource {
  */
 export type IdentityObserver = (identity: PeerIdentity, req: IncomingMessage, res: ServerResponse) => void;
 
-// A symbol-keyed property rather than a WeakMap: one monomorphic store per request instead of an
-// ephemeron entry the garbage collector must track, and Symbol.for lets two copies of the library
-// (ESM and CommonJS, two versions) see each other's identities.
-const PEER_IDENTITY = Symbol.for('mtls-observability.peerIdentity');
+// Where a request's identity is found: the identity of its TLS connection, kept per connection by
+// the TLS source (lib/identity-cache.ts), unless one was recorded for this request alone (a trusted
+// proxy's header, a failure). Nothing is stored on the request object itself: Express swaps the
+// prototype of every request, so a property added to it costs a map migration and its reads miss
+// the inline caches (~10% of a keep-alive request in an instruction count, docs/performance.md).
+// Both maps are process-wide, so two copies of the library see each other's identities.
+const requestIdentities = processWide('requestIdentities', () => new WeakMap<object, PeerIdentity>());
 
-type WithIdentity = { [PEER_IDENTITY]?: PeerIdentity };
-
-/** Records `identity` as the one of `req` (the middleware's result wins over any earlier one). */
+/**
+ * Records `identity` as the one of `req` (the middleware's result wins over any earlier one). An
+ * identity that is already its connection's costs nothing per request, except under HTTP/2, where
+ * a stream forgets its session once it ends, before morgan asks.
+ */
 export function attachPeerIdentity(req: IncomingMessage, identity: PeerIdentity): void {
-  (req as WithIdentity)[PEER_IDENTITY] = identity;
+  if (req.httpVersionMajor === 2 || requestIdentities.has(req) || connectionIdentity(req) !== identity) {
+    requestIdentities.set(req, identity);
+  }
 }
 
 /**
@@ -41,7 +49,12 @@ export function attachPeerIdentity(req: IncomingMessage, identity: PeerIdentity)
  * the response (the socket may be destroyed by then), such as morgan tokens.
  */
 export function peekPeerIdentity(req: IncomingMessage): PeerIdentity | undefined {
-  return (req as WithIdentity)[PEER_IDENTITY];
+  return requestIdentities.get(req) ?? connectionIdentity(req);
+}
+
+function connectionIdentity(req: IncomingMessage): PeerIdentity | undefined {
+  const connection = connectionSocketOf(req);
+  return connection === undefined ? undefined : sharedConnectionCache.get(connection);
 }
 
 let defaultSource: TlsSocketSource | undefined;
@@ -57,12 +70,12 @@ let defaultSource: TlsSocketSource | undefined;
  */
 export function getPeerIdentity(req: IncomingMessage | Http2ServerRequest): PeerIdentity | undefined {
   if (typeof req !== 'object' || req === null) return undefined;
-  const attached = (req as WithIdentity)[PEER_IDENTITY];
-  if (attached !== undefined) return attached;
+  const known = peekPeerIdentity(req as IncomingMessage);
+  if (known !== undefined) return known;
   const socket = (req as { socket?: unknown }).socket;
   if (typeof socket !== 'object' || socket === null) return undefined;
   defaultSource ??= new TlsSocketSource({ certificates: new CertificateCache() });
   const identity = defaultSource.resolve(req as IncomingMessage);
-  (req as WithIdentity)[PEER_IDENTITY] = identity;
+  attachPeerIdentity(req as IncomingMessage, identity);
   return identity;
 }
