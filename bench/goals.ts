@@ -71,6 +71,8 @@ export interface Results {
     memory: boolean;
     /** Sets of fresh server processes the rounds were split over. */
     generations: number;
+    /** How a variant and its reference shared a window. */
+    pairing: 'alternate' | 'simultaneous';
   };
   unavailable: Record<string, string>;
   /** Time spent waiting for a quiet machine. */

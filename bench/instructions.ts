@@ -2,13 +2,13 @@
  * `npm run bench:instructions`: instructions per request, counted by valgrind's callgrind, for
  * the same servers and load as `npm run bench`. CPU time on a shared VM moves by several percent
  * from window to window; an instruction count does not (the same binary, inputs and warm-up give
- * the same count whatever else the machine does), so this settles differences of 1-2% that the
- * timed benchmark cannot. It counts work, not time: cache misses and system calls weigh the same
+ * the same count whatever else the machine does), once the servers' code has settled: two windows
+ * are counted per mode, and only counts on which both agree say anything. It counts work, not time: cache misses and system calls weigh the same
  * as any instruction, so it complements the CPU-time table rather than replacing it.
  *
  * Every compared server runs under callgrind at the same time (the counts do not depend on sharing
  * the cores); the load generator warms them up (JIT), callgrind's counters are zeroed
- * (`callgrind_control --zero`), one window is served, and the counters are dumped.
+ * (`callgrind_control --zero`), a window is served, and the counters are dumped; twice per mode.
  *
  * Flags: --modes a,b (default keepalive,handshakeSame,handshakeDistinct), --variants a,b (default
  *        ref,mtls,mtlsMetrics; every variant's reference is added), --warmup S (per mode, default 120),
@@ -100,38 +100,42 @@ try {
       return { variant, child, outBase, port: ready['port'] as number };
     }),
   );
-  const perRequest = new Map<string, number>();
   for (const mode of modes) {
     log(`bench: ${MODES[mode]}: warming up ${warmupMs / 1000} s ...`);
     const ports = servers.map((s) => s.port);
-    load.send({ type: 'run', ports, mode, concurrency: 8, warmupMs, durationMs: windowMs, minRequests: 0 });
-    await load.next('warm', warmupMs + 600_000);
-    for (const s of servers) execFileSync('callgrind_control', ['--zero', String(s.child.process.pid)], { stdio: 'ignore' });
-    load.send({ type: 'go' });
-    const done = await load.next('done', windowMs * 4 + 600_000);
-    const counts = servers.map((s) => dumpInstructions(s.child.process.pid!, s.outBase));
-    load.send({ type: 'close' });
-    await load.next('closed', 600_000);
-    const results = done['results'] as WindowResult[];
+    // Two windows back to back on the same connections' servers: if their counts agree, the
+    // servers' code had settled (JIT tiers, inline caches); if not, the warm-up was too short.
+    const windows: number[][] = [];
+    for (let w = 0; w < 2; w++) {
+      load.send({ type: 'run', ports, mode, concurrency: 8, warmupMs: w === 0 ? warmupMs : 1000, durationMs: windowMs, minRequests: 0 });
+      await load.next('warm', warmupMs + 600_000);
+      for (const s of servers) execFileSync('callgrind_control', ['--zero', String(s.child.process.pid)], { stdio: 'ignore' });
+      load.send({ type: 'go' });
+      const done = await load.next('done', windowMs * 4 + 600_000);
+      const counts = servers.map((s) => dumpInstructions(s.child.process.pid!, s.outBase));
+      load.send({ type: 'close' });
+      await load.next('closed', 600_000);
+      const results = done['results'] as WindowResult[];
+      windows.push(counts.map((count, i) => count / Math.max(1, results[i]!.requests)));
+      servers.forEach((s, i) => log(`bench: ${MODES[mode]} / ${s.variant}: window ${w + 1}: ${results[i]!.requests} requests, ${results[i]!.errors} errors`));
+    }
+    const versus = (own: number, reference: number) => `${own >= reference ? '+' : ''}${((own / reference - 1) * 100).toFixed(2)}%`;
     servers.forEach((s, i) => {
-      const requests = results[i]!.requests;
-      perRequest.set(`${mode}/${s.variant}`, counts[i]! / Math.max(1, requests));
-      log(`bench: ${MODES[mode]} / ${s.variant}: ${requests} requests, ${results[i]!.errors} errors`);
-    });
-    for (const s of servers) {
-      const own = perRequest.get(`${mode}/${s.variant}`)!;
-      const reference = perRequest.get(`${mode}/${VARIANTS[s.variant].reference}`)!;
+      const reference = servers.findIndex((r) => r.variant === VARIANTS[s.variant].reference);
+      const isReference = reference === i;
       rows.push([
         MODES[mode],
         VARIANTS[s.variant].label,
-        String(Math.round(own)),
-        s.variant === VARIANTS[s.variant].reference ? 'ref' : `${(own / reference - 1) * 100 >= 0 ? '+' : ''}${((own / reference - 1) * 100).toFixed(2)}%`,
+        String(Math.round(windows[0]![i]!)),
+        String(Math.round(windows[1]![i]!)),
+        isReference ? 'ref' : versus(windows[0]![i]!, windows[0]![reference]!),
+        isReference ? 'ref' : versus(windows[1]![i]!, windows[1]![reference]!),
       ]);
-    }
+    });
   }
   process.stdout.write(
-    `mtls-observability instruction counts — node ${process.version}, callgrind, ${warmupMs / 1000} s warm-up and a ${windowMs / 1000} s window per mode, every server under callgrind\n\n` +
-      formatTable(['mode', 'variant', 'instructions/req', 'vs reference'], rows) +
+    `mtls-observability instruction counts — node ${process.version}, callgrind, ${warmupMs / 1000} s warm-up and two ${windowMs / 1000} s windows per mode, every server under callgrind\n\n` +
+      formatTable(['mode', 'variant', 'instr/req, window 1', 'window 2', 'vs reference, window 1', 'window 2'], rows) +
       '\n',
   );
 } finally {

@@ -5,10 +5,11 @@
  * pinned to core 0 when `taskset` exists), and one load generator process (pinned to core 1)
  * presenting client certificates over loopback. Every window reads the
  * serving processes' own CPU clocks (process.cpuUsage) before and after, so "CPU µs per request" is
- * what a server spent. A window drives a variant and its reference at the same time (both on core
- * 0), so whatever else runs on this shared machine disturbs both alike. Rounds are interleaved: each
- * round visits every mode and every pair in a rotated order, and a variant's ratio is the median
- * over rounds of (reference CPU per request / variant CPU per request) from the same window.
+ * what a server spent. A window serves a variant and then its reference (or the reverse, alternating),
+ * each alone on core 0 (--pairing alternate) or both at once (--pairing simultaneous). Rounds are
+ * interleaved: each round visits every mode and every pair in a rotated order, and a variant's ratio
+ * is the median over server generations of (reference CPU per request / variant CPU per request)
+ * over the same windows.
  *
  * Flags: --quick (smoke run, ~30 s), --rounds N, --duration MS, --warmup MS (per window),
  *        --initial-warmup MS (per fresh server, before its first round), --pool N,
@@ -16,7 +17,8 @@
  *        --max-wait MS (total time to wait for a quiet machine before windows),
  *        --concurrency N, --json FILE (results as JSON), --no-pin, --no-memory,
  *        --modes a,b and --variants a,b (subsets, for profiling; names in bench/variants.ts),
- *        --solo-warmup (warm each server alone; with --rounds 0 and a long --initial-warmup, for profiles).
+ *        --solo-warmup (warm each server alone; with --rounds 0 and a long --initial-warmup, for profiles),
+ *        --pairing alternate|simultaneous (how a variant and its reference share a window).
  */
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -453,7 +455,7 @@ function print(results: Results, certSource: string, seconds: number): void {
   out.push(
     `${o.quick ? 'QUICK smoke run (numbers not meaningful); ' : ''}${o.rounds} interleaved round(s) × ${o.durationMs} ms per window (+${o.warmupMs} ms warm-up), ` +
       `fresh server processes (warmed up ${o.initialWarmupMs} ms) for each of ${o.generations} generation(s) of rounds, ` +
-      `each window a variant and its reference at the same time, ${o.concurrency} connections in flight to each, ` +
+      `${o.pairing === 'simultaneous' ? 'each window a variant and its reference at the same time' : 'each window a variant and its reference one after the other, each alone'}, ${o.concurrency} connections in flight to each, ` +
       `${o.pool} client certificates (${certSource}), ` +
       `${o.pin ? 'server on core 0, load generator on core 1' : 'not pinned'}`,
   );
