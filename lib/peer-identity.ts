@@ -29,7 +29,7 @@ export type IdentityObserver = (identity: PeerIdentity, req: IncomingMessage, re
 // the TLS source (lib/identity-cache.ts), unless one was recorded for this request alone (a trusted
 // proxy's header, a failure). Nothing is stored on the request object itself: Express swaps the
 // prototype of every request, so a property added to it costs a map migration and its reads miss
-// the inline caches (~10% of a keep-alive request in an instruction count, docs/performance.md).
+// the inline caches (~16k instructions, ~1.7% of a keep-alive request: docs/performance.md).
 // Both maps are process-wide, so two copies of the library see each other's identities.
 const requestIdentities = processWide('requestIdentities', () => new WeakMap<object, PeerIdentity>());
 
