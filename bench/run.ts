@@ -503,7 +503,7 @@ function print(results: Results, certSource: string, seconds: number): void {
   if (results.memory) {
     const m = results.memory;
     out.push(`parse cost per new certificate (parseCertificate, median of batch means): ${fixed(m.parseMicros, 1)} µs`);
-    out.push(`library cache path per new certificate (hash + parse + insert): ${fixed(m.missMicros, 1)} µs; per known certificate: ${fixed(m.hitMicros, 2)} µs`);
+    out.push(`library cache path per new certificate (key + parse + insert): ${fixed(m.missMicros, 1)} µs; per known certificate: ${fixed(m.hitMicros, 2)} µs`);
     out.push(
       `heap after ${m.smallCount} distinct certificates: ${fixed(m.heapSmallMB, 2)} MB; ` +
         (m.midCount ? `after ${m.midCount}: ${fixed(m.heapMidMB!, 2)} MB; ` : '') +
@@ -516,7 +516,7 @@ function print(results: Results, certSource: string, seconds: number): void {
     }
     if (m.perConnection && Object.keys(m.perConnection).length) {
       out.push(
-        `reading the client certificate on a new connection (Node, median): ` +
+        `reading the client certificate on a new connection (median): ` +
           Object.entries(m.perConnection)
             .map(([k, us]) => `${k} ${fixed(us, 1)} µs`)
             .join('; '),

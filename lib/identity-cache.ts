@@ -28,10 +28,10 @@ export interface CertificateCacheOptions {
 type Entry = { readonly certificate: PeerCertificate } | { readonly error: unknown };
 
 /**
- * A bounded LRU of parsed certificates keyed by the DER itself (as a Latin-1 string: one byte, one
- * character, so equal keys mean equal bytes; ~5x cheaper per lookup than a SHA-256 of the DER and
- * free of collisions, for the size of the DER again per entry). Failures are cached too,
- * so a client that keeps presenting a malformed certificate is parsed once, not per connection.
+ * A bounded LRU of parsed certificates keyed by the DER itself, as a Latin-1 string (one byte, one
+ * character, so equal keys mean equal bytes): exact, and ~6k instructions per lookup against ~16k
+ * for a SHA-256 of the DER, for the size of the DER again per entry. Failures are cached too, so a
+ * client that keeps presenting a malformed certificate is parsed once, not per connection.
  * Returned certificates are frozen (they are shared by every connection that presents them).
  */
 export class CertificateCache {

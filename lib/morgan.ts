@@ -53,9 +53,8 @@ export const MTLS_COMBINED_FORMAT =
 export const MORGAN_FORMAT_NAMES = ['mtls-combined', 'mtls-json'] as const;
 
 type TokenName = (typeof MORGAN_TOKEN_NAMES)[number];
-type LogFields = { readonly [K in TokenName]: string | undefined };
-
-type CertificateFields = Omit<LogFields, 'peer_cert_verify'>;
+/** The certificate's token values (`peer_cert_verify` comes from the identity). */
+type CertificateFields = { readonly [K in Exclude<TokenName, 'peer_cert_verify'>]: string | undefined };
 
 const NO_CERTIFICATE_FIELDS: CertificateFields = Object.freeze({
   peer_cert_subject: undefined,

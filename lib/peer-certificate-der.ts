@@ -35,7 +35,10 @@ const PEER_TAG = 0xa3;
 type SessionPath = 'unchecked' | 'checked' | 'off';
 let sessionPath: SessionPath = 'unchecked';
 
-/** Reads the client certificate of `socket`. Never throws for a malformed session; the socket's own methods may throw (HTTP/2 proxy of a closed session). */
+/**
+ * Reads the client certificate of `socket`. Never throws for a malformed session; the socket's own
+ * methods may throw (HTTP/2's socket proxy once its session is gone).
+ */
 export function readPeerCertificateDer(socket: PeerCertificateSocket): PeerCertificateDer {
   if (sessionPath !== 'off' && typeof socket.getSession === 'function') {
     const session = socket.getSession();
