@@ -18,6 +18,8 @@ export type MorganFormatFunction = (tokens: unknown, req: IncomingMessage, res: 
 export interface MorganLike {
   token(name: string, fn: MorganTokenFunction): unknown;
   format(name: string, format: string | MorganFormatFunction): unknown;
+  /** morgan's format-string compiler; without it `mtls-combined` is registered as its string. */
+  compile?(format: string): (tokens: never, req: never, res: never) => unknown;
 }
 
 /** Options of {@link registerMorganTokens}. */
@@ -42,12 +44,18 @@ export const MORGAN_TOKEN_NAMES = [
   'peer_cert_spiffe',
 ] as const;
 
-/** `combined` followed by the identity fields; absent values print `-`. */
-export const MTLS_COMBINED_FORMAT =
+/** morgan's `combined`: the request part of `mtls-combined`. */
+const COMBINED_PART =
   ':remote-addr - :remote-user [:date[clf]] ":method :url HTTP/:http-version" :status :res[content-length]' +
-  ' ":referrer" ":user-agent" verify=:peer_cert_verify subject=":peer_cert_subject"' +
-  ' issuer=":peer_cert_issuer" serial=:peer_cert_serial not_after=:peer_cert_not_after' +
-  ' spiffe=:peer_cert_spiffe fingerprint=:peer_cert_fingerprint';
+  ' ":referrer" ":user-agent"';
+
+/** The identity part of `mtls-combined`. */
+const IDENTITY_PART =
+  'verify=:peer_cert_verify subject=":peer_cert_subject" issuer=":peer_cert_issuer" serial=:peer_cert_serial' +
+  ' not_after=:peer_cert_not_after spiffe=:peer_cert_spiffe fingerprint=:peer_cert_fingerprint';
+
+/** `combined` followed by the identity fields; absent values print `-`. */
+export const MTLS_COMBINED_FORMAT = `${COMBINED_PART} ${IDENTITY_PART}`;
 
 /** The names {@link registerMorganTokens} registers formats under. */
 export const MORGAN_FORMAT_NAMES = ['mtls-combined', 'mtls-json'] as const;
@@ -208,6 +216,49 @@ export function mtlsJsonFormat(_tokens: unknown, req: IncomingMessage, res: Serv
   });
 }
 
+// Distinct verify results without a certificate (NONE, FAILED:<code>) whose identity part is kept.
+const MAX_UNCERTIFIED_PARTS = 256;
+
+/**
+ * `mtls-combined` as a format function: the very line morgan compiles from
+ * {@link MTLS_COMBINED_FORMAT}, through the same morgan, so each version escapes it as its own
+ * tokens would. The identity part depends only on the certificate and the verify result, so it is
+ * formatted once per pair and kept, not rebuilt from seven escaped tokens on every request
+ * (about half of what the identity tokens cost a keep-alive request: docs/performance.md).
+ */
+function mtlsCombinedFormat(compile: (format: string) => MorganFormatFunction): MorganFormatFunction {
+  const requestPart = compile(COMBINED_PART);
+  const identityPart = compile(IDENTITY_PART);
+  // One slot per certificate: its verify result rarely changes, and a changed one is re-formatted.
+  const byCertificate = new WeakMap<PeerCertificate, { readonly verify: string; readonly part: string }>();
+  const withoutCertificate = new Map<string, string>();
+  let withoutIdentity: string | undefined;
+
+  return (tokens, req, res) => {
+    const start = requestPart(tokens, req, res);
+    const identity = peekPeerIdentity(req);
+    let part: string | undefined;
+    if (identity === undefined) {
+      part = withoutIdentity ??= String(identityPart(tokens, req, res));
+    } else if (identity.certificate !== undefined) {
+      const kept = byCertificate.get(identity.certificate);
+      if (kept !== undefined && kept.verify === identity.verify) {
+        part = kept.part;
+      } else {
+        part = String(identityPart(tokens, req, res));
+        byCertificate.set(identity.certificate, { verify: identity.verify, part });
+      }
+    } else {
+      part = withoutCertificate.get(identity.verify);
+      if (part === undefined) {
+        part = String(identityPart(tokens, req, res));
+        if (withoutCertificate.size < MAX_UNCERTIFIED_PARTS) withoutCertificate.set(identity.verify, part);
+      }
+    }
+    return `${start} ${part}`;
+  };
+}
+
 const REGISTERED = Symbol.for('mtls-observability.morganRegistered');
 
 /**
@@ -249,7 +300,15 @@ export function registerMorganTokens<M extends MorganLike>(morgan: M, options?: 
     ours.add(name);
   }
   if (o.formats !== false) {
-    if (!ours.has('mtls-combined')) morgan.format('mtls-combined', MTLS_COMBINED_FORMAT);
+    if (!ours.has('mtls-combined')) {
+      const compile = morgan.compile;
+      morgan.format(
+        'mtls-combined',
+        typeof compile === 'function'
+          ? mtlsCombinedFormat((format) => compile.call(morgan, format) as MorganFormatFunction)
+          : MTLS_COMBINED_FORMAT,
+      );
+    }
     if (!ours.has('mtls-json')) morgan.format('mtls-json', mtlsJsonFormat);
     for (const name of MORGAN_FORMAT_NAMES) ours.add(name);
   }

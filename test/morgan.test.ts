@@ -11,11 +11,12 @@ import {
   registerMorganTokens,
   MORGAN_TOKEN_NAMES,
   MTLS_COMBINED_FORMAT,
+  type MorganFormatFunction,
   type MorganLike,
 } from '../lib/morgan.js';
 import type { DevCertificate, DevCertificateSet } from '../lib/dev-certs.js';
 import { HOSTILE_COMMON_NAME } from '../lib/dev-certs.js';
-import type { PeerCertificate } from '../lib/types.js';
+import type { PeerCertificate, PeerIdentity } from '../lib/types.js';
 import { getTestPki } from './helpers/pki.js';
 import { httpsRequest, startHttpsServer } from './helpers/https.js';
 
@@ -145,6 +146,49 @@ for (const { name, version, escapes } of VERSIONS) {
     );
   });
 
+  test(`morgan ${version}: mtls-combined prints what morgan compiles from MTLS_COMBINED_FORMAT, identity by identity`, () => {
+    const morgan = registerMorganTokens(freshMorgan(name));
+    const format = (morgan as unknown as Record<string, MorganFormatFunction>)['mtls-combined']!;
+    const compiled = morgan.compile(MTLS_COMBINED_FORMAT) as unknown as MorganFormatFunction;
+    const hostile = parseCertificate(pki.clients.hostile.der);
+    const valid = parseCertificate(pki.clients.valid.der);
+    // The same certificate with another verify result, and back: a kept identity part must follow it.
+    const identities: (PeerIdentity | undefined)[] = [
+      { verified: true, verify: 'SUCCESS', source: 'tls', certificate: hostile },
+      { verified: false, verify: 'FAILED:CERT_REVOKED', reason: 'CERT_REVOKED', source: 'tls', certificate: hostile },
+      { verified: true, verify: 'SUCCESS', source: 'tls', certificate: hostile },
+      { verified: true, verify: 'SUCCESS', source: 'tls', certificate: valid },
+      { verified: false, verify: 'NONE', reason: 'CERT_MISSING', source: 'tls' },
+      { verified: false, verify: 'FAILED:bad "reason"\n', reason: 'x', source: 'test' },
+      undefined,
+      { verified: false, verify: 'NONE', reason: 'CERT_MISSING', source: 'tls' },
+    ];
+    const lines = identities.map((identity) => {
+      const req = { method: 'GET', url: '/x', httpVersionMajor: 1, httpVersionMinor: 1, headers: {}, ip: '192.0.2.1' };
+      const res = { statusCode: 200, headersSent: true, _header: 'HTTP/1.1 200 OK', getHeader: () => undefined };
+      if (identity !== undefined) attachPeerIdentity(req as never, identity);
+      const ours = format(morgan, req as never, res as never);
+      assert.equal(ours, compiled(morgan, req as never, res as never));
+      return String(ours).replace(CLF_DATE, '[DATE]');
+    });
+    const field = (value: string) => (escapes ? morgan112Escape(value) : value);
+    const fields = (c: PeerCertificate) =>
+      `subject="${field(c.subject)}" issuer="${field(c.issuer)}" serial=${c.serialNumber}` +
+      ` not_after=${c.notAfter.toISOString()} spiffe=${c.spiffeId ?? '-'} fingerprint=${c.fingerprint256}`;
+    const none = 'subject="-" issuer="-" serial=- not_after=- spiffe=- fingerprint=-';
+    const start = '192.0.2.1 - - [DATE] "GET /x HTTP/1.1" 200 - "-" "-"';
+    assert.deepEqual(lines, [
+      `${start} verify=SUCCESS ${fields(hostile)}`,
+      `${start} verify=FAILED:CERT_REVOKED ${fields(hostile)}`,
+      `${start} verify=SUCCESS ${fields(hostile)}`,
+      `${start} verify=SUCCESS ${fields(valid)}`,
+      `${start} verify=NONE ${none}`,
+      `${start} verify=FAILED:bad%20%22reason%22%0A ${none}`,
+      `${start} verify=- ${none}`,
+      `${start} verify=NONE ${none}`,
+    ]);
+  });
+
   test(`morgan ${version}: mtls-json lines parse to the exact original values`, async () => {
     const morgan = registerMorganTokens(freshMorgan(name));
     const text = await logRequests(morgan, 'mtls-json', [
@@ -270,7 +314,7 @@ for (const { name, version, escapes } of VERSIONS) {
     const before = (morgan as unknown as Record<string, unknown>).peer_cert_subject;
     assert.equal(registerMorganTokens(morgan), morgan);
     assert.equal((morgan as unknown as Record<string, unknown>).peer_cert_subject, before);
-    assert.equal((morgan as unknown as Record<string, unknown>)['mtls-combined'], MTLS_COMBINED_FORMAT);
+    assert.equal(typeof (morgan as unknown as Record<string, unknown>)['mtls-combined'], 'function');
     // A morgan that already defines a token named like one of ours through its own members.
     const shadowed = freshMorgan(name);
     (shadowed as unknown as Record<string, unknown>).peer_cert_verify = 'not a function';
@@ -293,6 +337,17 @@ test('tokens stay log-safe whatever produced the identity (defence in depth)', (
   assert.equal(tokens.peer_cert_spiffe!(req, {}), 'spiffe://x/%C3%A9%20%22y%22');
   assert.equal(tokens.peer_cert_verify!(req, {}), 'FAILED:bad%20%22reason%22%0A');
   assert.equal(tokens.peer_cert_serial!(req, {}), certificate.serialNumber);
+});
+
+test('a morgan without compile() gets mtls-combined as its format string', () => {
+  const registered = new Map<string, unknown>();
+  const morganLike = Object.assign(() => undefined, {
+    token: (tokenName: string, fn: unknown) => registered.set(tokenName, fn),
+    format: (formatName: string, format: unknown) => registered.set(formatName, format),
+  });
+  registerMorganTokens(morganLike);
+  assert.equal(registered.get('mtls-combined'), MTLS_COMBINED_FORMAT);
+  assert.equal(typeof registered.get('peer_cert_subject'), 'function');
 });
 
 test('registerMorganTokens refuses anything but morgan, and bad options', () => {
