@@ -61,6 +61,8 @@ export interface Results {
     rounds: number;
     durationMs: number;
     warmupMs: number;
+    /** Keep-alive requests per server (a fiftieth as connections per handshake mode) before the first round. */
+    warmupRequests: number;
     initialWarmupMs: number;
     maxWaitMs: number;
     minRequests: number;

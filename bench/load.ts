@@ -37,8 +37,10 @@ interface RunMessage {
   concurrency: number;
   warmupMs: number;
   durationMs: number;
-  /** Fewest requests per server before the window may end (it ends at 4x durationMs regardless). */
+  /** Fewest requests per server before the window may end (it ends at maxDurationMs regardless). */
   minRequests: number;
+  /** The longest the window may last while a server is short of minRequests; default 4x durationMs. */
+  maxDurationMs?: number;
 }
 
 const certs = readCertFiles(process.argv[2]!);
@@ -249,10 +251,10 @@ async function run(m: RunMessage): Promise<void> {
   for (const c of counters) c.recording = true;
   const cpu0 = process.cpuUsage();
   const started = performance.now();
-  // The window lasts durationMs, longer (up to 4x) until every server has served minRequests: on a
+  // The window lasts durationMs, longer (up to maxDurationMs) until every server has served minRequests: on a
   // busy machine a short window with a handful of requests says nothing.
   const soft = started + m.durationMs;
-  const hard = started + 4 * m.durationMs;
+  const hard = started + (m.maxDurationMs ?? 4 * m.durationMs);
   let enough = false;
   until = () => {
     if (!enough) enough = counters.every((c) => c.requests >= m.minRequests);

@@ -5,14 +5,16 @@
  * pinned to core 0 when `taskset` exists), and one load generator process (pinned to core 1)
  * presenting client certificates over loopback. Every window reads the
  * serving processes' own CPU clocks (process.cpuUsage) before and after, so "CPU µs per request" is
- * what a server spent. A window serves a variant and then its reference (or the reverse, alternating),
- * each alone on core 0 (--pairing alternate) or both at once (--pairing simultaneous). Rounds are
+ * what a server spent. A window serves a variant and its reference at the same time, both on core 0
+ * (--pairing simultaneous, the default), or one after the other, each alone (--pairing alternate). Rounds are
  * interleaved: each round visits every mode and every pair in a rotated order, and a variant's ratio
  * is the median over server generations of (reference CPU per request / variant CPU per request)
  * over the same windows.
  *
  * Flags: --quick (smoke run, ~30 s), --rounds N, --duration MS, --warmup MS (per window),
- *        --initial-warmup MS (per fresh server, before its first round), --pool N,
+ *        --warmup-requests N and --initial-warmup MS (per fresh server pair, before its first round:
+ *        N keep-alive requests and N/50 connections per handshake mode, each mode at least MS
+ *        (an eighth of it per handshake mode)), --pool N,
  *        --generations N (fresh server processes N times over the rounds; default 4, --quick 1),
  *        --max-wait MS (total time to wait for a quiet machine before windows),
  *        --concurrency N, --json FILE (results as JSON), --no-pin, --no-memory,
@@ -51,10 +53,14 @@ const options = {
   rounds: value('--rounds', quick ? 1 : 8),
   durationMs: value('--duration', quick ? 400 : 600),
   warmupMs: value('--warmup', quick ? 150 : 150),
-  // Keep-alive traffic per fresh server pair before its first round (each handshake mode gets an
-  // eighth of it, at least 200 ms): a server's CPU per request still falls for ~3,000 requests after
-  // start, so a shorter warm-up makes every generation's first round read high.
-  initialWarmupMs: value('--initial-warmup', quick ? 600 : 3000),
+  // Warm-up of every fresh server pair before its first round, in requests per server: keep-alive
+  // requests, and a fiftieth of it (at least 20) connections per handshake mode. A server's CPU per
+  // request keeps falling for thousands of requests after start; with 3 s of keep-alive traffic per
+  // pair (~3,000 requests each) every generation's first round still read up to 1.5x high, and more
+  // so for the variants (more code to optimise), which biased every ratio against them.
+  warmupRequests: value('--warmup-requests', quick ? 300 : 10_000),
+  // ... and at least this long (keep-alive; an eighth of it per handshake mode), e.g. for profiles.
+  initialWarmupMs: value('--initial-warmup', quick ? 300 : 1000),
   maxWaitMs: value('--max-wait', quick ? 1000 : 20_000),
   // Fewest keep-alive requests per server in a window (a twentieth of it for handshake modes).
   minRequests: value('--min-requests', quick ? 100 : 1000),
@@ -65,12 +71,17 @@ const options = {
   memoryCerts: value('--memory-certs', quick ? 5000 : 100_000),
   pin: !flag('--no-pin') && hasTaskset(),
   memory: !flag('--no-memory'),
-  // How a variant and its reference share a window: 'alternate' (default) serves one, then the
-  // other, each alone on core 0 (order flipped every other window); 'simultaneous' serves both at
-  // once, so both see the same machine but evict each other's caches (see docs/performance.md).
+  // How a variant and its reference share a window: 'simultaneous' (default) serves both at once,
+  // so both see the same machine (on this VM its speed changes by up to 2x from one 600 ms window to
+  // the next), at the price of evicting each other's caches; 'alternate' serves one, then the other,
+  // each alone on core 0 (order flipped every other window). See docs/performance.md.
   pairing: pairingOption(),
   generations: 0,
 };
+/** Connections per handshake mode in a fresh server's warm-up, for `keepAliveRequests` keep-alive requests. */
+function handshakeWarmupConnections(keepAliveRequests: number): number {
+  return Math.max(20, Math.round(keepAliveRequests / 50));
+}
 // Fresh server processes every rounds/generations rounds (at least one generation, even for --rounds 0).
 options.generations = Math.max(1, Math.min(value('--generations', quick ? 1 : 4), Math.max(1, options.rounds)));
 const list = (name: string): string[] | undefined => {
@@ -85,7 +96,7 @@ const jsonFile = jsonIndex >= 0 ? argv[jsonIndex + 1] : undefined;
 
 function pairingOption(): 'alternate' | 'simultaneous' {
   const i = argv.indexOf('--pairing');
-  if (i < 0) return 'alternate';
+  if (i < 0) return 'simultaneous';
   const v = argv[i + 1];
   if (v === 'alternate' || v === 'simultaneous') return v;
   throw new TypeError(`bench: --pairing is 'alternate' or 'simultaneous', got ${String(v)}`);
@@ -182,11 +193,22 @@ async function measureWindow(
   load: Child,
   targets: readonly { child: Child; port: number }[],
   mode: ModeName,
-  durationMs = options.durationMs,
-  warmUp = false,
+  warmUp?: { readonly durationMs: number; readonly requests: number },
 ): Promise<{ measured: Measured[]; otherLoad: number }> {
-  const minRequests = warmUp ? 0 : mode === 'keepalive' ? options.minRequests : options.minRequests / 20;
-  load.send({ type: 'run', ports: targets.map((t) => t.port), mode, concurrency: options.concurrency, warmupMs: options.warmupMs, durationMs, minRequests });
+  const durationMs = warmUp?.durationMs ?? options.durationMs;
+  const minRequests = warmUp?.requests ?? (mode === 'keepalive' ? options.minRequests : options.minRequests / 20);
+  // A warm-up runs until every server had its requests (bounded: a stuck server must not hang the run).
+  const maxDurationMs = warmUp === undefined ? 4 * durationMs : Math.max(4 * durationMs, 120_000);
+  load.send({
+    type: 'run',
+    ports: targets.map((t) => t.port),
+    mode,
+    concurrency: options.concurrency,
+    warmupMs: options.warmupMs,
+    durationMs,
+    minRequests,
+    maxDurationMs,
+  });
   await load.next('warm');
   const before = await Promise.all(targets.map((t) => serverClock(t.child)));
   const busyBefore = machineBusyMicros();
@@ -303,11 +325,14 @@ async function main(): Promise<void> {
     const warmUp = async (pairs: Pair[]): Promise<void> => {
       for (const pair of pairs) {
         for (const mode of modes) {
-          const warmMs = mode === 'keepalive' ? options.initialWarmupMs : Math.max(200, options.initialWarmupMs / 8);
+          const warmUp =
+            mode === 'keepalive'
+              ? { durationMs: options.initialWarmupMs, requests: options.warmupRequests }
+              : { durationMs: options.initialWarmupMs / 8, requests: handshakeWarmupConnections(options.warmupRequests) };
           // --solo-warmup: one server at a time (for profiles: a wall-clock sampling profiler charges
           // a process for the time its pair partner preempts it).
-          if (soloWarmup) for (const server of pair.servers) await measureWindow(load, [server], mode, warmMs, true);
-          else await measureWindow(load, pair.servers, mode, warmMs, true);
+          if (soloWarmup) for (const server of pair.servers) await measureWindow(load, [server], mode, warmUp);
+          else await measureWindow(load, pair.servers, mode, warmUp);
         }
       }
     };
@@ -454,7 +479,7 @@ function print(results: Results, certSource: string, seconds: number): void {
   out.push(`mtls-observability benchmark — node ${process.version}, ${cpus().length} cores (${cpus()[0]?.model ?? '?'}), ${new Date().toISOString()}`);
   out.push(
     `${o.quick ? 'QUICK smoke run (numbers not meaningful); ' : ''}${o.rounds} interleaved round(s) × ${o.durationMs} ms per window (+${o.warmupMs} ms warm-up), ` +
-      `fresh server processes (warmed up ${o.initialWarmupMs} ms) for each of ${o.generations} generation(s) of rounds, ` +
+      `fresh server processes (warmed up with ≥ ${o.warmupRequests} keep-alive requests and ≥ ${handshakeWarmupConnections(o.warmupRequests)} connections per handshake mode each) for each of ${o.generations} generation(s) of rounds, ` +
       `${o.pairing === 'simultaneous' ? 'each window a variant and its reference at the same time' : 'each window a variant and its reference one after the other, each alone'}, ${o.concurrency} connections in flight to each, ` +
       `${o.pool} client certificates (${certSource}), ` +
       `${o.pin ? 'server on core 0, load generator on core 1' : 'not pinned'}`,

@@ -116,7 +116,7 @@ describe('npm run bench -- --quick', () => {
     assert.ok(Number.isInteger(generations) && generations >= 1 && generations <= Math.max(1, json.options.rounds), String(generations));
     assert.ok(json.windows && json.windows.length > 0, 'no windows in the JSON');
     for (const w of json.windows) assert.ok(Number.isInteger(w.generation) && w.generation >= 0 && w.generation < generations, JSON.stringify(w));
-    assert.match(stdout, new RegExp(`fresh server processes \\(warmed up \\d+ ms\\) for each of ${generations} generation\\(s\\) of rounds`));
+    assert.match(stdout, new RegExp(`fresh server processes \\(warmed up with ≥ 300 keep-alive requests and ≥ 20 connections per handshake mode each\\) for each of ${generations} generation\\(s\\) of rounds`));
   });
 
   test('the library parses on new certificates only: never on keep-alive, once per connection with distinct certificates', () => {
