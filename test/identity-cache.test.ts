@@ -104,6 +104,49 @@ test('a failure is cached and thrown again without re-parsing', () => {
   assert.equal(calls, 1);
 });
 
+test('certificates that end in the same bytes never stand in for each other', () => {
+  const { parse, calls } = countingParser();
+  const cache = new CertificateCache({ parse });
+  const original = Buffer.from(pki.clients.valid.der);
+  // Same signature (the last bytes), another serial number: a crafted certificate's shape.
+  const crafted = Buffer.from(original);
+  const serial = parseCertificate(original).serialNumber;
+  const at = crafted.indexOf(Buffer.from(serial, 'hex'));
+  assert.ok(at > 0 && at < crafted.length - 100, String(at));
+  crafted[at + 1] = crafted[at + 1]! ^ 0xff;
+  assert.deepEqual(crafted.subarray(-32), original.subarray(-32));
+
+  const first = cache.get(original);
+  const second = cache.get(crafted);
+  assert.equal(first.serialNumber, serial);
+  assert.notEqual(second.serialNumber, serial);
+  assert.equal(second.serialNumber, parseCertificate(crafted).serialNumber);
+  assert.deepEqual(Buffer.from(second.der), crafted);
+  // Each replaced the other's entry: presenting the original again parses it again.
+  assert.equal(cache.get(original).serialNumber, serial);
+  assert.equal(cache.size, 1);
+  assert.equal(calls.length, 3);
+  // A DER shorter than the key still works (failures are cached like certificates).
+  const tiny = new Uint8Array([0x30, 0x00]);
+  assert.throws(() => cache.get(tiny), { code: 'ERR_MTLS_CERT_PARSE' });
+  assert.throws(() => cache.get(Buffer.from(tiny)), { code: 'ERR_MTLS_CERT_PARSE' });
+  assert.equal(cache.parseCount, 4);
+});
+
+test('a parser whose certificates carry no DER still gets exact lookups', () => {
+  let calls = 0;
+  const stub = { serialNumber: 'AB' } as unknown as PeerCertificate;
+  const cache = new CertificateCache({
+    parse: () => {
+      calls++;
+      return { ...stub, subjectAttributes: [], san: {} } as unknown as PeerCertificate;
+    },
+  });
+  const der = Buffer.from(pki.clients.valid.der);
+  assert.equal(cache.get(der), cache.get(Buffer.from(der)));
+  assert.equal(calls, 1);
+});
+
 test('returned certificates are frozen (they are shared between connections)', () => {
   const cache = new CertificateCache();
   const certificate = cache.get(pki.clients.valid.der);

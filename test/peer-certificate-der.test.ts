@@ -145,14 +145,24 @@ test('the first certificate of a process is checked against Node; later ones com
   assert.deepEqual(second.calls, { getSession: 1, getPeerCertificate: 0 });
 });
 
-test('the session copy handed out by the socket is zeroed (it holds the connection secrets)', async () => {
+test('the session copy handed out by the socket is zeroed but for the certificate (it holds the connection secrets)', async () => {
   const view = await connect(pki.clients.valid);
   await close(view.server);
   const fake = fakeSocket(view.session, view.raw);
   const der = readPeerCertificateDer(fake.socket);
   assert.equal(hex(der), hex(pki.clients.valid.der));
   assert.equal(fake.given.length, 1);
-  assert.ok(fake.given[0]!.every((byte) => byte === 0));
+  const given = Buffer.from(fake.given[0]!);
+  const located = locatePeerCertificate(view.session)!;
+  assert.equal(hex(given.subarray(located.start, located.end)), hex(pki.clients.valid.der));
+  assert.ok(given.subarray(0, located.start).every((byte) => byte === 0));
+  assert.ok(given.subarray(located.end).every((byte) => byte === 0));
+  assert.equal(located.start + pki.clients.valid.der.length, located.end);
+  assert.ok(located.start > 0 && located.end < given.length, `${located.start}-${located.end} of ${given.length}`);
+  // The session without a certificate's location: all of it is zeroed.
+  const broken = fakeSocket(Buffer.from([0x30, 0x03, 0x02, 0x01, 0x07]), view.raw);
+  readPeerCertificateDer(broken.socket);
+  assert.ok(broken.given[0]!.every((byte) => byte === 0));
 });
 
 test('a session that disagrees with Node switches the session path off for the process', async () => {
