@@ -3,7 +3,9 @@
  * own cache path. A child process of bench/run.ts, started with --expose-gc:
  *   node --expose-gc --import tsx bench/memory.ts <certDir> <count>
  * Distinct certificates are made by writing a counter into the serial number of a template
- * certificate (parsing does not verify signatures), one at a time, so the harness itself keeps none.
+ * certificate and into its signature's last bytes (parsing does not verify signatures; the
+ * certificate cache finds entries by the DER's end, as real certificates differ there), one at a
+ * time, so the harness itself keeps none.
  * Sends { type: 'memory', report } over IPC (or prints it without IPC).
  */
 import type { MemoryReport } from './goals.js';
@@ -69,14 +71,15 @@ function serialSpan(der: Uint8Array): { offset: number; length: number } {
 const serial = serialSpan(template);
 if (serial.length < 5) throw new Error('template serial too short to vary');
 
-/** A fresh copy of the template whose serial ends with `i` (4 bytes, big-endian). */
+/** A fresh copy of the template whose serial and signature end with `i` (4 bytes, big-endian). */
 function distinctDer(i: number): Uint8Array {
   const der = Uint8Array.prototype.slice.call(template);
-  const end = serial.offset + serial.length;
-  der[end - 4] = (i >>> 24) & 0xff;
-  der[end - 3] = (i >>> 16) & 0xff;
-  der[end - 2] = (i >>> 8) & 0xff;
-  der[end - 1] = i & 0xff;
+  for (const end of [serial.offset + serial.length, der.length]) {
+    der[end - 4] = (i >>> 24) & 0xff;
+    der[end - 3] = (i >>> 16) & 0xff;
+    der[end - 2] = (i >>> 8) & 0xff;
+    der[end - 1] = i & 0xff;
+  }
   return der;
 }
 
