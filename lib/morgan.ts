@@ -224,7 +224,8 @@ const MAX_UNCERTIFIED_PARTS = 256;
  * {@link MTLS_COMBINED_FORMAT}, through the same morgan, so each version escapes it as its own
  * tokens would. The identity part depends only on the certificate and the verify result, so it is
  * formatted once per pair and kept, not rebuilt from seven escaped tokens on every request
- * (about half of what the identity tokens cost a keep-alive request: docs/performance.md).
+ * (morgan 1.12's escaping and the seven token calls were about a third of what the identity
+ * tokens cost a keep-alive request: docs/performance.md).
  */
 function mtlsCombinedFormat(compile: (format: string) => MorganFormatFunction): MorganFormatFunction {
   const requestPart = compile(COMBINED_PART);
