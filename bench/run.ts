@@ -56,8 +56,9 @@ const options = {
   // Warm-up of every fresh server pair before its first round, in requests per server: keep-alive
   // requests, and a fiftieth of it (at least 20) connections per handshake mode. A server's CPU per
   // request keeps falling for thousands of requests after start; with 3 s of keep-alive traffic per
-  // pair (~3,000 requests each) every generation's first round still read up to 1.5x high, and more
-  // so for the variants (more code to optimise), which biased every ratio against them.
+  // pair (~3,000 requests each) every generation's first round still read up to 2x high, mostly more
+  // so for the variants (more code to optimise), which biased the ratios against them
+  // (docs/performance.md, Fresh processes per generation).
   warmupRequests: value('--warmup-requests', quick ? 300 : 10_000),
   // ... and at least this long (keep-alive; an eighth of it per handshake mode), e.g. for profiles.
   initialWarmupMs: value('--initial-warmup', quick ? 300 : 1000),
