@@ -63,6 +63,8 @@ export interface Results {
     warmupMs: number;
     /** Keep-alive requests per server (a fiftieth as connections per handshake mode) before the first round. */
     warmupRequests: number;
+    /** Connections per handshake mode before the first round. */
+    warmupConnections: number;
     initialWarmupMs: number;
     maxWaitMs: number;
     minRequests: number;
@@ -74,7 +76,9 @@ export interface Results {
     /** Sets of fresh server processes the rounds were split over. */
     generations: number;
     /** How a variant and its reference shared a window. */
-    pairing: 'alternate' | 'simultaneous';
+    pairing: 'alternate' | 'simultaneous' | 'turns';
+    /** Turn length of `--pairing turns`, ms. */
+    turnMs: number;
   };
   unavailable: Record<string, string>;
   /** Time spent waiting for a quiet machine. */

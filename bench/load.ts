@@ -14,6 +14,7 @@
 import tls from 'node:tls';
 import { readCertFiles } from './certs.js';
 import type { ModeName } from './variants.js';
+import { Turns } from './turns.js';
 
 export interface WindowResult {
   readonly requests: number;
@@ -41,6 +42,12 @@ interface RunMessage {
   minRequests: number;
   /** The longest the window may last while a server is short of minRequests; default 4x durationMs. */
   maxDurationMs?: number;
+  /**
+   * Serve the servers in turns of this many ms instead of all at once: during a turn only one server
+   * gets requests, and the next turn starts once its requests in flight have ended. 0 or absent: all
+   * servers at the same time.
+   */
+  turnMs?: number;
 }
 
 const certs = readCertFiles(process.argv[2]!);
@@ -149,9 +156,12 @@ interface SlotState {
   session?: Buffer | undefined;
 }
 
-async function keepAliveSlot(port: number, c: Counters, until: () => number, state: SlotState): Promise<void> {
+async function keepAliveSlot(port: number, c: Counters, until: () => number, state: SlotState, turn: Turn): Promise<void> {
   while (performance.now() < until()) {
+    const entering = turn.enter();
+    if (entering) await entering;
     try {
+      if (performance.now() >= until()) break;
       if (!state.socket || state.socket.destroyed) {
         state.socket = await connect(port, contexts[0]!, undefined);
         openSockets.push(state.socket);
@@ -169,6 +179,8 @@ async function keepAliveSlot(port: number, c: Counters, until: () => number, sta
       noteError(c, error);
       state.socket?.destroy();
       state.socket = undefined;
+    } finally {
+      turn.leave();
     }
   }
 }
@@ -179,8 +191,15 @@ async function handshakeSlot(
   c: Counters,
   until: () => number,
   state: SlotState,
+  turn: Turn,
 ): Promise<void> {
   while (performance.now() < until()) {
+    const entering = turn.enter();
+    if (entering) await entering;
+    if (performance.now() >= until()) {
+      turn.leave();
+      break;
+    }
     let context = contexts[0]!;
     if (mode === 'handshakeDistinct') {
       const i = nextCert.get(port) ?? 0;
@@ -214,9 +233,18 @@ async function handshakeSlot(
     } catch (error) {
       noteError(c, error);
       socket?.destroy();
+    } finally {
+      turn.leave();
     }
   }
 }
+
+/** A slot's view of {@link Turns}: always open when servers are served at the same time. */
+interface Turn {
+  enter(): Promise<void> | undefined;
+  leave(): void;
+}
+const ALWAYS: Turn = { enter: () => undefined, leave: () => {} };
 
 function waitFor(type: string): Promise<void> {
   return new Promise((resolve) => {
@@ -237,14 +265,29 @@ async function run(m: RunMessage): Promise<void> {
   let until = () => warmEnd;
   const states: SlotState[][] = m.ports.map(() => Array.from({ length: m.concurrency }, () => ({})));
   const current = () => until();
-  const all = () =>
-    m.ports.flatMap((port, i) =>
-      states[i]!.map((state) =>
-        m.mode === 'keepalive' ? keepAliveSlot(port, counters[i]!, current, state) : handshakeSlot(port, m.mode, counters[i]!, current, state),
-      ),
-    );
+  const all = async () => {
+    const turns = m.turnMs && m.ports.length > 1 ? new Turns(m.ports.length, m.turnMs) : undefined;
+    const turnOf = (i: number): Turn => (turns ? { enter: () => turns.enter(i), leave: () => turns.leave(i) } : ALWAYS);
+    turns?.start();
+    // A slot waiting for its turn when the window ends must still see the end.
+    const ender = turns && setInterval(() => performance.now() >= current() && turns.stop(), Math.min(10, m.turnMs!));
+    try {
+      await Promise.all(
+        m.ports.flatMap((port, i) =>
+          states[i]!.map((state) =>
+            m.mode === 'keepalive'
+              ? keepAliveSlot(port, counters[i]!, current, state, turnOf(i))
+              : handshakeSlot(port, m.mode, counters[i]!, current, state, turnOf(i)),
+          ),
+        ),
+      );
+    } finally {
+      turns?.stop();
+      if (ender) clearInterval(ender);
+    }
+  };
   // Warm-up: the same loops, not recorded. Keep-alive slots keep their sockets for the window.
-  await Promise.all(all());
+  await all();
   for (const c of counters) c.firstError = undefined;
   process.send?.({ type: 'warm' });
   await waitFor('go');
@@ -260,7 +303,7 @@ async function run(m: RunMessage): Promise<void> {
     if (!enough) enough = counters.every((c) => c.requests >= m.minRequests);
     return enough ? soft : hard;
   };
-  await Promise.all(all());
+  await all();
   const elapsedMs = performance.now() - started;
   const cpu = process.cpuUsage(cpu0);
   const results: WindowResult[] = counters.map((c) => ({

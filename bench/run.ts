@@ -6,21 +6,23 @@
  * presenting client certificates over loopback. Every window reads the
  * serving processes' own CPU clocks (process.cpuUsage) before and after, so "CPU µs per request" is
  * what a server spent. A window serves a variant and its reference at the same time, both on core 0
- * (--pairing simultaneous, the default), or one after the other, each alone (--pairing alternate). Rounds are
+ * (--pairing simultaneous, the default), in turns of 50 ms within the window, each alone while it
+ * works (--pairing turns), or one after the other, each alone (--pairing alternate). Rounds are
  * interleaved: each round visits every mode and every pair in a rotated order, and a variant's ratio
  * is the median over server generations of (reference CPU per request / variant CPU per request)
  * over the same windows.
  *
  * Flags: --quick (smoke run, ~30 s), --rounds N, --duration MS, --warmup MS (per window),
- *        --warmup-requests N and --initial-warmup MS (per fresh server pair, before its first round:
- *        N keep-alive requests and N/50 connections per handshake mode, each mode at least MS
- *        (an eighth of it per handshake mode)), --pool N,
+ *        --warmup-requests N, --warmup-connections C and --initial-warmup MS (per fresh server pair,
+ *        before its first round: N keep-alive requests and C connections per handshake mode, each
+ *        mode at least MS (an eighth of it per handshake mode)), --pool N,
  *        --generations N (fresh server processes N times over the rounds; default 4, --quick 1),
  *        --max-wait MS (total time to wait for a quiet machine before windows),
  *        --concurrency N, --json FILE (results as JSON), --no-pin, --no-memory,
  *        --modes a,b and --variants a,b (subsets, for profiling; names in bench/variants.ts),
  *        --solo-warmup (warm each server alone; with --rounds 0 and a long --initial-warmup, for profiles),
- *        --pairing alternate|simultaneous (how a variant and its reference share a window).
+ *        --pairing simultaneous|turns|alternate and --turn MS (how a variant and its reference
+ *        share a window; see docs/performance.md).
  */
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -53,13 +55,14 @@ const options = {
   rounds: value('--rounds', quick ? 1 : 8),
   durationMs: value('--duration', quick ? 400 : 600),
   warmupMs: value('--warmup', quick ? 150 : 150),
-  // Warm-up of every fresh server pair before its first round, in requests per server: keep-alive
-  // requests, and a fiftieth of it (at least 20) connections per handshake mode. A server's CPU per
-  // request keeps falling for thousands of requests after start; with 3 s of keep-alive traffic per
-  // pair (~3,000 requests each) every generation's first round still read up to 2x high, mostly more
-  // so for the variants (more code to optimise), which biased the ratios against them
-  // (docs/performance.md, Fresh processes per generation).
+  // Warm-up of every fresh server pair before its first round, per server: keep-alive requests, and
+  // connections per handshake mode. A server's CPU per request keeps falling for thousands of
+  // requests after start, and more so for the variants (more code to optimise): with 3 s of
+  // keep-alive traffic every generation's first round read up to 2x high, and with 200 connections
+  // per handshake mode the identity variant read 0.80-0.84x the reference on new connections,
+  // against 0.92-0.98x after 1,000 (docs/performance.md, Warm-up).
   warmupRequests: value('--warmup-requests', quick ? 300 : 10_000),
+  warmupConnections: value('--warmup-connections', quick ? 20 : 1000),
   // ... and at least this long (keep-alive; an eighth of it per handshake mode), e.g. for profiles.
   initialWarmupMs: value('--initial-warmup', quick ? 300 : 1000),
   maxWaitMs: value('--max-wait', quick ? 1000 : 20_000),
@@ -77,12 +80,10 @@ const options = {
   // the next), at the price of evicting each other's caches; 'alternate' serves one, then the other,
   // each alone on core 0 (order flipped every other window). See docs/performance.md.
   pairing: pairingOption(),
+  // --pairing turns: how long each server of a pair has the core before the other's turn.
+  turnMs: value('--turn', 50),
   generations: 0,
 };
-/** Connections per handshake mode in a fresh server's warm-up, for `keepAliveRequests` keep-alive requests. */
-function handshakeWarmupConnections(keepAliveRequests: number): number {
-  return Math.max(20, Math.round(keepAliveRequests / 50));
-}
 // Fresh server processes every rounds/generations rounds (at least one generation, even for --rounds 0).
 options.generations = Math.max(1, Math.min(value('--generations', quick ? 1 : 4), Math.max(1, options.rounds)));
 const list = (name: string): string[] | undefined => {
@@ -95,12 +96,18 @@ const soloWarmup = flag('--solo-warmup');
 const jsonIndex = argv.indexOf('--json');
 const jsonFile = jsonIndex >= 0 ? argv[jsonIndex + 1] : undefined;
 
-function pairingOption(): 'alternate' | 'simultaneous' {
+const PAIRING_TEXT = {
+  simultaneous: () => 'each window a variant and its reference at the same time',
+  turns: (turnMs: number) => `each window a variant and its reference in alternating turns of ${turnMs} ms, each alone`,
+  alternate: () => 'each window a variant and its reference one after the other, each alone',
+} as const;
+
+function pairingOption(): 'alternate' | 'simultaneous' | 'turns' {
   const i = argv.indexOf('--pairing');
   if (i < 0) return 'simultaneous';
   const v = argv[i + 1];
-  if (v === 'alternate' || v === 'simultaneous') return v;
-  throw new TypeError(`bench: --pairing is 'alternate' or 'simultaneous', got ${String(v)}`);
+  if (v === 'alternate' || v === 'simultaneous' || v === 'turns') return v;
+  throw new TypeError(`bench: --pairing is 'simultaneous', 'turns' or 'alternate', got ${String(v)}`);
 }
 
 function hasTaskset(): boolean {
@@ -209,6 +216,7 @@ async function measureWindow(
     durationMs,
     minRequests,
     maxDurationMs,
+    ...(options.pairing === 'turns' ? { turnMs: options.turnMs } : {}),
   });
   await load.next('warm');
   const before = await Promise.all(targets.map((t) => serverClock(t.child)));
@@ -329,7 +337,7 @@ async function main(): Promise<void> {
           const warmUp =
             mode === 'keepalive'
               ? { durationMs: options.initialWarmupMs, requests: options.warmupRequests }
-              : { durationMs: options.initialWarmupMs / 8, requests: handshakeWarmupConnections(options.warmupRequests) };
+              : { durationMs: options.initialWarmupMs / 8, requests: options.warmupConnections };
           // --solo-warmup: one server at a time (for profiles: a wall-clock sampling profiler charges
           // a process for the time its pair partner preempts it).
           if (soloWarmup) for (const server of pair.servers) await measureWindow(load, [server], mode, warmUp);
@@ -358,7 +366,7 @@ async function main(): Promise<void> {
             const flip = (round + MODE_NAMES.indexOf(mode)) % 2 === 1;
             const ordered = flip ? [servers[1], servers[0]] : servers;
             const { measured: m, otherLoad } =
-              options.pairing === 'simultaneous' ? await measureWindow(load, ordered, mode) : await measureAlternating(load, ordered, mode);
+              options.pairing === 'alternate' ? await measureAlternating(load, ordered, mode) : await measureWindow(load, ordered, mode);
             lastOtherLoad = otherLoad;
             const measured = flip ? [m[1]!, m[0]!] : m;
             windows.push({ round, generation, mode, variant, partner: reference, ...measured[0]!, otherLoad });
@@ -480,8 +488,8 @@ function print(results: Results, certSource: string, seconds: number): void {
   out.push(`mtls-observability benchmark — node ${process.version}, ${cpus().length} cores (${cpus()[0]?.model ?? '?'}), ${new Date().toISOString()}`);
   out.push(
     `${o.quick ? 'QUICK smoke run (numbers not meaningful); ' : ''}${o.rounds} interleaved round(s) × ${o.durationMs} ms per window (+${o.warmupMs} ms warm-up), ` +
-      `fresh server processes (warmed up with ≥ ${o.warmupRequests} keep-alive requests and ≥ ${handshakeWarmupConnections(o.warmupRequests)} connections per handshake mode each) for each of ${o.generations} generation(s) of rounds, ` +
-      `${o.pairing === 'simultaneous' ? 'each window a variant and its reference at the same time' : 'each window a variant and its reference one after the other, each alone'}, ${o.concurrency} connections in flight to each, ` +
+      `fresh server processes (warmed up with ≥ ${o.warmupRequests} keep-alive requests and ≥ ${o.warmupConnections} connections per handshake mode each) for each of ${o.generations} generation(s) of rounds, ` +
+      `${PAIRING_TEXT[o.pairing](o.turnMs)}, ${o.concurrency} connections in flight to each, ` +
       `${o.pool} client certificates (${certSource}), ` +
       `${o.pin ? 'server on core 0, load generator on core 1' : 'not pinned'}`,
   );

@@ -14,6 +14,7 @@ import { fileURLToPath } from 'node:url';
 import { MODES, MODE_NAMES, VARIANTS, VARIANT_NAMES } from '../bench/variants.js';
 import { GOALS, evaluateGoals, type Results } from '../bench/goals.js';
 import { formatTable, median, percentile, roundOrder } from '../bench/stats.js';
+import { Turns } from '../bench/turns.js';
 
 const ROOT = resolve(fileURLToPath(import.meta.url), '../..');
 
@@ -45,6 +46,42 @@ describe('bench helpers', () => {
     assert.equal(lines[0], 'name |     n');
     assert.equal(lines[2], 'a    | 1.00x');
     assert.equal(lines[3], 'bbb  |  12.5');
+  });
+
+  test('--pairing turns: one server at a time, the next only once the last request in flight ended', async () => {
+    const turns = new Turns(2, 0);
+    const log: string[] = [];
+    turns.start();
+    await turns.enter(0);
+    await turns.enter(0);
+    let second = false;
+    const waiting = turns.enter(1).then(() => {
+      second = true;
+      log.push('1 entered');
+    });
+    await new Promise((r) => setImmediate(r));
+    assert.equal(second, false, 'server 1 must wait for its turn');
+    turns.endTurn();
+    // Server 0 still has two requests in flight, and gets no new one while its turn ends.
+    let late = false;
+    const lateEntry = turns.enter(0).then(() => (late = true));
+    turns.leave(0);
+    await new Promise((r) => setImmediate(r));
+    assert.equal(turns.current, 0);
+    assert.equal(second, false);
+    turns.leave(0);
+    await waiting;
+    assert.equal(turns.current, 1);
+    assert.equal(late, false, 'server 0 waits for its next turn');
+    turns.leave(1);
+    turns.endTurn();
+    await lateEntry;
+    assert.equal(turns.current, 0);
+    assert.deepEqual(log, ['1 entered']);
+    // Stopping lets every waiting slot go on.
+    const stuck = turns.enter(1);
+    turns.stop();
+    await stuck;
   });
 
   test('goals: MET at or above the bar, MISSED below, UNKNOWN when not measured', () => {
