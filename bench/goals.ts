@@ -27,6 +27,10 @@ export interface CellResult {
   resumedShare: number;
   /** Certificates parsed per request (identity variants; NaN for the others). */
   parsesPerRequest: number;
+  /** With `--counters`: each event per request (median over rounds). */
+  countersPerRequest?: Record<string, number>;
+  /** With `--counters`: reference ÷ this variant per event, pooled per generation like `cpuRatio`. */
+  counterRatios?: Record<string, number>;
 }
 
 export interface MemoryReport {
@@ -79,6 +83,8 @@ export interface Results {
     pairing: 'alternate' | 'simultaneous' | 'turns';
     /** Turn length of `--pairing turns`, ms. */
     turnMs: number;
+    /** `perf stat` events counted per server and window (`--counters`), if any. */
+    counters?: string[];
   };
   unavailable: Record<string, string>;
   /** Time spent waiting for a quiet machine. */
@@ -95,6 +101,8 @@ export interface Results {
     cpuMicros: number;
     loadCpuMicros: number;
     otherLoad: number;
+    /** With `--counters`: what `perf stat` counted in the server process during the window. */
+    counters?: Record<string, number>;
   }[];
   memory?: MemoryReport;
   memoryError?: string;

@@ -22,7 +22,9 @@
  *        --modes a,b and --variants a,b (subsets, for profiling; names in bench/variants.ts),
  *        --solo-warmup (warm each server alone; with --rounds 0 and a long --initial-warmup, for profiles),
  *        --pairing simultaneous|turns|alternate and --turn MS (how a variant and its reference
- *        share a window; see docs/performance.md).
+ *        share a window; see docs/performance.md),
+ *        --counters EVENTS (e.g. instructions,cycles: also count these with `perf stat` in every
+ *        server over every window, and print them per request with their ratios).
  */
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -33,6 +35,7 @@ import { makeCertFiles } from './certs.js';
 import { type Child, startBenchChild } from './child.js';
 import { MODES, MODE_NAMES, VARIANTS, VARIANT_NAMES, type ModeName, type VariantName } from './variants.js';
 import { fixed, signed, formatTable, halfIqr, median, percentile, roundOrder } from './stats.js';
+import { CounterSession, counterProblem } from './counters.js';
 import { GOALS, evaluateGoals, type MemoryReport, type Results, type CellResult } from './goals.js';
 import type { WindowResult } from './load.js';
 
@@ -93,6 +96,8 @@ const list = (name: string): string[] | undefined => {
 const onlyModes = (list('--modes') ?? MODE_NAMES) as ModeName[];
 const onlyVariants = (list('--variants') ?? VARIANT_NAMES) as VariantName[];
 const soloWarmup = flag('--solo-warmup');
+const counterEvents = list('--counters')?.filter(Boolean);
+if (counterEvents?.length === 0) throw new TypeError('bench: --counters needs events, e.g. --counters instructions,cycles');
 const jsonIndex = argv.indexOf('--json');
 const jsonFile = jsonIndex >= 0 ? argv[jsonIndex + 1] : undefined;
 
@@ -147,6 +152,8 @@ interface Window {
   result: WindowResult;
   cpuMicros: number;
   parses: number;
+  /** With --counters: what perf counted in the server during the window. */
+  counters?: Record<string, number>;
   /** Share of the machine's CPU used by processes other than the server and the load generator. */
   otherLoad: number;
 }
@@ -190,6 +197,8 @@ interface Measured {
   cpuMicros: number;
   /** Certificates the server's library cache parsed during the window. */
   parses: number;
+  /** With --counters: what perf counted in the server during the window. */
+  counters?: Record<string, number>;
 }
 
 /**
@@ -219,6 +228,9 @@ async function measureWindow(
     ...(options.pairing === 'turns' ? { turnMs: options.turnMs } : {}),
   });
   await load.next('warm');
+  const sessions = counterEvents && targets.map((t) => new CounterSession(t.child.process.pid!, counterEvents));
+  // perf needs a moment to attach; the servers are idle meanwhile.
+  if (sessions) await new Promise((r) => setTimeout(r, 200));
   const before = await Promise.all(targets.map((t) => serverClock(t.child)));
   const busyBefore = machineBusyMicros();
   const t0 = performance.now();
@@ -227,6 +239,7 @@ async function measureWindow(
   const busyAfter = machineBusyMicros();
   const wallMicros = (performance.now() - t0) * 1000;
   const after = await Promise.all(targets.map((t) => serverClock(t.child)));
+  const counted = sessions && (await Promise.all(sessions.map((c) => c.stop())));
   load.send({ type: 'close' });
   await load.next('closed');
   const results = done['results'] as WindowResult[];
@@ -234,6 +247,7 @@ async function measureWindow(
     result,
     cpuMicros: after[i]!.cpu - before[i]!.cpu,
     parses: after[i]!.parses - before[i]!.parses,
+    ...(counted ? { counters: counted[i]! } : {}),
   }));
   const ours = measured.reduce((a, m) => a + m.cpuMicros, 0) + (results[0]?.cpuMicros ?? 0);
   const other = (busyAfter - busyBefore - ours) / (wallMicros * cpus().length);
@@ -274,6 +288,8 @@ async function main(): Promise<void> {
     process.exit(130);
   });
   try {
+    const problem = counterEvents && counterProblem(counterEvents);
+    if (problem) throw new Error(`bench: --counters ${counterEvents!.join(',')}: ${problem}`);
     log(`bench: making ${options.pool} client certificates ...`);
     const certs = await makeCertFiles(work, options.pool);
     log(`bench: certificates from ${certs.source}`);
@@ -384,7 +400,7 @@ async function main(): Promise<void> {
 
     const results: Results = {
       cells: [],
-      options,
+      options: { ...options, ...(counterEvents ? { counters: counterEvents } : {}) },
       unavailable: Object.fromEntries(unavailable),
       waitedMs: options.maxWaitMs - Math.max(0, waitBudgetMs),
       windows: windows.map((w) => ({
@@ -398,6 +414,7 @@ async function main(): Promise<void> {
         cpuMicros: w.cpuMicros,
         loadCpuMicros: w.result.cpuMicros,
         otherLoad: w.otherLoad,
+        ...(w.counters ? { counters: w.counters } : {}),
       })),
     };
     for (const mode of MODE_NAMES) {
@@ -458,6 +475,24 @@ async function main(): Promise<void> {
           resumedShare: connections ? mine.reduce((a, w) => a + w.result.resumed, 0) / connections : Number.NaN,
           parsesPerRequest: VARIANTS[variant].identity ? mine.reduce((a, w) => a + w.parses, 0) / Math.max(1, requests) : Number.NaN,
         };
+        if (counterEvents) {
+          // Like cpuRatio: pooled over a generation's windows, then the median over generations.
+          const countPerRequest = (xs: readonly Window[], event: string) =>
+            xs.reduce((a, x) => a + (x.counters?.[event] ?? Number.NaN), 0) / Math.max(1, xs.reduce((a, x) => a + x.result.requests, 0));
+          cell.countersPerRequest = {};
+          cell.counterRatios = {};
+          for (const event of counterEvents) {
+            cell.countersPerRequest[event] = median(mine.map((w) => countPerRequest([w], event)));
+            cell.counterRatios[event] = median(
+              [...new Set(used.map((w) => w.generation))].map((g) => {
+                const own = used.filter((w) => w.generation === g);
+                const refs = own.map(refOf);
+                if (refs.some((x) => !x)) return Number.NaN;
+                return countPerRequest(refs as Window[], event) / countPerRequest(own, event);
+              }),
+            );
+          }
+        }
         results.cells.push(cell);
       }
     }
@@ -480,6 +515,11 @@ async function main(): Promise<void> {
   } finally {
     cleanup();
   }
+}
+
+/** At least three significant digits (counts run from milliseconds to millions). */
+function threeDigits(value: number): string {
+  return fixed(value, Math.abs(value) >= 100 ? 0 : Math.abs(value) >= 10 ? 1 : Math.abs(value) >= 1 ? 2 : 3);
 }
 
 function print(results: Results, certSource: string, seconds: number): void {
@@ -533,6 +573,21 @@ function print(results: Results, certSource: string, seconds: number): void {
   if (results.waitedMs) out.push(`waited ${fixed(results.waitedMs / 1000, 1)} s in all for other processes to quieten down`);
   const errors = results.cells.reduce((a, c) => a + c.errors, 0);
   out.push(`errors: ${errors}`);
+  if (o.counters) {
+    out.push('');
+    out.push(
+      `counted with perf stat in each server over each window, per request; ratio = reference ÷ this row, pooled per generation, median over generations (higher is cheaper):`,
+    );
+    const counterRows = results.cells.map((c) => [
+      MODES[c.mode],
+      VARIANTS[c.variant].label,
+      ...o.counters!.flatMap((event) => [
+        threeDigits(c.countersPerRequest?.[event] ?? Number.NaN),
+        c.variant === c.reference ? '1.00x' : `${fixed(c.counterRatios?.[event] ?? Number.NaN, 3)}x`,
+      ]),
+    ]);
+    out.push(formatTable(['mode', 'variant', ...o.counters.flatMap((event) => [`${event}/req`, 'ratio'])], counterRows));
+  }
   out.push('');
   if (results.memory) {
     const m = results.memory;

@@ -15,6 +15,7 @@ import { MODES, MODE_NAMES, VARIANTS, VARIANT_NAMES } from '../bench/variants.js
 import { GOALS, evaluateGoals, type Results } from '../bench/goals.js';
 import { formatTable, median, percentile, roundOrder } from '../bench/stats.js';
 import { Turns } from '../bench/turns.js';
+import { counterProblem, parsePerfStatCsv } from '../bench/counters.js';
 
 const ROOT = resolve(fileURLToPath(import.meta.url), '../..');
 
@@ -82,6 +83,24 @@ describe('bench helpers', () => {
     const stuck = turns.enter(1);
     turns.stop();
     await stuck;
+  });
+
+  test('--counters: perf stat -x, output is read by event, uncounted events as NaN', () => {
+    // As perf 6 prints it on this project's VM (hardware events unsupported, software ones counted).
+    const text = [
+      '<not supported>,,instructions,0,100.00,,',
+      '<not counted>,,page-faults,0,100.00,,',
+      '3.75,msec,task-clock,3750979,100.00,0.035,CPUs utilized',
+      '1234567,,cycles:u,1000,100.00,,',
+    ].join('\n');
+    const counts = parsePerfStatCsv(text);
+    assert.deepEqual(Object.keys(counts), ['instructions', 'page-faults', 'task-clock', 'cycles:u']);
+    assert.ok(Number.isNaN(counts['instructions']));
+    assert.ok(Number.isNaN(counts['page-faults']));
+    assert.equal(counts['task-clock'], 3.75);
+    assert.equal(counts['cycles:u'], 1234567);
+    // An event perf does not know is refused before the run (or perf itself is missing).
+    assert.match(counterProblem(['no-such-event']) ?? '', /^perf (stat failed|is not available)/);
   });
 
   test('goals: MET at or above the bar, MISSED below, UNKNOWN when not measured', () => {
