@@ -65,7 +65,7 @@ export interface Results {
     rounds: number;
     durationMs: number;
     warmupMs: number;
-    /** Keep-alive requests per server (a fiftieth as connections per handshake mode) before the first round. */
+    /** Keep-alive requests per server before the first round. */
     warmupRequests: number;
     /** Connections per handshake mode before the first round. */
     warmupConnections: number;

@@ -63,7 +63,7 @@ const options = {
   // requests after start, and more so for the variants (more code to optimise): with 3 s of
   // keep-alive traffic every generation's first round read up to 2x high, and with 200 connections
   // per handshake mode the identity variant read 0.80-0.84x the reference on new connections,
-  // against 0.92-0.98x after 1,000 (docs/performance.md, Warm-up).
+  // against 0.92-0.98x after 1,000 (docs/performance.md, Fresh processes per generation).
   warmupRequests: value('--warmup-requests', quick ? 300 : 10_000),
   warmupConnections: value('--warmup-connections', quick ? 20 : 1000),
   // ... and at least this long (keep-alive; an eighth of it per handshake mode), e.g. for profiles.
@@ -228,7 +228,8 @@ async function measureWindow(
     ...(options.pairing === 'turns' ? { turnMs: options.turnMs } : {}),
   });
   await load.next('warm');
-  const sessions = counterEvents && targets.map((t) => new CounterSession(t.child.process.pid!, counterEvents));
+  // Counted windows only: a fresh server's warm-up is not reported.
+  const sessions = counterEvents && !warmUp && targets.map((t) => new CounterSession(t.child.process.pid!, counterEvents));
   // perf needs a moment to attach; the servers are idle meanwhile.
   if (sessions) await new Promise((r) => setTimeout(r, 200));
   const before = await Promise.all(targets.map((t) => serverClock(t.child)));
@@ -439,14 +440,18 @@ async function main(): Promise<void> {
         // generation's windows ÷ this variant's, from the same windows; the ratio is the median of
         // those. Pooling a generation's windows damps a single odd window better than a median of
         // two per-window ratios does (A/A control over three runs: 2.5% from 1.00x RMS, against 4.3%).
-        const perRequest = (xs: readonly Window[]) =>
-          xs.reduce((a, x) => a + x.cpuMicros, 0) / Math.max(1, xs.reduce((a, x) => a + x.result.requests, 0));
-        const generationRatios = [...new Set(used.map((w) => w.generation))].map((g) => {
-          const own = used.filter((w) => w.generation === g);
-          const refs = own.map(refOf);
-          if (refs.some((x) => !x)) return Number.NaN;
-          return perRequest(refs as Window[]) / perRequest(own);
-        });
+        // `amount` is what is summed per window: CPU µs, or a --counters event.
+        const perRequest = (xs: readonly Window[], amount: (w: Window) => number) =>
+          xs.reduce((a, x) => a + amount(x), 0) / Math.max(1, xs.reduce((a, x) => a + x.result.requests, 0));
+        const pooledRatio = (amount: (w: Window) => number) =>
+          median(
+            [...new Set(used.map((w) => w.generation))].map((g) => {
+              const own = used.filter((w) => w.generation === g);
+              const refs = own.map(refOf);
+              if (refs.some((x) => !x)) return Number.NaN;
+              return perRequest(refs as Window[], amount) / perRequest(own, amount);
+            }),
+          );
         const rpsRatios = mine.map((w) => {
           const ref = refOf(w);
           if (!ref) return Number.NaN;
@@ -469,28 +474,19 @@ async function main(): Promise<void> {
           ratioRounds: used.length,
           quiet: used === quiet,
           otherLoad: median(mine.map((w) => w.otherLoad)),
-          cpuRatio: median(generationRatios),
+          cpuRatio: pooledRatio((w) => w.cpuMicros),
           cpuRatioSpread: halfIqr(ratios),
           rpsRatio: median(rpsRatios),
           resumedShare: connections ? mine.reduce((a, w) => a + w.result.resumed, 0) / connections : Number.NaN,
           parsesPerRequest: VARIANTS[variant].identity ? mine.reduce((a, w) => a + w.parses, 0) / Math.max(1, requests) : Number.NaN,
         };
         if (counterEvents) {
-          // Like cpuRatio: pooled over a generation's windows, then the median over generations.
-          const countPerRequest = (xs: readonly Window[], event: string) =>
-            xs.reduce((a, x) => a + (x.counters?.[event] ?? Number.NaN), 0) / Math.max(1, xs.reduce((a, x) => a + x.result.requests, 0));
           cell.countersPerRequest = {};
           cell.counterRatios = {};
           for (const event of counterEvents) {
-            cell.countersPerRequest[event] = median(mine.map((w) => countPerRequest([w], event)));
-            cell.counterRatios[event] = median(
-              [...new Set(used.map((w) => w.generation))].map((g) => {
-                const own = used.filter((w) => w.generation === g);
-                const refs = own.map(refOf);
-                if (refs.some((x) => !x)) return Number.NaN;
-                return countPerRequest(refs as Window[], event) / countPerRequest(own, event);
-              }),
-            );
+            const count = (w: Window) => w.counters?.[event] ?? Number.NaN;
+            cell.countersPerRequest[event] = median(mine.map((w) => perRequest([w], count)));
+            cell.counterRatios[event] = pooledRatio(count);
           }
         }
         results.cells.push(cell);
