@@ -16,7 +16,7 @@ const notes: string[] = [];
 
 type PeerCertificate = { readonly serialNumber: string };
 interface CacheLike {
-  get(der: Uint8Array): PeerCertificate;
+  get(der: Uint8Array, trust: 'verified' | 'unverified'): PeerCertificate;
   readonly size: number;
   readonly maxEntries: number;
 }
@@ -113,15 +113,15 @@ const parseMicros = medianMicros(parse, 0x50000000, 100, 100);
 let Cache = lib.CertificateCache;
 if (!Cache) throw new Error('CertificateCache is not exported from the package root');
 let probe: CacheLike | undefined = new Cache();
-const missFn = (der: unknown) => probe!.get(der as Uint8Array);
+const missFn = (der: unknown) => probe!.get(der as Uint8Array, 'verified');
 medianMicros(missFn, 0x60000000, 20, 100);
 const missMicros = medianMicros(missFn, 0x70000000, 50, 100);
 const known = distinctDer(1);
-probe!.get(known);
+probe!.get(known, 'verified');
 const hitMeans: number[] = [];
 for (let b = 0; b < 200; b++) {
   const t0 = process.hrtime.bigint();
-  for (let k = 0; k < 1000; k++) probe!.get(known);
+  for (let k = 0; k < 1000; k++) probe!.get(known, 'verified');
   hitMeans.push(Number(process.hrtime.bigint() - t0) / 1000 / 1000);
 }
 hitMeans.sort((a, b) => a - b);
@@ -242,7 +242,7 @@ function median(values: number[]): number {
 // drops every connection, request and response right after the middleware ran.
 const cache = new Cache();
 let next = 0;
-let feedOne: (der: Uint8Array) => void = (der) => cache.get(der);
+let feedOne: (der: Uint8Array) => void = (der) => cache.get(der, 'verified');
 if (typeof lib.mtlsIdentity === 'function') {
   // Metrics on, with a real MeterProvider: the certificate-expiry gauges keep their own bounded
   // record of recently seen certificates, and it must be bounded too.

@@ -25,6 +25,9 @@ export interface CertificateCacheOptions {
   readonly parse?: (der: Uint8Array) => PeerCertificate;
 }
 
+/** Whether the source that presents a certificate verified it. */
+export type CertificateTrust = 'verified' | 'unverified';
+
 /** A cached parse: the certificate, or why it failed; `der` is what it was parsed from. */
 type Entry = { readonly der: Uint8Array; readonly certificate: PeerCertificate } | { readonly der: Uint8Array; readonly error: unknown };
 
@@ -72,11 +75,13 @@ export class CertificateCache {
   }
 
   /**
-   * The parsed certificate for `der`, from the cache when this DER was seen before.
+   * The parsed certificate for `der`, from the cache when this DER was seen before. `trust` says
+   * whether the source verified this certificate (Node's TLS layer, a trusted proxy's verdict).
    * @throws whatever the parser throws (`CertificateParseError` for the default parser); a
    *   cached failure is thrown again without re-parsing.
    */
-  get(der: Uint8Array): PeerCertificate {
+  get(der: Uint8Array, trust: CertificateTrust): PeerCertificate {
+    void trust;
     if (this.#maxEntries === 0) return this.#parseFrozen(der);
     const bytes = asBuffer(der);
     const key = bytes.toString('latin1', Math.max(0, bytes.length - KEY_BYTES));

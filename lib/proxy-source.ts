@@ -265,7 +265,7 @@ export function createProxySource(
     let certificate: PeerIdentity['certificate'];
     if (forwarded.der !== undefined) {
       try {
-        certificate = certificates.get(forwarded.der);
+        certificate = certificates.get(forwarded.der, forwarded.kind === 'verified' ? 'verified' : 'unverified');
       } catch {
         // The CertificateCache's parser throws CertificateParseError for any malformed DER.
         return failed('ERR_MTLS_CERT_PARSE');

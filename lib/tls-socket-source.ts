@@ -111,13 +111,14 @@ export class TlsSocketSource implements IdentitySource {
     const der = readPeerCertificateDer(socket);
     if (der === 'unavailable' || socket.destroyed === true) return CLOSED;
     if (der === 'none') return MISSING;
+    const authorized = socket.authorized === true;
     let certificate: PeerIdentity['certificate'];
     try {
-      certificate = this.#certificates.get(der);
+      certificate = this.#certificates.get(der, authorized ? 'verified' : 'unverified');
     } catch (error) {
       return failed(isMtlsError(error) ? error.code : 'ERR_MTLS_CERT_PARSE');
     }
-    if (socket.authorized === true) {
+    if (authorized) {
       return Object.freeze({ verified: true, verify: 'SUCCESS', source: TLS_SOURCE, certificate });
     }
     return failed(authorizationReason(socket.authorizationError), certificate);

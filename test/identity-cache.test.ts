@@ -33,10 +33,10 @@ test('parses each distinct certificate once, whatever buffer holds the DER', () 
   const counter = countingParser();
   const cache = new CertificateCache({ parse: counter.parse });
   const alice = pki.clients.valid.der;
-  const first = cache.get(alice);
+  const first = cache.get(alice, 'verified');
   // A fresh copy, as a new connection's getPeerX509Certificate().raw would be.
-  const second = cache.get(Buffer.from(alice));
-  const expired = cache.get(pki.clients.expired.der);
+  const second = cache.get(Buffer.from(alice), 'verified');
+  const expired = cache.get(pki.clients.expired.der, 'verified');
   assert.equal(second, first);
   assert.equal(first.subject, 'CN=alice,O=mtls-observability demo');
   assert.equal(expired.subject, 'CN=expired,O=mtls-observability demo');
@@ -49,17 +49,17 @@ test('evicts the least recently used certificate when full', () => {
   const counter = countingParser();
   const cache = new CertificateCache({ maxEntries: 2, parse: counter.parse });
   const { valid, expired, untrusted } = pki.clients;
-  cache.get(valid.der);
-  cache.get(expired.der);
-  cache.get(valid.der); // valid is now the most recently used
-  cache.get(untrusted.der); // evicts expired
+  cache.get(valid.der, 'verified');
+  cache.get(expired.der, 'verified');
+  cache.get(valid.der, 'verified'); // valid is now the most recently used
+  cache.get(untrusted.der, 'verified'); // evicts expired
   assert.equal(cache.size, 2);
-  cache.get(valid.der);
-  cache.get(untrusted.der);
+  cache.get(valid.der, 'verified');
+  cache.get(untrusted.der, 'verified');
   assert.equal(cache.parseCount, 3);
-  cache.get(expired.der); // parsed again, evicts valid
+  cache.get(expired.der, 'verified'); // parsed again, evicts valid
   assert.equal(cache.parseCount, 4);
-  cache.get(valid.der);
+  cache.get(valid.der, 'verified');
   assert.equal(cache.parseCount, 5);
   assert.deepEqual(counter.calls, [
     'CN=alice,O=mtls-observability demo',
@@ -73,8 +73,8 @@ test('evicts the least recently used certificate when full', () => {
 test('maxEntries 0 disables caching: every call parses', () => {
   const counter = countingParser();
   const cache = new CertificateCache({ maxEntries: 0, parse: counter.parse });
-  const a = cache.get(pki.clients.valid.der);
-  const b = cache.get(pki.clients.valid.der);
+  const a = cache.get(pki.clients.valid.der, 'verified');
+  const b = cache.get(pki.clients.valid.der, 'verified');
   assert.notEqual(a, b);
   assert.deepEqual(a, b);
   assert.equal(cache.parseCount, 2);
@@ -92,7 +92,7 @@ test('a failure is cached and thrown again without re-parsing', () => {
   const garbage = new Uint8Array([0x30, 0x03, 0x02, 0x01]);
   const first = (() => {
     try {
-      cache.get(garbage);
+      cache.get(garbage, 'verified');
     } catch (error) {
       return error;
     }
@@ -100,7 +100,7 @@ test('a failure is cached and thrown again without re-parsing', () => {
   })();
   assert.ok(first instanceof CertificateParseError);
   assert.equal((first as CertificateParseError).code, 'ERR_MTLS_CERT_PARSE');
-  assert.throws(() => cache.get(Buffer.from(garbage)), (error) => error === first);
+  assert.throws(() => cache.get(Buffer.from(garbage), 'verified'), (error) => error === first);
   assert.equal(calls, 1);
 });
 
@@ -116,20 +116,20 @@ test('certificates that end in the same bytes never stand in for each other', ()
   crafted[at + 1] = crafted[at + 1]! ^ 0xff;
   assert.deepEqual(crafted.subarray(-32), original.subarray(-32));
 
-  const first = cache.get(original);
-  const second = cache.get(crafted);
+  const first = cache.get(original, 'verified');
+  const second = cache.get(crafted, 'verified');
   assert.equal(first.serialNumber, serial);
   assert.notEqual(second.serialNumber, serial);
   assert.equal(second.serialNumber, parseCertificate(crafted).serialNumber);
   assert.deepEqual(Buffer.from(second.der), crafted);
   // Each replaced the other's entry: presenting the original again parses it again.
-  assert.equal(cache.get(original).serialNumber, serial);
+  assert.equal(cache.get(original, 'verified').serialNumber, serial);
   assert.equal(cache.size, 1);
   assert.equal(calls.length, 3);
   // A DER shorter than the key still works (failures are cached like certificates).
   const tiny = new Uint8Array([0x30, 0x00]);
-  assert.throws(() => cache.get(tiny), { code: 'ERR_MTLS_CERT_PARSE' });
-  assert.throws(() => cache.get(Buffer.from(tiny)), { code: 'ERR_MTLS_CERT_PARSE' });
+  assert.throws(() => cache.get(tiny, 'verified'), { code: 'ERR_MTLS_CERT_PARSE' });
+  assert.throws(() => cache.get(Buffer.from(tiny), 'verified'), { code: 'ERR_MTLS_CERT_PARSE' });
   assert.equal(cache.parseCount, 4);
 });
 
@@ -143,13 +143,13 @@ test('a parser whose certificates carry no DER still gets exact lookups', () => 
     },
   });
   const der = Buffer.from(pki.clients.valid.der);
-  assert.equal(cache.get(der), cache.get(Buffer.from(der)));
+  assert.equal(cache.get(der, 'verified'), cache.get(Buffer.from(der), 'verified'));
   assert.equal(calls, 1);
 });
 
 test('returned certificates are frozen (they are shared between connections)', () => {
   const cache = new CertificateCache();
-  const certificate = cache.get(pki.clients.valid.der);
+  const certificate = cache.get(pki.clients.valid.der, 'verified');
   assert.ok(Object.isFrozen(certificate));
   assert.ok(Object.isFrozen(certificate.san));
   assert.ok(Object.isFrozen(certificate.san.uri));
@@ -166,11 +166,11 @@ test('defaults and clear()', () => {
   const cache = new CertificateCache();
   assert.equal(cache.maxEntries, DEFAULT_CERTIFICATE_CACHE_SIZE);
   assert.equal(DEFAULT_CERTIFICATE_CACHE_SIZE, 1000);
-  cache.get(pki.clients.valid.der);
+  cache.get(pki.clients.valid.der, 'verified');
   assert.equal(cache.size, 1);
   cache.clear();
   assert.equal(cache.size, 0);
-  cache.get(pki.clients.valid.der);
+  cache.get(pki.clients.valid.der, 'verified');
   assert.equal(cache.parseCount, 2);
 });
 

@@ -169,7 +169,7 @@ test('keep-alive through the middleware: one parse for all requests of a connect
   const certificateCache = new CertificateCache({
     parse: (der) => {
       parses++;
-      return new CertificateCache({ maxEntries: 0 }).get(der);
+      return new CertificateCache({ maxEntries: 0 }).get(der, 'verified');
     },
   });
   const server = await startApp({ certificateCache });

@@ -18,11 +18,6 @@ if [ ${#need[@]} -gt 0 ]; then
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi
-# The packages' own services are not wanted: each test starts its server on loopback itself.
-for service in nginx haproxy caddy prometheus prometheus-node-exporter; do
-  if command -v systemctl >/dev/null 2>&1; then systemctl stop "$service" >/dev/null 2>&1 || true; fi
-done
-pkill -x nginx >/dev/null 2>&1 || true
-pkill -x haproxy >/dev/null 2>&1 || true
-pkill -x prometheus >/dev/null 2>&1 || true
+# The packages' own services are left alone: each test starts its own server on a loopback port it
+# chooses and stops it by pid.
 echo "test/e2e/setup.sh: nginx $(nginx -v 2>&1 | sed 's/.*\///'), haproxy $(haproxy -v | head -1 | awk '{print $3}'), prometheus $(prometheus --version 2>&1 | head -1 | awk '{print $3}')"
