@@ -462,3 +462,21 @@ test('untrusted peer: companion headers of the format (AWS ALB subject, Traefik 
     ['x-forwarded-tls-client-cert-info'],
   ]);
 });
+
+test('trustedProxies: an IPv6 range over the IPv4-mapped block is refused; IPv4 peers of a dual-stack server stay untrusted by IPv6 entries', async () => {
+  assert.throws(() => mtlsIdentity({ proxyFormat: 'nginx', trustedProxies: ['::/64'] }), {
+    name: 'TypeError',
+    message: /option "trustedProxies": "::\/64" is not a valid CIDR: this IPv6 range contains ::ffff:0:0\/96 and would trust every IPv4 peer/,
+  });
+  const events: UntrustedProxyHeadersEvent[] = [];
+  await withServer(
+    { proxyFormat: 'nginx', trustedProxies: ['::1', '2001:db8::/32'], onUntrustedProxyHeaders: (e) => events.push(e) },
+    async (send) => {
+      assert.equal((await send(nginxHeaders(pki.clients.valid.certPem), '127.0.0.1')).identity.source, 'tls');
+      assert.equal((await send(nginxHeaders(pki.clients.valid.certPem), '::1')).identity.source, 'nginx');
+    },
+    undefined,
+    '::',
+  );
+  assert.deepEqual(events.map((e) => e.remoteAddress), ['::ffff:127.0.0.1']);
+});
