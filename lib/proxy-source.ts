@@ -230,7 +230,10 @@ export function createProxySource(
   const nameSet: ReadonlySet<string> = new Set([...roleByName.keys(), ...(format.companionHeaders ?? [])]);
   const nameLengths = new Set([...nameSet].map((name) => name.length));
   const maxBytes = options.maxProxyHeaderBytes ?? DEFAULT_MAX_PROXY_HEADER_BYTES;
-  const limits = { maxChainLength: options.maxProxyChainLength ?? DEFAULT_MAX_PROXY_CHAIN_LENGTH };
+  const limits = {
+    maxChainLength: options.maxProxyChainLength ?? DEFAULT_MAX_PROXY_CHAIN_LENGTH,
+    roles: new Set(Object.keys(roles)) as ReadonlySet<string>,
+  };
   const report =
     options.onUntrustedProxyHeaders === false
       ? undefined
@@ -305,7 +308,8 @@ export function createProxySource(
     const present = values;
     let identity: PeerIdentity;
     try {
-      // An empty value (nginx's $ssl_client_escaped_cert without a certificate) is absent.
+      // An empty value (nginx's $ssl_client_escaped_cert without a certificate) is absent; a
+      // format with a configured verify header reads an absent one as PROXY_VERIFY_MISSING.
       identity = toIdentity(format.read((role) => present[role] || undefined, limits));
     } catch (error) {
       identity =

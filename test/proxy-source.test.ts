@@ -22,6 +22,7 @@ import type { IdentitySource } from '../lib/peer-identity.js';
 import type { PeerIdentity } from '../lib/types.js';
 import type { DevCertificateSet } from '../lib/dev-certs.js';
 import { getTestPki } from './helpers/pki.js';
+import { startMiddlewareServer } from './helpers/raw-http.js';
 
 const FACTORY = 'mtlsIdentity()';
 /** Stands in for the TLS-socket source: these servers are plain HTTP, so no certificate. */
@@ -479,4 +480,76 @@ test('trustedProxies: an IPv6 range over the IPv4-mapped block is refused; IPv4 
     '::',
   );
   assert.deepEqual(events.map((e) => e.remoteAddress), ['::ffff:127.0.0.1']);
+});
+
+test('a configured verify header that is absent or empty is PROXY_VERIFY_MISSING, never verified (rfc9440, caddy, traefik)', async () => {
+  // Cloudflare forwards Client-Cert for certificates it did not verify; the deployment names the
+  // verify header it adds with a Transform Rule, and the rule did not run (or wrote nothing).
+  const { untrusted } = pki.clients;
+  const b64 = Buffer.from(untrusted.der).toString('base64');
+  const cases: [ProxySourceOptions['proxyFormat'], string, string][] = [
+    ['rfc9440', 'Client-Cert', `:${b64}:`],
+    ['caddy', 'X-Client-Cert', b64],
+    ['traefik', 'X-Forwarded-Tls-Client-Cert', b64],
+  ];
+  for (const [proxyFormat, name, value] of cases) {
+    const server = await startMiddlewareServer({
+      proxyFormat,
+      trustedProxies: ['127.0.0.1'],
+      proxyHeaderNames: { verify: 'x-client-cert-verified' },
+      require: true,
+      metrics: false,
+      tracing: false,
+    });
+    try {
+      for (const verifyLines of [[], ['X-Client-Cert-Verified: '], ['X-Client-Cert-Verified:']]) {
+        const response = await server.send([`${name}: ${value}`, ...verifyLines]);
+        assert.deepEqual(response, {
+          status: 403,
+          body: {
+            code: 'ERR_MTLS_CLIENT_CERT_INVALID',
+            message: 'The client certificate was not accepted (PROXY_VERIFY_MISSING).',
+            verify: 'FAILED:PROXY_VERIFY_MISSING',
+          },
+        }, `${proxyFormat} ${JSON.stringify(verifyLines)}`);
+      }
+      // The verify header still decides when it is there.
+      const verified = await server.send([`${name}: ${value}`, 'X-Client-Cert-Verified: SUCCESS']);
+      assert.equal(verified.status, 200, proxyFormat);
+      assert.equal(verified.body.verify, 'SUCCESS');
+      const failed = await server.send([`${name}: ${value}`, 'X-Client-Cert-Verified: FAILED:unable to get local issuer certificate']);
+      assert.equal((failed.body as { verify?: string }).verify, 'FAILED:UNABLE_TO_GET_ISSUER_CERT_LOCALLY');
+    } finally {
+      await server.close();
+    }
+  }
+});
+
+test('AWS ALB: a -Leaf header beside the passthrough chain header does not make the identity verified', async () => {
+  const alb = (pem: string): string => encodeURIComponent(pem).replace(/%2B/g, '+').replace(/%2F/g, '/').replace(/%3D/g, '=');
+  const server = await startMiddlewareServer({ proxyFormat: 'aws-alb', trustedProxies: ['127.0.0.1'], metrics: false, tracing: false });
+  try {
+    // Passthrough mode forwards the presented chain unverified; the client adds its own -Leaf.
+    const response = await server.send([
+      `X-Amzn-Mtls-Clientcert: ${alb(pki.clients.untrusted.chainPem)}`,
+      `X-Amzn-Mtls-Clientcert-Leaf: ${alb(pki.clients.valid.certPem)}`,
+    ]);
+    assert.deepEqual(response, {
+      status: 200,
+      body: {
+        verified: false,
+        verify: 'FAILED:PROXY_UNVERIFIED',
+        reason: 'PROXY_UNVERIFIED',
+        source: 'aws-alb',
+        subject: 'CN=untrusted,O=mtls-observability demo',
+        issuer: 'CN=mtls-observability untrusted CA',
+        fingerprint256: parseCertificate(pki.clients.untrusted.der).fingerprint256,
+        uri: [],
+      },
+    });
+    const verifyMode = await server.send([`X-Amzn-Mtls-Clientcert-Leaf: ${alb(pki.clients.valid.certPem)}`]);
+    assert.equal(verifyMode.body.verify, 'SUCCESS');
+  } finally {
+    await server.close();
+  }
 });

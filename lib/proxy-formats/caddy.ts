@@ -9,7 +9,7 @@
  * the literal text `{http.request.tls.client.certificate_der_base64}`: that means no certificate.
  */
 import { decodeBase64, type ProxyFormat } from './encoding.js';
-import { forwardedOutcome } from './verify.js';
+import { forwardedOutcome, optionalVerifyHeader } from './verify.js';
 
 const UNREPLACED_PLACEHOLDER = /^\{[a-z0-9_.]+\}$/;
 
@@ -18,12 +18,12 @@ export const caddyFormat: ProxyFormat = {
   name: 'caddy',
   headers: { cert: 'x-client-cert' },
   optionalRoles: ['verify'],
-  read(header) {
+  read(header, limits) {
     const cert = header('cert');
     return forwardedOutcome(
       cert === undefined || UNREPLACED_PLACEHOLDER.test(cert) ? undefined : decodeBase64(cert.trim()),
       header('verify'),
-      'verified',
+      optionalVerifyHeader(limits),
     );
   },
 };

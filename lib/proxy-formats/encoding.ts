@@ -51,10 +51,15 @@ export type ForwardedCertificate =
   /** The proxy did not verify the client, or verification failed; `reason` says why. */
   | { readonly kind: 'failed'; readonly reason: string; readonly der?: Uint8Array };
 
-/** Per-request limits, resolved at factory time. */
+/** What a format reads with, resolved at factory time. */
 export interface FormatLimits {
   /** Most certificates (or XFCC elements) one header may carry. */
   readonly maxChainLength: number;
+  /**
+   * The roles that have a header name: the format's own plus optional ones the deployment named
+   * (a `verify` header for Caddy, Traefik, RFC 9440). Default: the format's `headers` roles.
+   */
+  readonly roles?: ReadonlySet<string>;
 }
 
 /**

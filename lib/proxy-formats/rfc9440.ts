@@ -6,7 +6,7 @@
  * `cf.tls_client_auth.cert_verified`) and then decides.
  */
 import { decodeSfByteSequence, decodeSfByteSequenceList, type ProxyFormat } from './encoding.js';
-import { forwardedOutcome } from './verify.js';
+import { forwardedOutcome, optionalVerifyHeader } from './verify.js';
 
 /** RFC 9440 `Client-Cert` (+ `Client-Cert-Chain`, checked against the chain limit). */
 export const rfc9440Format: ProxyFormat = {
@@ -19,6 +19,6 @@ export const rfc9440Format: ProxyFormat = {
     const chain = header('chain');
     // The chain is not used for the identity, but a malformed or oversized one is still refused.
     if (chain !== undefined) decodeSfByteSequenceList(chain, Math.max(0, limits.maxChainLength - 1));
-    return forwardedOutcome(der, header('verify'), 'verified');
+    return forwardedOutcome(der, header('verify'), optionalVerifyHeader(limits));
   },
 };

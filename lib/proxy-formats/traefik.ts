@@ -7,7 +7,7 @@
  * be configured when the deployment adds one.
  */
 import { ProxyHeaderError, decodeBase64, percentDecode, type ProxyFormat } from './encoding.js';
-import { forwardedOutcome } from './verify.js';
+import { forwardedOutcome, optionalVerifyHeader } from './verify.js';
 
 /** Traefik `X-Forwarded-Tls-Client-Cert` (base64 DER chain, comma-separated). */
 export const traefikFormat: ProxyFormat = {
@@ -30,6 +30,6 @@ export const traefikFormat: ProxyFormat = {
       const decoded = members.map((member) => decodeBase64(member.trim()));
       der = decoded[0];
     }
-    return forwardedOutcome(der, header('verify'), 'verified');
+    return forwardedOutcome(der, header('verify'), optionalVerifyHeader(limits));
   },
 };
