@@ -9,6 +9,7 @@ import type { IncomingMessage } from 'node:http';
 import { CertificateCache } from './identity-cache.js';
 import {
   ProxyHeaderError,
+  type EnvoyForwardClientCertDetails,
   type ForwardedCertificate,
   type ProxyFailureReason,
   type ProxyFormat,
@@ -23,6 +24,7 @@ import { rfc9440Format } from './proxy-formats/rfc9440.js';
 import { traefikFormat } from './proxy-formats/traefik.js';
 import { compileTrustedProxies, type TrustedProxyMatcher } from './trusted-proxies.js';
 import { describeValue, isIntegerInRange, isOneOf, type OptionCheck } from './options.js';
+import { isMtlsError } from './errors.js';
 import type { IdentitySource } from './peer-identity.js';
 import type { PeerIdentity } from './types.js';
 
@@ -87,7 +89,23 @@ export interface ProxySourceOptions {
    * already been removed. `false` silences it. Default: one JSON line on `process.stderr`.
    */
   readonly onUntrustedProxyHeaders?: ((event: UntrustedProxyHeadersEvent) => void) | false;
+  /**
+   * With `proxyFormat: 'envoy-xfcc'`: the nearest Envoy's `forward_client_cert_details`.
+   * `'SANITIZE_SET'` (recommended): the header must be exactly one element, anything else is
+   * `FAILED:HEADER_INVALID`. `'APPEND_FORWARD'` (Istio's sidecars): the rightmost element is read.
+   * Envoy's other modes pass on a client's header and are refused. See docs/proxies.md.
+   * Default: `'SANITIZE_SET'`.
+   */
+  readonly envoyForwardClientCertDetails?: EnvoyForwardClientCertDetails;
 }
+
+/** Envoy's `forward_client_cert_details` values, and why the unreadable ones are refused. */
+const ENVOY_FORWARD_MODES = ['SANITIZE', 'FORWARD_ONLY', 'APPEND_FORWARD', 'SANITIZE_SET', 'ALWAYS_FORWARD_ONLY'];
+const REFUSED_ENVOY_MODES: Readonly<Record<string, string>> = {
+  SANITIZE: 'Envoy then removes x-forwarded-client-cert, so there is nothing to read',
+  FORWARD_ONLY: 'Envoy then passes on the x-forwarded-client-cert its client sent, so any client could choose its identity',
+  ALWAYS_FORWARD_ONLY: 'Envoy then passes on the x-forwarded-client-cert its client sent, even without mutual TLS, so any client could choose its identity',
+};
 
 const HEADER_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 
@@ -109,6 +127,7 @@ export const PROXY_SOURCE_OPTION_CHECKS: { readonly [K in keyof ProxySourceOptio
   maxProxyChainLength: isIntegerInRange(1, 64),
   onUntrustedProxyHeaders: (v) =>
     typeof v === 'function' || v === false ? undefined : 'a function or false',
+  envoyForwardClientCertDetails: isOneOf(ENVOY_FORWARD_MODES),
 };
 
 /** Most distinct header values whose identity is remembered. */
@@ -185,6 +204,7 @@ export function createProxySource(
       'maxProxyHeaderBytes',
       'maxProxyChainLength',
       'onUntrustedProxyHeaders',
+      'envoyForwardClientCertDetails',
     ] as const) {
       if (options[key] !== undefined) {
         throw new TypeError(
@@ -203,6 +223,22 @@ export function createProxySource(
     );
   }
   const isTrusted = compileTrustedProxies(trustedProxies, `${factory}: option "trustedProxies"`);
+  const envoyMode = options.envoyForwardClientCertDetails;
+  if (envoyMode !== undefined) {
+    if (proxyFormat !== 'envoy-xfcc') {
+      throw new TypeError(
+        `${factory}: option "envoyForwardClientCertDetails" only applies to proxyFormat "envoy-xfcc", ` +
+          `not ${JSON.stringify(proxyFormat)}; remove it.`,
+      );
+    }
+    const why = REFUSED_ENVOY_MODES[envoyMode];
+    if (why !== undefined) {
+      throw new TypeError(
+        `${factory}: option "envoyForwardClientCertDetails" is ${JSON.stringify(envoyMode)}: ${why}. ` +
+          'Configure Envoy with SANITIZE_SET (or APPEND_FORWARD) and set this option to match.',
+      );
+    }
+  }
   const format: ProxyFormat = PROXY_FORMATS[proxyFormat];
   const roles: Record<string, string> = { ...format.headers };
   for (const [role, name] of Object.entries(options.proxyHeaderNames ?? {})) {
@@ -233,6 +269,8 @@ export function createProxySource(
   const limits = {
     maxChainLength: options.maxProxyChainLength ?? DEFAULT_MAX_PROXY_CHAIN_LENGTH,
     roles: new Set(Object.keys(roles)) as ReadonlySet<string>,
+    envoyForwardClientCertDetails: (envoyMode ?? 'SANITIZE_SET') as EnvoyForwardClientCertDetails,
+    certificate: (der: Uint8Array, trust: 'verified' | 'unverified') => certificates.get(der, trust),
   };
   const report =
     options.onUntrustedProxyHeaders === false
@@ -269,9 +307,9 @@ export function createProxySource(
     if (forwarded.der !== undefined) {
       try {
         certificate = certificates.get(forwarded.der, forwarded.kind === 'verified' ? 'verified' : 'unverified');
-      } catch {
-        // The CertificateCache's parser throws CertificateParseError for any malformed DER.
-        return failed('ERR_MTLS_CERT_PARSE');
+      } catch (error) {
+        // The cache throws an MtlsError: a parse error, or a bound it enforces (certificate size).
+        return failed(isMtlsError(error) ? error.code : 'ERR_MTLS_CERT_PARSE');
       }
     }
     if (forwarded.kind === 'failed') return failed(forwarded.reason, certificate);
@@ -312,10 +350,13 @@ export function createProxySource(
       // format with a configured verify header reads an absent one as PROXY_VERIFY_MISSING.
       identity = toIdentity(format.read((role) => present[role] || undefined, limits));
     } catch (error) {
+      // A format throws ProxyHeaderError, or the cache's MtlsError for a certificate it reads.
       identity =
         error instanceof ProxyHeaderError
           ? headerFailure(error.reason)
-          : headerFailure('HEADER_INVALID');
+          : isMtlsError(error)
+            ? failed(error.code)
+            : headerFailure('HEADER_INVALID');
     }
     if (identities.size >= HEADER_CACHE_SIZE) identities.delete(identities.keys().next().value!);
     identities.set(key, identity);
