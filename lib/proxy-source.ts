@@ -3,7 +3,8 @@
  * request headers. Those headers are honoured only when the TCP peer is a configured trusted
  * proxy; from anyone else they are removed from the request (so later code cannot read them),
  * reported as a spoofing attempt, and the identity comes from the fallback source (the TLS
- * socket). Every bad value becomes a recorded `FAILED:<reason>` outcome, never an exception.
+ * socket). The same names are removed from every request's trailers. Every bad value becomes a
+ * recorded `FAILED:<reason>` outcome, never an exception.
  */
 import type { IncomingMessage } from 'node:http';
 import { CertificateCache } from './identity-cache.js';
@@ -51,7 +52,10 @@ export const DEFAULT_MAX_PROXY_HEADER_BYTES = 16_384;
 /** Default {@link ProxySourceOptions.maxProxyChainLength}. */
 export const DEFAULT_MAX_PROXY_CHAIN_LENGTH = 8;
 
-/** Reported once per request that carried forwarded-certificate headers from an untrusted peer. */
+/**
+ * Reported once per request that carried forwarded-certificate headers from an untrusted peer,
+ * and once more when a request's trailers carried any of those names.
+ */
 export interface UntrustedProxyHeadersEvent {
   /** The TCP peer address (`socket.remoteAddress`), `undefined` when the socket is gone. */
   readonly remoteAddress: string | undefined;
@@ -59,6 +63,11 @@ export interface UntrustedProxyHeadersEvent {
   readonly format: ProxyFormatName;
   /** Lowercase names of the headers that were present and removed. */
   readonly headers: readonly string[];
+  /**
+   * `true` when the names came in the request's trailers (reported when the body has been read,
+   * from any peer: no proxy rewrites trailers); absent for headers.
+   */
+  readonly trailers?: true;
 }
 
 /** The `mtlsIdentity()` options that read the client certificate from a trusted proxy. */
@@ -85,8 +94,9 @@ export interface ProxySourceOptions {
   /** Most certificates (or XFCC elements) one header may carry. Default: `8`. */
   readonly maxProxyChainLength?: number;
   /**
-   * Called (guarded) when a request from an untrusted peer carried the format's headers; they have
-   * already been removed. `false` silences it. Default: one JSON line on `process.stderr`.
+   * Called (guarded) when a request from an untrusted peer carried the format's headers, and when
+   * any request's trailers carried them (`trailers: true`); they have already been removed.
+   * `false` silences it. Default: one JSON line on `process.stderr`.
    */
   readonly onUntrustedProxyHeaders?: ((event: UntrustedProxyHeadersEvent) => void) | false;
   /**
@@ -141,32 +151,42 @@ function defaultUntrustedReport(event: UntrustedProxyHeadersEvent): void {
       remoteAddress: event.remoteAddress ?? null,
       format: event.format,
       headers: event.headers,
+      ...(event.trailers ? { trailers: true } : {}),
     })}\n`,
   );
 }
 
 /**
- * Removes `names` from every view Node gives of the request headers: `headers` and
- * `headersDistinct`, then `rawHeaders` (edited in place). The two objects are computed lazily from
- * `rawHeaders` with a header count fixed at parse time, so they are materialised first: a shorter
- * `rawHeaders` would break their getters.
+ * Removes `names` from every view Node gives of the request headers (or trailers): the two objects
+ * (`headers` and `headersDistinct`), then the raw list (edited in place). The objects are
+ * computed lazily from the raw list with a count fixed at parse time, so they are materialised
+ * first: a shorter raw list would break their getters. Returns the lowercase names found.
  */
-function removeHeaders(req: IncomingMessage, names: ReadonlySet<string>): void {
-  // HTTP/2's compatibility request has no headersDistinct.
-  const views = [req.headers, req.headersDistinct as unknown] as (Record<string, unknown> | undefined)[];
-  for (const view of views) {
+function removeNames(
+  objects: readonly unknown[],
+  raw: string[] | undefined,
+  names: ReadonlySet<string>,
+): string[] | undefined {
+  // HTTP/2's compatibility request has no headersDistinct / trailersDistinct.
+  for (const view of objects) {
     if (typeof view !== 'object' || view === null) continue;
-    for (const name of names) delete view[name];
+    for (const name of names) delete (view as Record<string, unknown>)[name];
   }
-  const raw = req.rawHeaders;
+  if (!Array.isArray(raw)) return undefined;
+  let found: string[] | undefined;
   let kept = 0;
   for (let i = 0; i < raw.length; i += 2) {
-    if (names.has(raw[i]!.toLowerCase())) continue;
+    const lower = raw[i]!.toLowerCase();
+    if (names.has(lower)) {
+      if (!(found ??= []).includes(lower)) found.push(lower);
+      continue;
+    }
     raw[kept] = raw[i]!;
     raw[kept + 1] = raw[i + 1]!;
     kept += 2;
   }
   raw.length = kept;
+  return found;
 }
 
 /** Resolved configuration of the proxy source; built once per middleware. */
@@ -373,12 +393,17 @@ export function createProxySource(
       if (nameSet.has(lower) && !(present ??= []).includes(lower)) present.push(lower);
     }
     if (present === undefined) return;
-    removeHeaders(req, nameSet);
+    removeNames([req.headers, req.headersDistinct], raw, nameSet);
+    notify(req, present, false);
+  };
+
+  const notify = (req: IncomingMessage, present: string[], inTrailers: boolean): void => {
     if (report === undefined && observeUntrusted === undefined) return;
     const event: UntrustedProxyHeadersEvent = Object.freeze({
       remoteAddress: req.socket?.remoteAddress,
       format: proxyFormat,
       headers: Object.freeze(present),
+      ...(inTrailers ? { trailers: true as const } : {}),
     });
     for (const hook of [observeUntrusted, report]) {
       try {
@@ -389,12 +414,31 @@ export function createProxySource(
     }
   };
 
+  // Trailers arrive after the body, long after this middleware ran, and no proxy rewrites them
+  // (Envoy's XFCC handling, nginx's proxy_set_header act on headers only): a copy of a certificate
+  // header there is the client's, from any peer. It is removed when Node has parsed the trailers
+  // (just before 'end', which app code listening later sees stripped) and reported. Only requests
+  // that can carry trailers (chunked HTTP/1.1, HTTP/2) pay for the listener.
+  const stripTrailers = (req: IncomingMessage): void => {
+    try {
+      const found = removeNames([req.trailers, req.trailersDistinct], req.rawTrailers, nameSet);
+      if (found !== undefined) notify(req, found, true);
+    } catch {
+      // Never break the request from an 'end' listener.
+    }
+  };
+  const watchTrailers = (req: IncomingMessage): void => {
+    if (req.headers['transfer-encoding'] === undefined && req.httpVersionMajor !== 2) return;
+    if (typeof req.once === 'function') req.once('end', () => stripTrailers(req));
+  };
+
   return {
     format: proxyFormat,
     headerNames: Object.freeze([...nameSet]),
     isTrusted,
     resolve(req) {
       try {
+        watchTrailers(req);
         if (isTrusted(req.socket?.remoteAddress)) return resolveTrusted(req);
         reportUntrusted(req);
       } catch {

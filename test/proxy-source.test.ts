@@ -553,3 +553,77 @@ test('AWS ALB: a -Leaf header beside the passthrough chain header does not make 
     await server.close();
   }
 });
+
+test('trailers: certificate headers sent as trailers are removed and reported, from untrusted and trusted peers', async () => {
+  const events: UntrustedProxyHeadersEvent[] = [];
+  const server = await startMiddlewareServer({
+    proxyFormat: 'nginx',
+    trustedProxies: ['127.0.0.1'],
+    onUntrustedProxyHeaders: (e) => events.push(e),
+    metrics: false,
+    tracing: false,
+  });
+  try {
+    const forged = [`X-SSL-Client-Cert: ${encodeURIComponent(pki.clients.valid.certPem)}`, 'x-ssl-client-verify: SUCCESS', 'X-Other: kept'];
+    // A real chunked request whose trailers carry the certificate headers (no proxy rewrites
+    // trailers), first straight from an untrusted peer, then through the trusted proxy's address.
+    const untrusted = await server.send([], { localAddress: '127.0.0.2', chunks: ['hello ', 'world'], trailerLines: forged });
+    assert.deepEqual(untrusted.body, { verified: false, verify: 'NONE', reason: 'NOT_TLS', source: 'tls' });
+    assert.deepEqual(server.last?.trailers, { 'x-other': 'kept' });
+    assert.deepEqual(server.last?.rawTrailers, ['X-Other', 'kept']);
+    const trusted = await server.send(nginxHeaders(pki.clients.untrusted.certPem, 'FAILED:certificate not trusted'), {
+      chunks: ['body'],
+      trailerLines: forged,
+    });
+    assert.equal(trusted.body.verify, 'FAILED:CERT_UNTRUSTED');
+    assert.deepEqual(server.last?.trailers, { 'x-other': 'kept' });
+    assert.deepEqual(events, [
+      { remoteAddress: '127.0.0.2', format: 'nginx', headers: ['x-ssl-client-cert', 'x-ssl-client-verify'], trailers: true },
+      { remoteAddress: '127.0.0.1', format: 'nginx', headers: ['x-ssl-client-cert', 'x-ssl-client-verify'], trailers: true },
+    ]);
+    // Trailers without those names: nothing reported, nothing removed.
+    await server.send([], { localAddress: '127.0.0.2', chunks: ['x'], trailerLines: ['X-Other: kept'] });
+    assert.deepEqual(server.last?.trailers, { 'x-other': 'kept' });
+    assert.equal(events.length, 2);
+  } finally {
+    await server.close();
+  }
+});
+
+test('trailers: HTTP/2 trailers carrying certificate headers are removed and reported too', async () => {
+  const events: UntrustedProxyHeadersEvent[] = [];
+  const middleware = mtlsIdentity({ proxyFormat: 'nginx', trustedProxies: ['127.0.0.1'], onUntrustedProxyHeaders: (e) => events.push(e), metrics: false, tracing: false });
+  let seen: { trailers: unknown; rawTrailers: string[] } | undefined;
+  const server = http2.createSecureServer({ cert: pki.server.chainPem, key: pki.server.keyPem }, (req, res) => {
+    middleware(req, res, () => {
+      req.resume();
+      req.on('end', () => {
+        seen = { trailers: Object.fromEntries(Object.entries(req.trailers)), rawTrailers: [...req.rawTrailers] };
+        res.end('ok');
+      });
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as net.AddressInfo;
+  try {
+    await new Promise<void>((resolve, reject) => {
+      const session = http2.connect(`https://localhost:${port}`, {
+        ca: pki.ca.certPem,
+        host: '127.0.0.1',
+        servername: 'localhost',
+        localAddress: '127.0.0.2',
+      } as http2.SecureClientSessionOptions);
+      session.on('error', reject);
+      const stream = session.request({ ':path': '/', ':method': 'POST' }, { waitForTrailers: true });
+      stream.on('wantTrailers', () => stream.sendTrailers({ 'x-ssl-client-cert': 'forged', 'x-other': 'kept' }));
+      stream.end('body');
+      stream.resume();
+      stream.on('error', reject);
+      stream.on('end', () => session.close(() => resolve()));
+    });
+  } finally {
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+  assert.deepEqual(seen, { trailers: { 'x-other': 'kept' }, rawTrailers: ['x-other', 'kept'] });
+  assert.deepEqual(events, [{ remoteAddress: '127.0.0.2', format: 'nginx', headers: ['x-ssl-client-cert'], trailers: true }]);
+});
