@@ -74,8 +74,10 @@ export interface UntrustedProxyHeadersEvent {
 export interface ProxySourceOptions {
   /**
    * CIDRs (or single addresses) of the proxies allowed to forward client certificates, e.g.
-   * `['127.0.0.1/32', '10.0.0.0/8', '::1']`. IPv4 entries also match IPv4-mapped IPv6 peers.
-   * Required with `proxyFormat`. Default: none (headers are never trusted).
+   * `['127.0.0.1/32', '10.0.0.0/8', '::1']`. IPv4 entries also match IPv4-mapped IPv6 peers; an
+   * IPv6 range that contains `::ffff:0:0/96` (such as `::/64`) is refused, since it would trust
+   * every IPv4 peer. A link-local peer with a zone (`fe80::1%eth0`) matches only an entry with the
+   * same zone. Required with `proxyFormat`. Default: none (headers are never trusted).
    */
   readonly trustedProxies?: readonly string[];
   /**

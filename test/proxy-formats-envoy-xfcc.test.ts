@@ -400,3 +400,14 @@ test('envoyForwardClientCertDetails: Envoy modes that pass on a client\'s header
   assert.throws(() => mtlsIdentity({ envoyForwardClientCertDetails: 'SANITIZE_SET' }), { name: 'TypeError', message: /has no effect without "proxyFormat"/ });
   assert.equal(typeof make('APPEND_FORWARD'), 'function');
 });
+
+test('envoy-xfcc: a Cert that matches Hash but is not a certificate is FAILED:ERR_MTLS_CERT_PARSE (real server)', async () => {
+  const junk = new Uint8Array([1, 2, 3, 4]);
+  const pem = `-----BEGIN CERTIFICATE-----\n${Buffer.from(junk).toString('base64')}\n-----END CERTIFICATE-----\n`;
+  await withEnvoyApp({}, async (server) => {
+    assert.deepEqual(await server.send([`X-Forwarded-Client-Cert: Hash=${sha256(junk)};Cert="${envoyCert(pem)}";URI=`]), {
+      status: 200,
+      body: { verified: false, verify: 'FAILED:ERR_MTLS_CERT_PARSE', reason: 'ERR_MTLS_CERT_PARSE', source: 'envoy-xfcc' },
+    });
+  });
+});
