@@ -431,7 +431,9 @@ export function createProxySource(
   };
   const watchTrailers = (req: IncomingMessage): void => {
     if (req.headers['transfer-encoding'] === undefined && req.httpVersionMajor !== 2) return;
-    if (typeof req.once === 'function') req.once('end', () => stripTrailers(req));
+    // A body parser that ran before this middleware has already received the whole message.
+    if (req.complete) stripTrailers(req);
+    else if (typeof req.once === 'function') req.once('end', () => stripTrailers(req));
   };
 
   return {

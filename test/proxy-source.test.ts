@@ -627,3 +627,36 @@ test('trailers: HTTP/2 trailers carrying certificate headers are removed and rep
   assert.deepEqual(seen, { trailers: { 'x-other': 'kept' }, rawTrailers: ['x-other', 'kept'] });
   assert.deepEqual(events, [{ remoteAddress: '127.0.0.2', format: 'nginx', headers: ['x-ssl-client-cert'], trailers: true }]);
 });
+
+test('trailers: also removed when a body parser read the whole request before the middleware ran', async () => {
+  const events: UntrustedProxyHeadersEvent[] = [];
+  const middleware = mtlsIdentity({ proxyFormat: 'nginx', trustedProxies: ['127.0.0.1'], onUntrustedProxyHeaders: (e) => events.push(e), metrics: false, tracing: false });
+  let trailers: unknown;
+  const server = http.createServer((req, res) => {
+    // Like express.json() mounted first: the body (and so the trailers) is read, then mtlsIdentity.
+    req.resume();
+    req.on('end', () => {
+      middleware(req, res, () => {
+        trailers = { ...req.trailers };
+        res.end('ok');
+      });
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as net.AddressInfo;
+  try {
+    await new Promise<void>((resolve, reject) => {
+      const socket = net.connect({ host: '127.0.0.1', port, localAddress: '127.0.0.2' }, () => {
+        socket.end('POST / HTTP/1.1\r\nHost: app\r\nConnection: close\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nhi\r\n0\r\nX-SSL-Client-Verify: SUCCESS\r\nX-Other: kept\r\n\r\n');
+      });
+      socket.resume();
+      socket.on('error', reject);
+      socket.on('close', () => resolve());
+    });
+  } finally {
+    server.closeAllConnections();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+  assert.deepEqual(trailers, { 'x-other': 'kept' });
+  assert.deepEqual(events, [{ remoteAddress: '127.0.0.2', format: 'nginx', headers: ['x-ssl-client-verify'], trailers: true }]);
+});

@@ -3,7 +3,8 @@
  * leaf's DER (`:base64:`), `Client-Cert-Chain` a List of Byte Sequences of the rest of the chain
  * (section 2). RFC 9440 leaves validation to the terminating proxy's configuration, so presence
  * means verified; a `verify` header name may be configured (e.g. Cloudflare's
- * `cf.tls_client_auth.cert_verified`) and then decides.
+ * `cf.tls_client_auth.cert_verified`) and then decides: absent or empty is `PROXY_VERIFY_MISSING`
+ * (Cloudflare fills `Client-Cert` for certificates it did not verify, too).
  */
 import { decodeSfByteSequence, decodeSfByteSequenceList, type ProxyFormat } from './encoding.js';
 import { forwardedOutcome, optionalVerifyHeader } from './verify.js';

@@ -4,7 +4,8 @@
  * joined by `,`. Traefik 2.8 to 2.9.1 also URL-escaped it (traefik/traefik#9412), which is undone.
  * Traefik sends no verify header: with `clientAuthType: RequireAndVerifyClientCert` (or
  * `VerifyClientCertIfGiven`) every forwarded certificate was verified. A `verify` header name may
- * be configured when the deployment adds one.
+ * be configured when the deployment adds one; it is then required (absent or empty is
+ * `PROXY_VERIFY_MISSING`).
  */
 import { ProxyHeaderError, decodeBase64, percentDecode, type ProxyFormat } from './encoding.js';
 import { forwardedOutcome, optionalVerifyHeader } from './verify.js';
