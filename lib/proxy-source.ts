@@ -3,12 +3,14 @@
  * request headers. Those headers are honoured only when the TCP peer is a configured trusted
  * proxy; from anyone else they are removed from the request (so later code cannot read them),
  * reported as a spoofing attempt, and the identity comes from the fallback source (the TLS
- * socket). Every bad value becomes a recorded `FAILED:<reason>` outcome, never an exception.
+ * socket). The same names are removed from every request's trailers. Every bad value becomes a
+ * recorded `FAILED:<reason>` outcome, never an exception.
  */
 import type { IncomingMessage } from 'node:http';
 import { CertificateCache } from './identity-cache.js';
 import {
   ProxyHeaderError,
+  type EnvoyForwardClientCertDetails,
   type ForwardedCertificate,
   type ProxyFailureReason,
   type ProxyFormat,
@@ -23,6 +25,7 @@ import { rfc9440Format } from './proxy-formats/rfc9440.js';
 import { traefikFormat } from './proxy-formats/traefik.js';
 import { compileTrustedProxies, type TrustedProxyMatcher } from './trusted-proxies.js';
 import { describeValue, isIntegerInRange, isOneOf, type OptionCheck } from './options.js';
+import { isMtlsError } from './errors.js';
 import type { IdentitySource } from './peer-identity.js';
 import type { PeerIdentity } from './types.js';
 
@@ -49,7 +52,10 @@ export const DEFAULT_MAX_PROXY_HEADER_BYTES = 16_384;
 /** Default {@link ProxySourceOptions.maxProxyChainLength}. */
 export const DEFAULT_MAX_PROXY_CHAIN_LENGTH = 8;
 
-/** Reported once per request that carried forwarded-certificate headers from an untrusted peer. */
+/**
+ * Reported once per request that carried forwarded-certificate headers from an untrusted peer,
+ * and once more when a request's trailers carried any of those names.
+ */
 export interface UntrustedProxyHeadersEvent {
   /** The TCP peer address (`socket.remoteAddress`), `undefined` when the socket is gone. */
   readonly remoteAddress: string | undefined;
@@ -57,14 +63,21 @@ export interface UntrustedProxyHeadersEvent {
   readonly format: ProxyFormatName;
   /** Lowercase names of the headers that were present and removed. */
   readonly headers: readonly string[];
+  /**
+   * `true` when the names came in the request's trailers (reported when the body has been read,
+   * from any peer: no proxy rewrites trailers); absent for headers.
+   */
+  readonly trailers?: true;
 }
 
 /** The `mtlsIdentity()` options that read the client certificate from a trusted proxy. */
 export interface ProxySourceOptions {
   /**
    * CIDRs (or single addresses) of the proxies allowed to forward client certificates, e.g.
-   * `['127.0.0.1/32', '10.0.0.0/8', '::1']`. IPv4 entries also match IPv4-mapped IPv6 peers.
-   * Required with `proxyFormat`. Default: none (headers are never trusted).
+   * `['127.0.0.1/32', '10.0.0.0/8', '::1']`. IPv4 entries also match IPv4-mapped IPv6 peers; an
+   * IPv6 range that contains `::ffff:0:0/96` (such as `::/64`) is refused, since it would trust
+   * every IPv4 peer. A link-local peer with a zone (`fe80::1%eth0`) matches only an entry with the
+   * same zone. Required with `proxyFormat`. Default: none (headers are never trusted).
    */
   readonly trustedProxies?: readonly string[];
   /**
@@ -83,11 +96,28 @@ export interface ProxySourceOptions {
   /** Most certificates (or XFCC elements) one header may carry. Default: `8`. */
   readonly maxProxyChainLength?: number;
   /**
-   * Called (guarded) when a request from an untrusted peer carried the format's headers; they have
-   * already been removed. `false` silences it. Default: one JSON line on `process.stderr`.
+   * Called (guarded) when a request from an untrusted peer carried the format's headers, and when
+   * any request's trailers carried them (`trailers: true`); they have already been removed.
+   * `false` silences it. Default: one JSON line on `process.stderr`.
    */
   readonly onUntrustedProxyHeaders?: ((event: UntrustedProxyHeadersEvent) => void) | false;
+  /**
+   * With `proxyFormat: 'envoy-xfcc'`: the nearest Envoy's `forward_client_cert_details`.
+   * `'SANITIZE_SET'` (recommended): the header must be exactly one element, anything else is
+   * `FAILED:HEADER_INVALID`. `'APPEND_FORWARD'` (Istio's sidecars): the rightmost element is read.
+   * Envoy's other modes pass on a client's header and are refused. See docs/proxies.md.
+   * Default: `'SANITIZE_SET'`.
+   */
+  readonly envoyForwardClientCertDetails?: EnvoyForwardClientCertDetails;
 }
+
+/** Envoy's `forward_client_cert_details` values, and why the unreadable ones are refused. */
+const ENVOY_FORWARD_MODES = ['SANITIZE', 'FORWARD_ONLY', 'APPEND_FORWARD', 'SANITIZE_SET', 'ALWAYS_FORWARD_ONLY'];
+const REFUSED_ENVOY_MODES: Readonly<Record<string, string>> = {
+  SANITIZE: 'Envoy then removes x-forwarded-client-cert, so there is nothing to read',
+  FORWARD_ONLY: 'Envoy then passes on the x-forwarded-client-cert its client sent, so any client could choose its identity',
+  ALWAYS_FORWARD_ONLY: 'Envoy then passes on the x-forwarded-client-cert its client sent, even without mutual TLS, so any client could choose its identity',
+};
 
 const HEADER_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 
@@ -109,6 +139,7 @@ export const PROXY_SOURCE_OPTION_CHECKS: { readonly [K in keyof ProxySourceOptio
   maxProxyChainLength: isIntegerInRange(1, 64),
   onUntrustedProxyHeaders: (v) =>
     typeof v === 'function' || v === false ? undefined : 'a function or false',
+  envoyForwardClientCertDetails: isOneOf(ENVOY_FORWARD_MODES),
 };
 
 /** Most distinct header values whose identity is remembered. */
@@ -122,32 +153,42 @@ function defaultUntrustedReport(event: UntrustedProxyHeadersEvent): void {
       remoteAddress: event.remoteAddress ?? null,
       format: event.format,
       headers: event.headers,
+      ...(event.trailers ? { trailers: true } : {}),
     })}\n`,
   );
 }
 
 /**
- * Removes `names` from every view Node gives of the request headers: `headers` and
- * `headersDistinct`, then `rawHeaders` (edited in place). The two objects are computed lazily from
- * `rawHeaders` with a header count fixed at parse time, so they are materialised first: a shorter
- * `rawHeaders` would break their getters.
+ * Removes `names` from every view Node gives of the request headers (or trailers): the two objects
+ * (`headers` and `headersDistinct`), then the raw list (edited in place). The objects are
+ * computed lazily from the raw list with a count fixed at parse time, so they are materialised
+ * first: a shorter raw list would break their getters. Returns the lowercase names found.
  */
-function removeHeaders(req: IncomingMessage, names: ReadonlySet<string>): void {
-  // HTTP/2's compatibility request has no headersDistinct.
-  const views = [req.headers, req.headersDistinct as unknown] as (Record<string, unknown> | undefined)[];
-  for (const view of views) {
+function removeNames(
+  objects: readonly unknown[],
+  raw: string[] | undefined,
+  names: ReadonlySet<string>,
+): string[] | undefined {
+  // HTTP/2's compatibility request has no headersDistinct / trailersDistinct.
+  for (const view of objects) {
     if (typeof view !== 'object' || view === null) continue;
-    for (const name of names) delete view[name];
+    for (const name of names) delete (view as Record<string, unknown>)[name];
   }
-  const raw = req.rawHeaders;
+  if (!Array.isArray(raw)) return undefined;
+  let found: string[] | undefined;
   let kept = 0;
   for (let i = 0; i < raw.length; i += 2) {
-    if (names.has(raw[i]!.toLowerCase())) continue;
+    const lower = raw[i]!.toLowerCase();
+    if (names.has(lower)) {
+      if (!(found ??= []).includes(lower)) found.push(lower);
+      continue;
+    }
     raw[kept] = raw[i]!;
     raw[kept + 1] = raw[i + 1]!;
     kept += 2;
   }
   raw.length = kept;
+  return found;
 }
 
 /** Resolved configuration of the proxy source; built once per middleware. */
@@ -185,6 +226,7 @@ export function createProxySource(
       'maxProxyHeaderBytes',
       'maxProxyChainLength',
       'onUntrustedProxyHeaders',
+      'envoyForwardClientCertDetails',
     ] as const) {
       if (options[key] !== undefined) {
         throw new TypeError(
@@ -203,6 +245,22 @@ export function createProxySource(
     );
   }
   const isTrusted = compileTrustedProxies(trustedProxies, `${factory}: option "trustedProxies"`);
+  const envoyMode = options.envoyForwardClientCertDetails;
+  if (envoyMode !== undefined) {
+    if (proxyFormat !== 'envoy-xfcc') {
+      throw new TypeError(
+        `${factory}: option "envoyForwardClientCertDetails" only applies to proxyFormat "envoy-xfcc", ` +
+          `not ${JSON.stringify(proxyFormat)}; remove it.`,
+      );
+    }
+    const why = REFUSED_ENVOY_MODES[envoyMode];
+    if (why !== undefined) {
+      throw new TypeError(
+        `${factory}: option "envoyForwardClientCertDetails" is ${JSON.stringify(envoyMode)}: ${why}. ` +
+          'Configure Envoy with SANITIZE_SET (or APPEND_FORWARD) and set this option to match.',
+      );
+    }
+  }
   const format: ProxyFormat = PROXY_FORMATS[proxyFormat];
   const roles: Record<string, string> = { ...format.headers };
   for (const [role, name] of Object.entries(options.proxyHeaderNames ?? {})) {
@@ -230,7 +288,12 @@ export function createProxySource(
   const nameSet: ReadonlySet<string> = new Set([...roleByName.keys(), ...(format.companionHeaders ?? [])]);
   const nameLengths = new Set([...nameSet].map((name) => name.length));
   const maxBytes = options.maxProxyHeaderBytes ?? DEFAULT_MAX_PROXY_HEADER_BYTES;
-  const limits = { maxChainLength: options.maxProxyChainLength ?? DEFAULT_MAX_PROXY_CHAIN_LENGTH };
+  const limits = {
+    maxChainLength: options.maxProxyChainLength ?? DEFAULT_MAX_PROXY_CHAIN_LENGTH,
+    roles: new Set(Object.keys(roles)) as ReadonlySet<string>,
+    envoyForwardClientCertDetails: (envoyMode ?? 'SANITIZE_SET') as EnvoyForwardClientCertDetails,
+    certificate: (der: Uint8Array, trust: 'verified' | 'unverified') => certificates.get(der, trust),
+  };
   const report =
     options.onUntrustedProxyHeaders === false
       ? undefined
@@ -266,9 +329,9 @@ export function createProxySource(
     if (forwarded.der !== undefined) {
       try {
         certificate = certificates.get(forwarded.der, forwarded.kind === 'verified' ? 'verified' : 'unverified');
-      } catch {
-        // The CertificateCache's parser throws CertificateParseError for any malformed DER.
-        return failed('ERR_MTLS_CERT_PARSE');
+      } catch (error) {
+        // The cache throws an MtlsError: a parse error, or a bound it enforces (certificate size).
+        return failed(isMtlsError(error) ? error.code : 'ERR_MTLS_CERT_PARSE');
       }
     }
     if (forwarded.kind === 'failed') return failed(forwarded.reason, certificate);
@@ -305,13 +368,17 @@ export function createProxySource(
     const present = values;
     let identity: PeerIdentity;
     try {
-      // An empty value (nginx's $ssl_client_escaped_cert without a certificate) is absent.
+      // An empty value (nginx's $ssl_client_escaped_cert without a certificate) is absent; a
+      // format with a configured verify header reads an absent one as PROXY_VERIFY_MISSING.
       identity = toIdentity(format.read((role) => present[role] || undefined, limits));
     } catch (error) {
+      // A format throws ProxyHeaderError, or the cache's MtlsError for a certificate it reads.
       identity =
         error instanceof ProxyHeaderError
           ? headerFailure(error.reason)
-          : headerFailure('HEADER_INVALID');
+          : isMtlsError(error)
+            ? failed(error.code)
+            : headerFailure('HEADER_INVALID');
     }
     if (identities.size >= HEADER_CACHE_SIZE) identities.delete(identities.keys().next().value!);
     identities.set(key, identity);
@@ -328,12 +395,17 @@ export function createProxySource(
       if (nameSet.has(lower) && !(present ??= []).includes(lower)) present.push(lower);
     }
     if (present === undefined) return;
-    removeHeaders(req, nameSet);
+    removeNames([req.headers, req.headersDistinct], raw, nameSet);
+    notify(req, present, false);
+  };
+
+  const notify = (req: IncomingMessage, present: string[], inTrailers: boolean): void => {
     if (report === undefined && observeUntrusted === undefined) return;
     const event: UntrustedProxyHeadersEvent = Object.freeze({
       remoteAddress: req.socket?.remoteAddress,
       format: proxyFormat,
       headers: Object.freeze(present),
+      ...(inTrailers ? { trailers: true as const } : {}),
     });
     for (const hook of [observeUntrusted, report]) {
       try {
@@ -344,12 +416,33 @@ export function createProxySource(
     }
   };
 
+  // Trailers arrive after the body, long after this middleware ran, and no proxy rewrites them
+  // (Envoy's XFCC handling, nginx's proxy_set_header act on headers only): a copy of a certificate
+  // header there is the client's, from any peer. It is removed when Node has parsed the trailers
+  // (just before 'end', which app code listening later sees stripped) and reported. Only requests
+  // that can carry trailers (chunked HTTP/1.1, HTTP/2) pay for the listener.
+  const stripTrailers = (req: IncomingMessage): void => {
+    try {
+      const found = removeNames([req.trailers, req.trailersDistinct], req.rawTrailers, nameSet);
+      if (found !== undefined) notify(req, found, true);
+    } catch {
+      // Never break the request from an 'end' listener.
+    }
+  };
+  const watchTrailers = (req: IncomingMessage): void => {
+    if (req.headers['transfer-encoding'] === undefined && req.httpVersionMajor !== 2) return;
+    // A body parser that ran before this middleware has already received the whole message.
+    if (req.complete) stripTrailers(req);
+    else if (typeof req.once === 'function') req.once('end', () => stripTrailers(req));
+  };
+
   return {
     format: proxyFormat,
     headerNames: Object.freeze([...nameSet]),
     isTrusted,
     resolve(req) {
       try {
+        watchTrailers(req);
         if (isTrusted(req.socket?.remoteAddress)) return resolveTrusted(req);
         reportUntrusted(req);
       } catch {

@@ -4,7 +4,13 @@
  *
  * Every address is held as 16 bytes: IPv4 as its IPv4-mapped IPv6 form `::ffff:a.b.c.d`
  * (RFC 4291 section 2.5.5.2), so `127.0.0.1/32` matches a dual-stack socket's
- * `::ffff:127.0.0.1` peer and `::ffff:10.0.0.0/104` matches `10.1.2.3`.
+ * `::ffff:127.0.0.1` peer and `::ffff:10.0.0.0/104` matches `10.1.2.3`. Because of that, an IPv6
+ * range that contains `::ffff:0:0/96` (such as `::/64`) would trust every IPv4 peer: it is refused.
+ *
+ * Zones (RFC 4007 section 11): a peer address with a zone index (`fe80::1%eth0`, as Node reports
+ * link-local peers) is the same address on another link only within its zone, so it matches only
+ * entries naming the same zone (`fe80::1%eth0`, `fe80::%eth0/64`); an entry without a zone matches
+ * only peers without one.
  */
 
 /** One compiled CIDR range. */
@@ -12,6 +18,8 @@ interface CidrRange {
   readonly bytes: Uint8Array;
   /** Prefix length over the 128-bit form (IPv4 `/n` becomes `/96+n`). */
   readonly prefix: number;
+  /** The zone index the peer must carry, `undefined` for none. */
+  readonly zone: string | undefined;
 }
 
 /**
@@ -21,6 +29,8 @@ interface CidrRange {
 export type TrustedProxyMatcher = (address: string | undefined) => boolean;
 
 const IPV4_MAPPED_PREFIX = [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff] as const;
+// Node prints a zone as the interface name or its number.
+const ZONE = /^[A-Za-z0-9_.\-]{1,32}$/;
 const MATCH_CACHE_LIMIT = 1024;
 
 function parseIpv4Into(text: string, out: Uint8Array, offset: number): boolean {
@@ -83,6 +93,8 @@ export function parseIpAddress(text: string): Uint8Array | undefined {
   return parseIpv6(zone === -1 ? text : text.slice(0, zone));
 }
 
+const IPV4_MAPPED_ALL = new Uint8Array([...IPV4_MAPPED_PREFIX, 0, 0, 0, 0]);
+
 function hasHostBits(bytes: Uint8Array, prefix: number): boolean {
   for (let bit = prefix; bit < 128; bit++) {
     if ((bytes[bit >> 3]! >> (7 - (bit & 7))) & 1) return true;
@@ -102,14 +114,22 @@ function inRange(address: Uint8Array, range: CidrRange): boolean {
 }
 
 /**
- * Parses one CIDR (`10.0.0.0/8`, `2001:db8::/32`, `::ffff:10.0.0.0/104`) or a single address
- * (a `/32` or `/128`). Returns a description of the problem instead of throwing, so the caller can
- * word the `TypeError`.
+ * Parses one CIDR (`10.0.0.0/8`, `2001:db8::/32`, `::ffff:10.0.0.0/104`, `fe80::%eth0/64`) or a
+ * single address (a `/32` or `/128`). Returns a description of the problem instead of throwing, so
+ * the caller can word the `TypeError`.
  */
 function parseCidr(entry: string): CidrRange | string {
   const slash = entry.indexOf('/');
-  const addressText = slash === -1 ? entry : entry.slice(0, slash);
-  if (addressText.includes('%')) return 'a zone index (%...) is not allowed in a CIDR';
+  let addressText = slash === -1 ? entry : entry.slice(0, slash);
+  let zone: string | undefined;
+  const percent = addressText.indexOf('%');
+  if (percent !== -1) {
+    zone = addressText.slice(percent + 1);
+    addressText = addressText.slice(0, percent);
+    if (!addressText.includes(':') || !ZONE.test(zone)) {
+      return 'a zone index (%...) must follow an IPv6 address and be an interface name or number';
+    }
+  }
   const bytes = parseIpAddress(addressText);
   if (bytes === undefined) return 'not an IPv4 or IPv6 address';
   const isIpv4 = !addressText.includes(':');
@@ -127,7 +147,12 @@ function parseCidr(entry: string): CidrRange | string {
     // `10.0.0.1/8` is almost always a typo; silently masking it would trust more than meant.
     return 'it has host bits set after the prefix; write the network address';
   }
-  return { bytes, prefix: fullPrefix };
+  const range: CidrRange = { bytes, prefix: fullPrefix, zone };
+  // IPv4 peers are held as ::ffff:a.b.c.d, so an IPv6 range over that block trusts all of IPv4.
+  if (!isIpv4 && fullPrefix <= 96 && inRange(IPV4_MAPPED_ALL, range)) {
+    return 'this IPv6 range contains ::ffff:0:0/96 and would trust every IPv4 peer; list IPv4 ranges in IPv4 form (e.g. "10.0.0.0/8", or "0.0.0.0/0" for all of IPv4)';
+  }
+  return range;
 }
 
 /**
@@ -155,7 +180,7 @@ export function compileTrustedProxies(
     if (typeof parsed === 'string') {
       throw new TypeError(
         `${optionName}: ${JSON.stringify(entry)} is not a valid CIDR: ${parsed}. ` +
-          'Use forms such as "10.0.0.0/8", "127.0.0.1", "2001:db8::/32" or "::1/128".',
+          'Use forms such as "10.0.0.0/8", "127.0.0.1", "2001:db8::/32", "::1/128" or "fe80::1%eth0".',
       );
     }
     ranges.push(parsed);
@@ -167,7 +192,10 @@ export function compileTrustedProxies(
     const cached = cache.get(address);
     if (cached !== undefined) return cached;
     const bytes = parseIpAddress(address);
-    const trusted = bytes !== undefined && ranges.some((range) => inRange(bytes, range));
+    const percent = address.indexOf('%');
+    const zone = percent === -1 ? undefined : address.slice(percent + 1);
+    const trusted =
+      bytes !== undefined && ranges.some((range) => range.zone === zone && inRange(bytes, range));
     if (cache.size >= MATCH_CACHE_LIMIT) cache.clear();
     cache.set(address, trusted);
     return trusted;

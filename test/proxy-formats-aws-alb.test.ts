@@ -24,3 +24,12 @@ test('aws-alb: verify mode leaf is verified, passthrough chain never is', async 
   assert.throws(() => read({ leaf: albEncode(valid.certPem + pki.ca.certPem) }), (err: unknown) => err instanceof ProxyHeaderError && err.reason === 'HEADER_CHAIN_TOO_LONG');
   assert.throws(() => read({ leaf: '%E0%A4%A' }), (err: unknown) => err instanceof ProxyHeaderError && err.reason === 'HEADER_INVALID');
 });
+
+test('aws-alb: the passthrough chain wins over a -Leaf header beside it', async () => {
+  const pki = await getTestPki();
+  assert.deepEqual(read({ chain: albEncode(pki.clients.untrusted.certPem), leaf: albEncode(pki.clients.valid.certPem) }), {
+    kind: 'failed',
+    reason: 'PROXY_UNVERIFIED',
+    der: pki.clients.untrusted.der,
+  });
+});

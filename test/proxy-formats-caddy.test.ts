@@ -25,3 +25,14 @@ test('caddy: certificate_der_base64', async () => {
   // base64url is not what Caddy writes.
   assert.throws(() => read({ cert: b64.replace(/\+/g, '-').replace(/\//g, '_') + '-_' }), (err: unknown) => err instanceof ProxyHeaderError && err.reason === 'HEADER_INVALID');
 });
+
+test('caddy: with a verify header configured, an absent one is PROXY_VERIFY_MISSING', async () => {
+  const { valid } = (await getTestPki()).clients;
+  const b64 = Buffer.from(valid.der).toString('base64');
+  const roles = new Set(['cert', 'verify']);
+  const readWith = (values: Record<string, string>): ForwardedCertificate =>
+    caddyFormat.read((role) => values[role], { maxChainLength: 8, roles });
+  assert.deepEqual(readWith({ cert: b64 }), { kind: 'failed', reason: 'PROXY_VERIFY_MISSING', der: valid.der });
+  assert.deepEqual(readWith({ cert: b64, verify: 'SUCCESS' }), { kind: 'verified', der: valid.der });
+  assert.deepEqual(readWith({}), { kind: 'none' });
+});

@@ -22,6 +22,7 @@ import type { IdentitySource } from '../lib/peer-identity.js';
 import type { PeerIdentity } from '../lib/types.js';
 import type { DevCertificateSet } from '../lib/dev-certs.js';
 import { getTestPki } from './helpers/pki.js';
+import { startMiddlewareServer } from './helpers/raw-http.js';
 
 const FACTORY = 'mtlsIdentity()';
 /** Stands in for the TLS-socket source: these servers are plain HTTP, so no certificate. */
@@ -461,4 +462,201 @@ test('untrusted peer: companion headers of the format (AWS ALB subject, Traefik 
     ['x-amzn-mtls-clientcert-subject', 'x-amzn-mtls-clientcert-serial-number'],
     ['x-forwarded-tls-client-cert-info'],
   ]);
+});
+
+test('trustedProxies: an IPv6 range over the IPv4-mapped block is refused; IPv4 peers of a dual-stack server stay untrusted by IPv6 entries', async () => {
+  assert.throws(() => mtlsIdentity({ proxyFormat: 'nginx', trustedProxies: ['::/64'] }), {
+    name: 'TypeError',
+    message: /option "trustedProxies": "::\/64" is not a valid CIDR: this IPv6 range contains ::ffff:0:0\/96 and would trust every IPv4 peer/,
+  });
+  const events: UntrustedProxyHeadersEvent[] = [];
+  await withServer(
+    { proxyFormat: 'nginx', trustedProxies: ['::1', '2001:db8::/32'], onUntrustedProxyHeaders: (e) => events.push(e) },
+    async (send) => {
+      assert.equal((await send(nginxHeaders(pki.clients.valid.certPem), '127.0.0.1')).identity.source, 'tls');
+      assert.equal((await send(nginxHeaders(pki.clients.valid.certPem), '::1')).identity.source, 'nginx');
+    },
+    undefined,
+    '::',
+  );
+  assert.deepEqual(events.map((e) => e.remoteAddress), ['::ffff:127.0.0.1']);
+});
+
+test('a configured verify header that is absent or empty is PROXY_VERIFY_MISSING, never verified (rfc9440, caddy, traefik)', async () => {
+  // Cloudflare forwards Client-Cert for certificates it did not verify; the deployment names the
+  // verify header it adds with a Transform Rule, and the rule did not run (or wrote nothing).
+  const { untrusted } = pki.clients;
+  const b64 = Buffer.from(untrusted.der).toString('base64');
+  const cases: [ProxySourceOptions['proxyFormat'], string, string][] = [
+    ['rfc9440', 'Client-Cert', `:${b64}:`],
+    ['caddy', 'X-Client-Cert', b64],
+    ['traefik', 'X-Forwarded-Tls-Client-Cert', b64],
+  ];
+  for (const [proxyFormat, name, value] of cases) {
+    const server = await startMiddlewareServer({
+      proxyFormat,
+      trustedProxies: ['127.0.0.1'],
+      proxyHeaderNames: { verify: 'x-client-cert-verified' },
+      require: true,
+      metrics: false,
+      tracing: false,
+    });
+    try {
+      for (const verifyLines of [[], ['X-Client-Cert-Verified: '], ['X-Client-Cert-Verified:']]) {
+        const response = await server.send([`${name}: ${value}`, ...verifyLines]);
+        assert.deepEqual(response, {
+          status: 403,
+          body: {
+            code: 'ERR_MTLS_CLIENT_CERT_INVALID',
+            message: 'The client certificate was not accepted (PROXY_VERIFY_MISSING).',
+            verify: 'FAILED:PROXY_VERIFY_MISSING',
+          },
+        }, `${proxyFormat} ${JSON.stringify(verifyLines)}`);
+      }
+      // The verify header still decides when it is there.
+      const verified = await server.send([`${name}: ${value}`, 'X-Client-Cert-Verified: SUCCESS']);
+      assert.equal(verified.status, 200, proxyFormat);
+      assert.equal(verified.body.verify, 'SUCCESS');
+      const failed = await server.send([`${name}: ${value}`, 'X-Client-Cert-Verified: FAILED:unable to get local issuer certificate']);
+      assert.equal((failed.body as { verify?: string }).verify, 'FAILED:UNABLE_TO_GET_ISSUER_CERT_LOCALLY');
+    } finally {
+      await server.close();
+    }
+  }
+});
+
+test('AWS ALB: a -Leaf header beside the passthrough chain header does not make the identity verified', async () => {
+  const alb = (pem: string): string => encodeURIComponent(pem).replace(/%2B/g, '+').replace(/%2F/g, '/').replace(/%3D/g, '=');
+  const server = await startMiddlewareServer({ proxyFormat: 'aws-alb', trustedProxies: ['127.0.0.1'], metrics: false, tracing: false });
+  try {
+    // Passthrough mode forwards the presented chain unverified; the client adds its own -Leaf.
+    const response = await server.send([
+      `X-Amzn-Mtls-Clientcert: ${alb(pki.clients.untrusted.chainPem)}`,
+      `X-Amzn-Mtls-Clientcert-Leaf: ${alb(pki.clients.valid.certPem)}`,
+    ]);
+    assert.deepEqual(response, {
+      status: 200,
+      body: {
+        verified: false,
+        verify: 'FAILED:PROXY_UNVERIFIED',
+        reason: 'PROXY_UNVERIFIED',
+        source: 'aws-alb',
+        subject: 'CN=untrusted,O=mtls-observability demo',
+        issuer: 'CN=mtls-observability untrusted CA',
+        fingerprint256: parseCertificate(pki.clients.untrusted.der).fingerprint256,
+        uri: [],
+      },
+    });
+    const verifyMode = await server.send([`X-Amzn-Mtls-Clientcert-Leaf: ${alb(pki.clients.valid.certPem)}`]);
+    assert.equal(verifyMode.body.verify, 'SUCCESS');
+  } finally {
+    await server.close();
+  }
+});
+
+test('trailers: certificate headers sent as trailers are removed and reported, from untrusted and trusted peers', async () => {
+  const events: UntrustedProxyHeadersEvent[] = [];
+  const server = await startMiddlewareServer({
+    proxyFormat: 'nginx',
+    trustedProxies: ['127.0.0.1'],
+    onUntrustedProxyHeaders: (e) => events.push(e),
+    metrics: false,
+    tracing: false,
+  });
+  try {
+    const forged = [`X-SSL-Client-Cert: ${encodeURIComponent(pki.clients.valid.certPem)}`, 'x-ssl-client-verify: SUCCESS', 'X-Other: kept'];
+    // A real chunked request whose trailers carry the certificate headers (no proxy rewrites
+    // trailers), first straight from an untrusted peer, then through the trusted proxy's address.
+    const untrusted = await server.send([], { localAddress: '127.0.0.2', chunks: ['hello ', 'world'], trailerLines: forged });
+    assert.deepEqual(untrusted.body, { verified: false, verify: 'NONE', reason: 'NOT_TLS', source: 'tls' });
+    assert.deepEqual(server.last?.trailers, { 'x-other': 'kept' });
+    assert.deepEqual(server.last?.rawTrailers, ['X-Other', 'kept']);
+    const trusted = await server.send(nginxHeaders(pki.clients.untrusted.certPem, 'FAILED:certificate not trusted'), {
+      chunks: ['body'],
+      trailerLines: forged,
+    });
+    assert.equal(trusted.body.verify, 'FAILED:CERT_UNTRUSTED');
+    assert.deepEqual(server.last?.trailers, { 'x-other': 'kept' });
+    assert.deepEqual(events, [
+      { remoteAddress: '127.0.0.2', format: 'nginx', headers: ['x-ssl-client-cert', 'x-ssl-client-verify'], trailers: true },
+      { remoteAddress: '127.0.0.1', format: 'nginx', headers: ['x-ssl-client-cert', 'x-ssl-client-verify'], trailers: true },
+    ]);
+    // Trailers without those names: nothing reported, nothing removed.
+    await server.send([], { localAddress: '127.0.0.2', chunks: ['x'], trailerLines: ['X-Other: kept'] });
+    assert.deepEqual(server.last?.trailers, { 'x-other': 'kept' });
+    assert.equal(events.length, 2);
+  } finally {
+    await server.close();
+  }
+});
+
+test('trailers: HTTP/2 trailers carrying certificate headers are removed and reported too', async () => {
+  const events: UntrustedProxyHeadersEvent[] = [];
+  const middleware = mtlsIdentity({ proxyFormat: 'nginx', trustedProxies: ['127.0.0.1'], onUntrustedProxyHeaders: (e) => events.push(e), metrics: false, tracing: false });
+  let seen: { trailers: unknown; rawTrailers: string[] } | undefined;
+  const server = http2.createSecureServer({ cert: pki.server.chainPem, key: pki.server.keyPem }, (req, res) => {
+    middleware(req, res, () => {
+      req.resume();
+      req.on('end', () => {
+        seen = { trailers: Object.fromEntries(Object.entries(req.trailers)), rawTrailers: [...req.rawTrailers] };
+        res.end('ok');
+      });
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as net.AddressInfo;
+  try {
+    await new Promise<void>((resolve, reject) => {
+      const session = http2.connect(`https://localhost:${port}`, {
+        ca: pki.ca.certPem,
+        host: '127.0.0.1',
+        servername: 'localhost',
+        localAddress: '127.0.0.2',
+      } as http2.SecureClientSessionOptions);
+      session.on('error', reject);
+      const stream = session.request({ ':path': '/', ':method': 'POST' }, { waitForTrailers: true });
+      stream.on('wantTrailers', () => stream.sendTrailers({ 'x-ssl-client-cert': 'forged', 'x-other': 'kept' }));
+      stream.end('body');
+      stream.resume();
+      stream.on('error', reject);
+      stream.on('end', () => session.close(() => resolve()));
+    });
+  } finally {
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+  assert.deepEqual(seen, { trailers: { 'x-other': 'kept' }, rawTrailers: ['x-other', 'kept'] });
+  assert.deepEqual(events, [{ remoteAddress: '127.0.0.2', format: 'nginx', headers: ['x-ssl-client-cert'], trailers: true }]);
+});
+
+test('trailers: also removed when a body parser read the whole request before the middleware ran', async () => {
+  const events: UntrustedProxyHeadersEvent[] = [];
+  const middleware = mtlsIdentity({ proxyFormat: 'nginx', trustedProxies: ['127.0.0.1'], onUntrustedProxyHeaders: (e) => events.push(e), metrics: false, tracing: false });
+  let trailers: unknown;
+  const server = http.createServer((req, res) => {
+    // Like express.json() mounted first: the body (and so the trailers) is read, then mtlsIdentity.
+    req.resume();
+    req.on('end', () => {
+      middleware(req, res, () => {
+        trailers = { ...req.trailers };
+        res.end('ok');
+      });
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as net.AddressInfo;
+  try {
+    await new Promise<void>((resolve, reject) => {
+      const socket = net.connect({ host: '127.0.0.1', port, localAddress: '127.0.0.2' }, () => {
+        socket.end('POST / HTTP/1.1\r\nHost: app\r\nConnection: close\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nhi\r\n0\r\nX-SSL-Client-Verify: SUCCESS\r\nX-Other: kept\r\n\r\n');
+      });
+      socket.resume();
+      socket.on('error', reject);
+      socket.on('close', () => resolve());
+    });
+  } finally {
+    server.closeAllConnections();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+  assert.deepEqual(trailers, { 'x-other': 'kept' });
+  assert.deepEqual(events, [{ remoteAddress: '127.0.0.2', format: 'nginx', headers: ['x-ssl-client-verify'], trailers: true }]);
 });

@@ -18,14 +18,16 @@ export const awsAlbFormat: ProxyFormat = {
     'x-amzn-mtls-clientcert-validity',
   ],
   read(header, limits) {
-    const leaf = header('leaf');
-    if (leaf !== undefined) {
-      return { kind: 'verified', der: percentEncodedPemCertificates(leaf, 1)[0]! };
-    }
+    // The passthrough header first: an ALB in passthrough mode verifies nothing, so a `-Leaf`
+    // header beside it (which that ALB does not write) must not make the identity verified.
     const chain = header('chain');
     if (chain !== undefined) {
       const der = percentEncodedPemCertificates(chain, limits.maxChainLength)[0]!;
       return { kind: 'failed', reason: 'PROXY_UNVERIFIED', der };
+    }
+    const leaf = header('leaf');
+    if (leaf !== undefined) {
+      return { kind: 'verified', der: percentEncodedPemCertificates(leaf, 1)[0]! };
     }
     return { kind: 'none' };
   },

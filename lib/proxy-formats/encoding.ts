@@ -5,6 +5,8 @@
  * recorded outcome.
  */
 import { MtlsError } from '../errors.js';
+import type { CertificateTrust } from '../identity-cache.js';
+import type { PeerCertificate } from '../types.js';
 
 /**
  * Stable reasons for a forwarded header that was not accepted. They appear as
@@ -51,11 +53,31 @@ export type ForwardedCertificate =
   /** The proxy did not verify the client, or verification failed; `reason` says why. */
   | { readonly kind: 'failed'; readonly reason: string; readonly der?: Uint8Array };
 
-/** Per-request limits, resolved at factory time. */
+/** What a format reads with, resolved at factory time. */
 export interface FormatLimits {
   /** Most certificates (or XFCC elements) one header may carry. */
   readonly maxChainLength: number;
+  /**
+   * The roles that have a header name: the format's own plus optional ones the deployment named
+   * (a `verify` header for Caddy, Traefik, RFC 9440). Default: the format's `headers` roles.
+   */
+  readonly roles?: ReadonlySet<string>;
+  /**
+   * How the nearest Envoy writes `x-forwarded-client-cert` (its `forward_client_cert_details`):
+   * `SANITIZE_SET`, exactly one element, or `APPEND_FORWARD`, elements appended. Default:
+   * `'SANITIZE_SET'`.
+   */
+  readonly envoyForwardClientCertDetails?: EnvoyForwardClientCertDetails;
+  /**
+   * Parses a forwarded certificate (the proxy source's certificate cache), for formats that
+   * check the header's other fields against it. Throws for DER it cannot accept. Default:
+   * `parseCertificate`.
+   */
+  readonly certificate?: (der: Uint8Array, trust: CertificateTrust) => PeerCertificate;
 }
+
+/** The Envoy `forward_client_cert_details` modes whose header the `envoy-xfcc` format can read. */
+export type EnvoyForwardClientCertDetails = 'SANITIZE_SET' | 'APPEND_FORWARD';
 
 /**
  * One forwarded-certificate format. `headers` maps roles (`cert`, `verify`, `chain`, ...) to the

@@ -4,10 +4,11 @@
  * joined by `,`. Traefik 2.8 to 2.9.1 also URL-escaped it (traefik/traefik#9412), which is undone.
  * Traefik sends no verify header: with `clientAuthType: RequireAndVerifyClientCert` (or
  * `VerifyClientCertIfGiven`) every forwarded certificate was verified. A `verify` header name may
- * be configured when the deployment adds one.
+ * be configured when the deployment adds one; it is then required (absent or empty is
+ * `PROXY_VERIFY_MISSING`).
  */
 import { ProxyHeaderError, decodeBase64, percentDecode, type ProxyFormat } from './encoding.js';
-import { forwardedOutcome } from './verify.js';
+import { forwardedOutcome, optionalVerifyHeader } from './verify.js';
 
 /** Traefik `X-Forwarded-Tls-Client-Cert` (base64 DER chain, comma-separated). */
 export const traefikFormat: ProxyFormat = {
@@ -30,6 +31,6 @@ export const traefikFormat: ProxyFormat = {
       const decoded = members.map((member) => decodeBase64(member.trim()));
       der = decoded[0];
     }
-    return forwardedOutcome(der, header('verify'), 'verified');
+    return forwardedOutcome(der, header('verify'), optionalVerifyHeader(limits));
   },
 };

@@ -5,7 +5,7 @@
  * `authorizationError` (`X509_V_ERR_` prefix dropped), so the same certificate gives the same
  * `reason` directly and through the proxy.
  */
-import { ProxyHeaderError, type ForwardedCertificate } from './encoding.js';
+import { ProxyHeaderError, type ForwardedCertificate, type FormatLimits } from './encoding.js';
 
 /** A parsed verify header. */
 export type VerifyVerdict =
@@ -102,8 +102,18 @@ export function parseVerifyValue(value: string): VerifyVerdict {
 export type WithoutVerifyHeader = 'verified' | 'missing' | 'unverified';
 
 /**
- * Combines a forwarded leaf (if any) with the proxy's verify header (if any) into the outcome.
- * Throws {@link ProxyHeaderError} when the verify header is malformed.
+ * How a format whose verify header is optional reads a certificate without one: `verified` when
+ * the deployment named no verify header, `missing` when it did (then an absent or empty verify
+ * header is a failure, never a success: a proxy that forwards unverified certificates, such as
+ * Cloudflare's `Client-Cert`, must not pass for one that verifies).
+ */
+export function optionalVerifyHeader(limits: FormatLimits): WithoutVerifyHeader {
+  return limits.roles?.has('verify') === true ? 'missing' : 'verified';
+}
+
+/**
+ * Combines a forwarded leaf (if any) with the proxy's verify header (if any; an empty one is
+ * absent) into the outcome. Throws {@link ProxyHeaderError} when the verify header is malformed.
  */
 export function forwardedOutcome(
   der: Uint8Array | undefined,
