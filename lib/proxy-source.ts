@@ -23,6 +23,7 @@ import { haproxyFormat } from './proxy-formats/haproxy.js';
 import { nginxFormat } from './proxy-formats/nginx.js';
 import { rfc9440Format } from './proxy-formats/rfc9440.js';
 import { traefikFormat } from './proxy-formats/traefik.js';
+import { stringifyLogSafe } from './log-safe.js';
 import { compileTrustedProxies, type TrustedProxyMatcher } from './trusted-proxies.js';
 import { describeValue, isIntegerInRange, isOneOf, type OptionCheck } from './options.js';
 import { isMtlsError } from './errors.js';
@@ -147,7 +148,7 @@ const HEADER_CACHE_SIZE = 256;
 
 function defaultUntrustedReport(event: UntrustedProxyHeadersEvent): void {
   process.stderr.write(
-    `${JSON.stringify({
+    `${stringifyLogSafe({
       time: new Date().toISOString(),
       event: 'mtls.untrusted_proxy_headers',
       remoteAddress: event.remoteAddress ?? null,
