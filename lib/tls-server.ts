@@ -105,6 +105,7 @@ interface ServerTlsSocket {
   disableRenegotiation?(): void;
   destroy?(): void;
   on?(event: 'error' | 'secure', listener: (this: ServerTlsSocket, error?: unknown) => void): unknown;
+  prependListener?(event: 'error', listener: (this: ServerTlsSocket, error?: unknown) => void): unknown;
   removeListener?(event: 'error', listener: (this: ServerTlsSocket, error?: unknown) => void): unknown;
 }
 
@@ -275,8 +276,9 @@ export function observeTlsServer(server: tls.Server, options?: ObserveTlsServerO
   };
 
   // Node reports a renegotiation it refuses as an 'error' on the socket and leaves closing the
-  // connection to the listener (an https.Server closes it through 'clientError', a tls.Server does
-  // not), so close it here, before the new handshake can authenticate anything.
+  // connection to the listeners (an https.Server closes it through 'clientError', after writing a
+  // 400 response into the handshake; a tls.Server does not close it), so close it here, first,
+  // before the new handshake can authenticate anything.
   function onSocketError(this: ServerTlsSocket, error: unknown): void {
     try {
       const code = (error as { code?: unknown } | null | undefined)?.code;
@@ -294,10 +296,10 @@ export function observeTlsServer(server: tls.Server, options?: ObserveTlsServerO
     if (!detached) metrics?.recordRenegotiation('completed');
   }
   const watchRenegotiation = (socket: ServerTlsSocket): void => {
-    if (typeof socket.on !== 'function') return;
+    if (typeof socket.on !== 'function' || typeof socket.prependListener !== 'function') return;
     if (!allowRenegotiation) socket.disableRenegotiation?.();
     else socket.on('secure', onRenegotiated);
-    socket.on('error', onSocketError);
+    socket.prependListener?.('error', onSocketError);
   };
 
   const onSecureConnection = (socket: ServerTlsSocket): void => {
