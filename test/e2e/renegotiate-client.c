@@ -2,13 +2,18 @@
  * A TLS 1.2 client that changes its certificate by renegotiating: what a Node client cannot do.
  * Used by test/e2e/renegotiation.test.ts against a Node HTTPS server.
  *
- *   renegotiate-client PORT CA CERT_A KEY_A CERT_B KEY_B MODE
+ *   renegotiate-client PORT CA CERT_A KEY_A CERT_B KEY_B MODE [HOLD_MS]
  *
  * MODE:
  *   first     handshake with A, renegotiate to B, then send GET /after and print its response;
  *   before    GET /before over A (response printed), renegotiate to B, then GET /after;
  *   inflight  send GET /inflight over A without reading, renegotiate to B, print the response to
  *             /inflight (the server answers it once the renegotiation is done), then GET /after.
+ *   held      send GET /held over A without reading, renegotiate to B but hold back the records
+ *             from the ChangeCipherSpec on (the server has B's Certificate, CertificateVerify and
+ *             key exchange, and no Finished) for HOLD_MS, then finish and print the response to
+ *             /held and GET /after: a request whose identity is read during that time sees a
+ *             handshake that is under way.
  *
  * Output, one block per event:
  *   HANDSHAKE <version> <subject of the certificate presented>
@@ -23,6 +28,7 @@
 #include <openssl/x509.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -90,9 +96,61 @@ static int read_response(SSL *ssl, const char *path) {
   return 1;
 }
 
+/*
+ * Renegotiates through memory BIOs so the records can be cut: TLS record headers stay readable
+ * (type, version, length) while their content is encrypted. Records up to the first
+ * ChangeCipherSpec (type 20) go out at once, the rest after hold_ms. Returns 1 when the
+ * handshake completed, 0 when the server closed the connection or failed it.
+ */
+static int held_renegotiation(SSL *ssl, int fd, int hold_ms) {
+  static unsigned char out[65536], held[65536], in[16384];
+  size_t pending = 0, held_len = 0;
+  int holding = 0;
+  BIO *rbio = BIO_new(BIO_s_mem()), *wbio = BIO_new(BIO_s_mem());
+  SSL_set_bio(ssl, rbio, wbio);
+  SSL_renegotiate(ssl);
+  for (;;) {
+    int done = SSL_do_handshake(ssl);
+    int n;
+    while ((n = BIO_read(wbio, out + pending, (int)(sizeof out - pending))) > 0) pending += (size_t)n;
+    size_t at = 0;
+    while (pending - at >= 5) {
+      size_t length = 5 + (size_t)((out[at + 3] << 8) | out[at + 4]);
+      if (pending - at < length) break;
+      if (out[at] == 20) holding = 1;
+      if (holding) {
+        memcpy(held + held_len, out + at, length);
+        held_len += length;
+      } else if (write(fd, out + at, length) != (ssize_t)length) {
+        return 0;
+      }
+      at += length;
+    }
+    memmove(out, out + at, pending - at);
+    pending -= at;
+    if (done == 1) break;
+    if (SSL_get_error(ssl, done) != SSL_ERROR_WANT_READ) return 0;
+    if (holding) {
+      printf("HOLDING %d ms\n", hold_ms);
+      fflush(stdout);
+      poll(NULL, 0, hold_ms);
+      if (write(fd, held, held_len) != (ssize_t)held_len) return 0;
+      held_len = 0;
+      /* The server is now waiting for the Finished just sent: nothing of its own is buffered. */
+      SSL_set_fd(ssl, fd);
+      return SSL_do_handshake(ssl) == 1;
+    }
+    ssize_t got = read(fd, in, sizeof in);
+    if (got <= 0) return 0;
+    BIO_write(rbio, in, (int)got);
+  }
+  SSL_set_fd(ssl, fd);
+  return 1;
+}
+
 int main(int argc, char **argv) {
-  if (argc != 8) {
-    fprintf(stderr, "usage: %s PORT CA CERT_A KEY_A CERT_B KEY_B first|before|inflight\n", argv[0]);
+  if (argc != 8 && argc != 9) {
+    fprintf(stderr, "usage: %s PORT CA CERT_A KEY_A CERT_B KEY_B first|before|inflight|held [HOLD_MS]\n", argv[0]);
     return 1;
   }
   const char *mode = argv[7];
@@ -133,6 +191,8 @@ int main(int argc, char **argv) {
     if (!send_request(ssl, "/before") || !read_response(ssl, "/before")) return 2;
   } else if (strcmp(mode, "inflight") == 0) {
     if (!send_request(ssl, "/inflight")) return 2;
+  } else if (strcmp(mode, "held") == 0) {
+    if (!send_request(ssl, "/held")) return 2;
   } else if (strcmp(mode, "first") != 0) {
     fprintf(stderr, "unknown mode %s\n", mode);
     return 1;
@@ -143,7 +203,9 @@ int main(int argc, char **argv) {
     print_errors("SETUP FAILED");
     return 1;
   }
-  if (SSL_renegotiate(ssl) != 1 || SSL_do_handshake(ssl) != 1) {
+  int held = strcmp(mode, "held") == 0;
+  if (held ? !held_renegotiation(ssl, fd, argc == 9 ? atoi(argv[8]) : 1000)
+           : SSL_renegotiate(ssl) != 1 || SSL_do_handshake(ssl) != 1) {
     print_errors("RENEGOTIATION FAILED");
     if (strcmp(mode, "inflight") == 0) read_response(ssl, "/inflight");
     return 2;
@@ -151,6 +213,7 @@ int main(int argc, char **argv) {
   print_subject("RENEGOTIATED", "", SSL_get_certificate(ssl));
 
   if (strcmp(mode, "inflight") == 0 && !read_response(ssl, "/inflight")) return 2;
+  if (held && !read_response(ssl, "/held")) return 2;
   if (!send_request(ssl, "/after") || !read_response(ssl, "/after")) return 2;
   SSL_shutdown(ssl);
   SSL_free(ssl);

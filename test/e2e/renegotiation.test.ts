@@ -64,7 +64,7 @@ before(async () => {
   await run('gcc', ['-Wall', '-Werror', '-O1', '-o', CLIENT, source, '-lssl', '-lcrypto']);
 });
 
-type Mode = 'first' | 'before' | 'inflight';
+type Mode = 'first' | 'before' | 'inflight' | 'held';
 
 /** Runs the C client: handshake as `from`, renegotiate as `to`; its output and exit status. */
 async function renegotiate(port: number, from: string, to: string, mode: Mode): Promise<{ out: string; status: number }> {
@@ -77,6 +77,7 @@ async function renegotiate(port: number, from: string, to: string, mode: Mode): 
       files[`${to}.pem`]!,
       files[`${to}-key.pem`]!,
       mode,
+      ...(mode === 'held' ? ['1500'] : []),
     ]);
     return { out: stdout, status: 0 };
   } catch (error) {
@@ -106,9 +107,11 @@ const REJECTED_ADMIN = {
 /**
  * The README's setup: `rejectUnauthorized: false`, `mtlsIdentity({ require: true })`, morgan with
  * the identity tokens. Routes answer the identity they were given. `/inflight` answers only after
- * the connection's next handshake, so the renegotiation happens while it is in flight.
+ * the connection's next handshake, so the renegotiation happens while it is in flight. `/held`
+ * reaches the middleware 300 ms late (as behind a body parser), while the client holds its
+ * renegotiation before the Finished.
  */
-function app(lines: string[], routeRuns: string[]) {
+function app(lines: string[], routeRuns: string[], resolved: unknown[] = []) {
   const sink = new Writable({
     write(chunk: Buffer, _encoding, callback) {
       lines.push(...chunk.toString('utf8').split('\n').filter(Boolean));
@@ -117,6 +120,11 @@ function app(lines: string[], routeRuns: string[]) {
   });
   const application = express();
   application.use(morgan(':method :url :status :peer_cert_verify ":peer_cert_subject"', { stream: sink }));
+  application.use((req, _res, next) => (req.url === '/held' ? setTimeout(next, 300) : next()));
+  application.use((_req, res, next) => {
+    next(); // the middleware below runs synchronously
+    resolved.push(res.locals.mtls);
+  });
   application.use(mtlsIdentity({ require: true, tracing: false, metrics: false }));
   application.get('/inflight', (req, res) => {
     routeRuns.push(req.url);
@@ -139,7 +147,8 @@ const settle = () => new Promise((resolve) => setTimeout(resolve, 50));
 async function httpsApp(observe?: ObserveTlsServerOptions | 'metrics') {
   const lines: string[] = [];
   const routeRuns: string[] = [];
-  const server = await startHttpsServer(app(lines, routeRuns) as (req: IncomingMessage, res: ServerResponse) => void);
+  const resolved: unknown[] = [];
+  const server = await startHttpsServer(app(lines, routeRuns, resolved) as (req: IncomingMessage, res: ServerResponse) => void);
   const meter = observe === undefined ? undefined : createTestMeter();
   const observer =
     observe === undefined
@@ -149,6 +158,7 @@ async function httpsApp(observe?: ObserveTlsServerOptions | 'metrics') {
     port: server.port,
     lines,
     routeRuns,
+    resolved,
     meter,
     async close() {
       observer?.detach();
@@ -287,6 +297,28 @@ test('observeTlsServer refusing: a request in flight is still logged with its ow
     await settle();
     // The connection closed before the answer: morgan logs the aborted request with its identity.
     assert.deepEqual(server.lines, [`GET /inflight - SUCCESS "${ALICE}"`]);
+  } finally {
+    await server.close();
+  }
+});
+
+test('observeTlsServer refusing: a renegotiation held before its Finished is closed at its ClientHello, so a request read meanwhile never sees CN=admin', async () => {
+  // Without the refusal, Node already reports the held handshake's certificate with the previous
+  // handshake's verdict (authorized, no authorizationError): there is no public sign of a
+  // renegotiation under way, so only refusing it closes this.
+  const server = await httpsApp('metrics');
+  try {
+    const { out, status } = await renegotiate(server.port, 'alice', 'admin', 'held');
+    assert.equal(status, 2, out);
+    assert.match(out, /^HANDSHAKE TLSv1\.2 \/O=mtls-observability demo\/CN=alice\nRENEGOTIATION FAILED/);
+    await new Promise((resolve) => setTimeout(resolve, 400));
+    // morgan logged the aborted request when the connection closed, before its identity was read.
+    assert.deepEqual(server.lines, ['GET /held - - "-"']);
+    assert.deepEqual(server.resolved, [{ verified: false, verify: 'NONE', reason: 'CONNECTION_CLOSED', source: 'tls' }]);
+    assert.deepEqual(server.routeRuns, []);
+    assert.deepEqual(await server.meter!.points(METRIC_MTLS_SERVER_RENEGOTIATIONS), [
+      { attributes: { 'mtls.renegotiation.outcome': 'refused', 'error.type': 'ERR_TLS_RENEGOTIATION_DISABLED' }, value: 1 },
+    ]);
   } finally {
     await server.close();
   }
