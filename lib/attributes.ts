@@ -51,6 +51,8 @@ export const ATTR_MTLS_VERIFY_RESULT = 'mtls.verify.result';
 export const ATTR_MTLS_VERIFY_REQUIRED = 'mtls.verify.required';
 /** Metrics: a TLS handshake's outcome: `success`, `rejected` (client certificate) or `failed` (anything else). */
 export const ATTR_MTLS_HANDSHAKE_OUTCOME = 'mtls.handshake.outcome';
+/** Metrics: what became of a TLS renegotiation: `refused` (the connection was closed) or `completed`. */
+export const ATTR_MTLS_RENEGOTIATION_OUTCOME = 'mtls.renegotiation.outcome';
 
 // --- Metric names (docs/metrics.md) ------------------------------------------------------------
 
@@ -58,6 +60,8 @@ export const ATTR_MTLS_HANDSHAKE_OUTCOME = 'mtls.handshake.outcome';
 export const METRIC_MTLS_SERVER_REQUESTS = 'mtls.server.requests';
 /** Counter `{handshake}`: TLS handshakes seen by `observeTlsServer()`, by outcome and reason. */
 export const METRIC_MTLS_SERVER_HANDSHAKES = 'mtls.server.handshakes';
+/** Counter `{renegotiation}`: TLS renegotiations seen by `observeTlsServer()`, by outcome. */
+export const METRIC_MTLS_SERVER_RENEGOTIATIONS = 'mtls.server.renegotiations';
 /** Histogram `s`: remaining validity of each client certificate presented, once per connection. */
 export const METRIC_MTLS_CLIENT_CERTIFICATE_TIME_LEFT = 'mtls.server.client_certificate.time_left';
 /** Gauge `s`: the smallest remaining validity among client certificates seen recently (negative once expired). */

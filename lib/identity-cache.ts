@@ -137,33 +137,53 @@ function freezeCertificate(certificate: PeerCertificate): PeerCertificate {
   return Object.freeze(certificate);
 }
 
+/** What the connection cache holds per connection. */
+export interface ConnectionIdentity {
+  readonly identity: PeerIdentity;
+  /**
+   * Whether the connection can still change its certificate (TLS 1.2 and older renegotiate; TLS 1.3
+   * cannot). A request on such a connection keeps its own copy of the identity it was resolved
+   * with, so a renegotiation while it is in flight cannot change what its log line says.
+   */
+  readonly renegotiable: boolean;
+}
+
 /**
  * Identities per TLS connection. Keyed by the socket object (for HTTP/2 the session's socket), so
- * an entry lives exactly as long as the connection is reachable.
+ * an entry lives exactly as long as the connection is reachable. The TLS source deletes an entry
+ * when the connection completes another handshake (a renegotiation), so it is read again.
  */
 export class ConnectionIdentityCache {
-  readonly #identities: WeakMap<object, PeerIdentity>;
+  readonly #entries: WeakMap<object, ConnectionIdentity>;
 
-  /** `identities`: the map to keep them in (the process-wide cache passes a shared one). */
-  constructor(identities: WeakMap<object, PeerIdentity> = new WeakMap()) {
-    this.#identities = identities;
+  /** `entries`: the map to keep them in (the process-wide cache passes a shared one). */
+  constructor(entries: WeakMap<object, ConnectionIdentity> = new WeakMap()) {
+    this.#entries = entries;
   }
 
   get(connection: object): PeerIdentity | undefined {
-    return this.#identities.get(connection);
+    return this.#entries.get(connection)?.identity;
   }
 
-  set(connection: object, identity: PeerIdentity): void {
-    this.#identities.set(connection, identity);
+  entry(connection: object): ConnectionIdentity | undefined {
+    return this.#entries.get(connection);
+  }
+
+  set(connection: object, identity: PeerIdentity, renegotiable: boolean): void {
+    this.#entries.set(connection, Object.freeze({ identity, renegotiable }));
+  }
+
+  delete(connection: object): void {
+    this.#entries.delete(connection);
   }
 }
 
 /**
  * The process-wide connection cache. The identity of a TLS connection does not depend on any
  * option, so every middleware instance, `getPeerIdentity` and the morgan tokens share it (also
- * across copies of the library): a connection is read once, and a request on it needs nothing
- * stored per request.
+ * across copies of the library with the same state version, lib/process-wide.ts): a connection is
+ * read once per handshake, and a request on it needs nothing stored per request.
  */
 export const sharedConnectionCache = new ConnectionIdentityCache(
-  processWide('connectionIdentities', () => new WeakMap<object, PeerIdentity>()),
+  processWide('connectionIdentities', () => new WeakMap<object, ConnectionIdentity>()),
 );

@@ -20,6 +20,7 @@ import {
   ATTR_ERROR_TYPE,
   ATTR_MTLS_CLIENT_SOURCE,
   ATTR_MTLS_HANDSHAKE_OUTCOME,
+  ATTR_MTLS_RENEGOTIATION_OUTCOME,
   ATTR_MTLS_VERIFY_REQUIRED,
   ATTR_MTLS_VERIFY_RESULT,
   ATTR_TLS_PROTOCOL_VERSION,
@@ -30,6 +31,7 @@ import {
   METRIC_MTLS_CLIENT_CERTIFICATE_MIN_TIME_LEFT,
   METRIC_MTLS_CLIENT_CERTIFICATE_TIME_LEFT,
   METRIC_MTLS_SERVER_HANDSHAKES,
+  METRIC_MTLS_SERVER_RENEGOTIATIONS,
   METRIC_MTLS_SERVER_REQUESTS,
   METRIC_MTLS_SERVER_UNTRUSTED_PROXY_HEADERS,
 } from './attributes.js';
@@ -99,6 +101,8 @@ export const CERTIFICATE_EXPIRY_OPTION_CHECKS: {
 export type VerifyResult = 'success' | 'failed' | 'none';
 /** Values of `mtls.handshake.outcome`. */
 export type HandshakeOutcome = 'success' | 'rejected' | 'failed';
+/** Values of `mtls.renegotiation.outcome`. */
+export type RenegotiationOutcome = 'refused' | 'completed';
 
 interface CountEntry {
   readonly attributes: Attributes;
@@ -201,8 +205,12 @@ function instrumentsFor(provider: MeterProvider, recorder: MtlsMetrics): Provide
       description:
         'Requests from peers outside trustedProxies that carried forwarded client-certificate headers (ignored and removed).',
     });
-    const counters: CounterInstruments = { requests, handshakes, untrustedProxyHeaders };
-    const observables: Observable[] = [requests, handshakes, untrustedProxyHeaders, minTimeLeft, expiring];
+    const renegotiations = meter.createObservableCounter(METRIC_MTLS_SERVER_RENEGOTIATIONS, {
+      unit: '{renegotiation}',
+      description: 'TLS renegotiations seen by observeTlsServer: refused (connection closed) or completed.',
+    });
+    const counters: CounterInstruments = { requests, handshakes, untrustedProxyHeaders, renegotiations };
+    const observables: Observable[] = [requests, handshakes, untrustedProxyHeaders, renegotiations, minTimeLeft, expiring];
     meter.addBatchObservableCallback((result) => observe(result, recorders, counters, minTimeLeft, expiring), observables);
     instruments = { timeLeft, recorders };
     instrumentsByProvider.set(provider, instruments);
@@ -216,6 +224,7 @@ interface CounterInstruments {
   readonly requests: Observable;
   readonly handshakes: Observable;
   readonly untrustedProxyHeaders: Observable;
+  readonly renegotiations: Observable;
 }
 
 function observe(
@@ -229,6 +238,7 @@ function observe(
   const requestSums = new Map<string, CountEntry>();
   const handshakeSums = new Map<string, CountEntry>();
   const untrustedSums = new Map<string, CountEntry>();
+  const renegotiationSums = new Map<string, CountEntry>();
   let soonest = Number.POSITIVE_INFINITY;
   const expiringSoon = new Set<string>();
   let sawCertificates = false;
@@ -241,6 +251,7 @@ function observe(
     addInto(requestSums, recorder.requests);
     addInto(handshakeSums, recorder.handshakes);
     addInto(untrustedSums, recorder.untrustedProxyHeaders);
+    addInto(renegotiationSums, recorder.renegotiations);
     const recent = recorder.recentCertificates;
     if (recent === undefined) continue;
     sawCertificates = true;
@@ -254,6 +265,7 @@ function observe(
   for (const entry of untrustedSums.values()) {
     result.observe(counters.untrustedProxyHeaders, entry.count, entry.attributes);
   }
+  for (const entry of renegotiationSums.values()) result.observe(counters.renegotiations, entry.count, entry.attributes);
   // No certificate seen recently: no point, so "expires within 7 days" alerts stay quiet.
   if (soonest !== Number.POSITIVE_INFINITY) result.observe(minTimeLeft, Math.floor((soonest - now) / 1000));
   if (sawCertificates) result.observe(expiring, expiringSoon.size);
@@ -300,6 +312,7 @@ export class MtlsMetrics {
   readonly requests = new CountTable();
   readonly handshakes = new CountTable();
   readonly untrustedProxyHeaders = new CountTable();
+  readonly renegotiations = new CountTable();
   /** Present when this recorder tracks certificate expiry (the middleware's recorder). */
   readonly recentCertificates: RecentCertificates | undefined;
   readonly #fixedProvider: MeterProvider | undefined;
@@ -395,6 +408,20 @@ export class MtlsMetrics {
         ...(resumed !== undefined ? { [ATTR_TLS_RESUMED]: resumed } : {}),
       }),
       () => [`${outcome}|${ERROR_TYPE_OTHER}`, { [ATTR_MTLS_HANDSHAKE_OUTCOME]: outcome, [ATTR_ERROR_TYPE]: ERROR_TYPE_OTHER }],
+    );
+    entry.count++;
+    this.#bind();
+  }
+
+  /**
+   * Counts one TLS renegotiation: `refused` with the Node error code that refused it, or `completed`.
+   */
+  recordRenegotiation(outcome: RenegotiationOutcome, reason?: string): void {
+    const errorType = outcome === 'refused' ? (boundedReason(reason) ?? ERROR_TYPE_OTHER) : undefined;
+    const entry = this.renegotiations.entry(
+      `${outcome}|${errorType ?? ''}`,
+      () => ({ [ATTR_MTLS_RENEGOTIATION_OUTCOME]: outcome, ...(errorType !== undefined ? { [ATTR_ERROR_TYPE]: errorType } : {}) }),
+      () => [`${outcome}|${ERROR_TYPE_OTHER}`, { [ATTR_MTLS_RENEGOTIATION_OUTCOME]: outcome, [ATTR_ERROR_TYPE]: ERROR_TYPE_OTHER }],
     );
     entry.count++;
     this.#bind();

@@ -6,6 +6,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { isBoolean, validateOptions } from './options.js';
 import { peekPeerIdentity } from './peer-identity.js';
+import { processWideKey } from './process-wide.js';
 import type { PeerCertificate, PeerIdentity } from './types.js';
 
 /** A morgan token function. */
@@ -260,7 +261,9 @@ function mtlsCombinedFormat(compile: (format: string) => MorganFormatFunction): 
   };
 }
 
-const REGISTERED = Symbol.for('mtls-observability.morganRegistered');
+// Versioned like the shared identity state: tokens of a copy with another state version read
+// identities this copy does not write, so they are not taken for this copy's own.
+const REGISTERED = processWideKey('morganRegistered');
 
 /**
  * Registers the `peer_cert_*` tokens (and, unless `formats: false`, the `mtls-combined` and
@@ -292,7 +295,8 @@ export function registerMorganTokens<M extends MorganLike>(morgan: M, options?: 
     if (name in target && !ours.has(name)) {
       throw new TypeError(
         `registerMorganTokens(): morgan already has a token or format named "${name}"; ` +
-          'refusing to overwrite it. Remove the other definition or register on a morgan instance without it.',
+          'refusing to overwrite it. Remove the other definition (another copy of mtls-observability ' +
+          'with a different state version also registers these names) or register on a morgan instance without it.',
       );
     }
   }

@@ -27,21 +27,27 @@ export type IdentityObserver = (identity: PeerIdentity, req: IncomingMessage, re
 
 // Where a request's identity is found: the identity of its TLS connection, kept per connection by
 // the TLS source (lib/identity-cache.ts), unless one was recorded for this request alone (a trusted
-// proxy's header, a failure). Nothing is stored on the request object itself: Express swaps the
-// prototype of every request, so a property added to it costs a map migration and its reads miss
-// the inline caches (~16k instructions, ~1.7% of a keep-alive request: docs/performance.md).
-// Both maps are process-wide, so two copies of the library see each other's identities.
+// proxy's header, a failure, a connection that can renegotiate). Nothing is stored on the request
+// object itself: Express swaps the prototype of every request, so a property added to it costs a
+// map migration and its reads miss the inline caches. Both maps are process-wide, so copies of the
+// library with the same state version see each other's identities (lib/process-wide.ts).
 const requestIdentities = processWide('requestIdentities', () => new WeakMap<object, PeerIdentity>());
 
 /**
  * Records `identity` as the one of `req` (the middleware's result wins over any earlier one). An
- * identity that is already its connection's costs nothing per request, except under HTTP/2, where
- * a stream forgets its session once it ends, before morgan asks.
+ * identity that is already its connection's costs nothing per request, unless the connection can
+ * still change it: under HTTP/2 a stream forgets its session once it ends, before morgan asks;
+ * on TLS 1.2 a renegotiation replaces the connection's identity, and a request in flight must keep
+ * the one it was resolved with.
  */
 export function attachPeerIdentity(req: IncomingMessage, identity: PeerIdentity): void {
-  if (req.httpVersionMajor === 2 || requestIdentities.has(req) || connectionIdentity(req) !== identity) {
+  if (req.httpVersionMajor === 2 || requestIdentities.has(req)) {
     requestIdentities.set(req, identity);
+    return;
   }
+  const connection = connectionSocketOf(req);
+  const entry = connection === undefined ? undefined : sharedConnectionCache.entry(connection);
+  if (entry === undefined || entry.identity !== identity || entry.renegotiable) requestIdentities.set(req, identity);
 }
 
 /**
@@ -49,12 +55,17 @@ export function attachPeerIdentity(req: IncomingMessage, identity: PeerIdentity)
  * the response (the socket may be destroyed by then), such as morgan tokens.
  */
 export function peekPeerIdentity(req: IncomingMessage): PeerIdentity | undefined {
-  return requestIdentities.get(req) ?? connectionIdentity(req);
+  return requestIdentities.get(req) ?? stableConnectionIdentity(req);
 }
 
-function connectionIdentity(req: IncomingMessage): PeerIdentity | undefined {
+/**
+ * The connection's identity when it is the one of every request on it. On a connection that can
+ * renegotiate, a request only has the identity attached to it: the connection's may be newer.
+ */
+function stableConnectionIdentity(req: IncomingMessage): PeerIdentity | undefined {
   const connection = connectionSocketOf(req);
-  return connection === undefined ? undefined : sharedConnectionCache.get(connection);
+  const entry = connection === undefined ? undefined : sharedConnectionCache.entry(connection);
+  return entry === undefined || entry.renegotiable ? undefined : entry.identity;
 }
 
 let defaultSource: TlsSocketSource | undefined;

@@ -3,8 +3,8 @@
  *
  * With `rejectUnauthorized: true`, Node completes the OpenSSL handshake, finds the client
  * certificate unverified and destroys the socket without an alert: the server emits
- * `'tlsClientError'` with `ECONNRESET`, and the reason is only in `tlsSocket.authorizationError`
- * (research C.4). A missing certificate fails inside OpenSSL with
+ * `'tlsClientError'` with `ECONNRESET`, and the reason is only in `tlsSocket.authorizationError`.
+ * A missing certificate fails inside OpenSSL with
  * `ERR_SSL_PEER_DID_NOT_RETURN_A_CERTIFICATE`. Every other `'tlsClientError'` is not about the
  * client certificate (plain HTTP on the TLS port, health checks that connect and close, version or
  * cipher mismatch, timeouts) and is kept apart as `outcome: 'failed'`.
@@ -14,6 +14,10 @@
  * line). Here it is one successful handshake, so it is never counted twice. If the application
  * destroys such a socket itself in a `'secureConnection'` listener that runs before ours, the
  * handshake is reported as rejected here, since no request will follow.
+ *
+ * TLS 1.2 renegotiation (a client presenting another certificate on an established connection)
+ * is refused unless `allowRenegotiation` is set: Node keeps `authorized === true` after such a
+ * handshake, so code that reads `authorized` alone would trust the new, unverified certificate.
  */
 import tls from 'node:tls';
 import type { Socket } from 'node:net';
@@ -45,11 +49,27 @@ export interface ObserveTlsServerOptions extends MetricsOptions {
   readonly logNoise?: boolean;
   /** Called with each failed handshake, for structured loggers. A throw is caught. Default: none. */
   readonly onHandshakeFailure?: (failure: TlsHandshakeFailure) => void;
+  /**
+   * Let TLS 1.2 clients renegotiate. When `false`, a connection that starts a renegotiation is
+   * closed before the new handshake gets anywhere (Node's `tlsSocket.disableRenegotiation()`), and
+   * the attempt is counted in `mtls.server.renegotiations` (`refused`). A renegotiation can present
+   * another client certificate on an established connection, it costs the server a full handshake,
+   * HTTP/2 forbids it and TLS 1.3 removed it; browsers and HTTP clients do not start one. Set
+   * `true` only if the application itself renegotiates (`tlsSocket.renegotiate()`, e.g. to ask for
+   * a certificate on some routes): completed renegotiations are then counted (`completed`), and
+   * while one is under way Node reports the new certificate with the previous verdict, so an
+   * identity first read in that moment can be wrong. TLS 1.3 connections are not affected.
+   * Default: `false`.
+   */
+  readonly allowRenegotiation?: boolean;
 }
 
 /** What {@link observeTlsServer} returns. */
 export interface TlsServerObserver {
-  /** Removes every listener this observer added. Idempotent. */
+  /**
+   * Removes the server listeners this observer added and stops counting. Connections already open
+   * keep refusing renegotiation. Idempotent.
+   */
   detach(): void;
 }
 
@@ -61,6 +81,7 @@ const OPTION_CHECKS: { readonly [K in keyof ObserveTlsServerOptions]-?: OptionCh
   logFormat: isOneOf(['text', 'json']),
   logNoise: isBoolean,
   onHandshakeFailure: isFunction,
+  allowRenegotiation: isBoolean,
   ...METRICS_OPTION_CHECKS,
 };
 
@@ -83,7 +104,15 @@ interface ServerTlsSocket {
   getProtocol?(): string | null;
   isSessionReused?(): boolean;
   getPeerX509Certificate?(): unknown;
+  disableRenegotiation?(): void;
+  destroy?(): void;
+  on?(event: 'error' | 'secure', listener: (this: ServerTlsSocket, error?: unknown) => void): unknown;
+  prependListener?(event: 'error', listener: (this: ServerTlsSocket, error?: unknown) => void): unknown;
+  removeListener?(event: 'error', listener: (this: ServerTlsSocket, error?: unknown) => void): unknown;
 }
+
+/** Node's errors for a renegotiation it refused: ours (disableRenegotiation) and its rate limit. */
+const RENEGOTIATION_REFUSALS: ReadonlySet<string> = new Set(['ERR_TLS_RENEGOTIATION_DISABLED', 'ERR_TLS_SESSION_ATTACK']);
 
 const CERT_MISSING = 'CERT_MISSING';
 
@@ -148,8 +177,9 @@ function writerFor(destination: HandshakeLogDestination | undefined): ((line: st
 /**
  * Observes the handshakes of an `https.Server`, `tls.Server` or `http2.createSecureServer()`:
  * counts successes (by protocol version and resumption) and failures (by outcome and reason) in
- * `mtls.server.handshakes`, and writes one line per failed handshake to `log`. Call it before
- * `listen()` so early connections are seen.
+ * `mtls.server.handshakes`, writes one line per failed handshake to `log`, and refuses TLS 1.2
+ * renegotiation unless `allowRenegotiation` is set. Call it before `listen()` so early
+ * connections are seen.
  *
  * @throws {TypeError} when `server` is not a TLS server, when it is already observed, or for a bad option.
  */
@@ -173,6 +203,7 @@ export function observeTlsServer(server: tls.Server, options?: ObserveTlsServerO
   const format: HandshakeLogFormat = o.logFormat ?? 'text';
   const logNoise = o.logNoise ?? true;
   const onFailure = o.onHandshakeFailure;
+  const allowRenegotiation = o.allowRenegotiation ?? false;
   const metrics = o.metrics === false ? undefined : new MtlsMetrics(o.meterProvider ? { meterProvider: o.meterProvider } : {});
   // The TLS socket forgets its peer address once destroyed, which is exactly when a rejected
   // handshake is reported; the TCP socket's address is read when the connection arrives.
@@ -246,12 +277,39 @@ export function observeTlsServer(server: tls.Server, options?: ObserveTlsServerO
     }
   };
 
+  // Node reports a renegotiation it refuses as an 'error' on the socket and leaves closing the
+  // connection to the listeners (an https.Server closes it through 'clientError', after writing a
+  // 400 response into the handshake; a tls.Server does not close it), so close it here, first,
+  // before the new handshake can authenticate anything.
+  function onSocketError(this: ServerTlsSocket, error: unknown): void {
+    try {
+      const code = (error as { code?: unknown } | null | undefined)?.code;
+      if (typeof code !== 'string' || !RENEGOTIATION_REFUSALS.has(code)) return;
+      // Once: destroying with the error (as http's 'clientError' handling does) emits it again.
+      this.removeListener?.('error', onSocketError);
+      this.destroy?.();
+      if (!detached) metrics?.recordRenegotiation('refused', code);
+    } catch {
+      // Never let observation break the server.
+    }
+  }
+  // Node emits 'secure' again after every completed renegotiation.
+  function onRenegotiated(): void {
+    if (!detached) metrics?.recordRenegotiation('completed');
+  }
+  const watchRenegotiation = (socket: ServerTlsSocket): void => {
+    if (typeof socket.on !== 'function' || typeof socket.prependListener !== 'function') return;
+    if (!allowRenegotiation) socket.disableRenegotiation?.();
+    else socket.on('secure', onRenegotiated);
+    socket.prependListener?.('error', onSocketError);
+  };
+
   const onSecureConnection = (socket: ServerTlsSocket): void => {
     try {
       const protocol = safeProtocol(socket);
       if (socket.destroyed === true && socket.authorized !== true) {
         // The application rejected the client itself (rejectUnauthorized: false plus its own
-        // 'secureConnection' listener, research C.4): no request will follow, so report it here.
+        // 'secureConnection' listener): no request will follow, so report it here.
         const reason =
           typeof socket.authorizationError === 'string' && socket.authorizationError !== 'UNABLE_TO_GET_ISSUER_CERT'
             ? codeOrOther(socket.authorizationError)
@@ -270,16 +328,18 @@ export function observeTlsServer(server: tls.Server, options?: ObserveTlsServerO
         return;
       }
       metrics?.recordHandshake('success', undefined, protocol, socket.isSessionReused?.() === true);
+      // TLS 1.3 has no renegotiation (and its post-handshake messages would look like one to Node).
+      if (protocol !== 'TLSv1.3') watchRenegotiation(socket);
     } catch {
       // Never let observation break the server.
     }
   };
 
+  let detached = false;
   server.on('connection', onConnection);
   server.on('tlsClientError', onTlsClientError);
   server.on('secureConnection', onSecureConnection);
   observed.add(server);
-  let detached = false;
   return {
     detach() {
       if (detached) return;

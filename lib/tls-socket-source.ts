@@ -1,12 +1,11 @@
 /**
  * The identity of the request's own TLS connection (`source: 'tls'`): Node's verification verdict
  * (`authorized` / `authorizationError`) plus the parsed client certificate, read once per
- * connection.
+ * handshake of the connection.
  */
 import type { IncomingMessage } from 'node:http';
 import { isMtlsError } from './errors.js';
 import { type CertificateCache, type ConnectionIdentityCache, sharedConnectionCache } from './identity-cache.js';
-import { type PeerCertificateSocket, readPeerCertificateDer } from './peer-certificate-der.js';
 import type { IdentitySource } from './peer-identity.js';
 import type { PeerIdentity } from './types.js';
 
@@ -28,12 +27,15 @@ export const TLS_SOURCE_REASONS = {
   unknown: 'UNKNOWN',
 } as const;
 
-/** The parts of a `tls.TLSSocket` read here (also what HTTP/2's socket proxy forwards). */
-interface TlsSocketLike extends PeerCertificateSocket {
+/** The parts of a `tls.TLSSocket` used here (also what HTTP/2's socket proxy forwards). */
+interface TlsSocketLike {
   readonly encrypted?: unknown;
   readonly authorized?: unknown;
   readonly authorizationError?: unknown;
   readonly destroyed?: unknown;
+  getPeerCertificate?(): object | null;
+  getProtocol?(): string | null;
+  once?(event: 'secure', listener: () => void): unknown;
 }
 
 /** Options of {@link TlsSocketSource}. */
@@ -65,7 +67,7 @@ function failed(reason: string, certificate?: PeerIdentity['certificate']): Peer
 /**
  * The connection a request's identity belongs to. Under the HTTP/2 compatibility API
  * `req.socket` is a new proxy per stream, so key on the session's socket, which is stable for
- * the connection (research C.6).
+ * the connection.
  */
 export function connectionSocketOf(req: IncomingMessage): object | undefined {
   if (req.httpVersionMajor === 2) {
@@ -77,7 +79,16 @@ export function connectionSocketOf(req: IncomingMessage): object | undefined {
   return typeof socket === 'object' && socket !== null ? socket : undefined;
 }
 
-/** Reads the identity from the TLS connection, cached per connection. Never throws. */
+/**
+ * Reads the identity from the TLS connection, cached per connection until its next handshake.
+ * Never throws.
+ *
+ * TLS 1.2 lets a client renegotiate, presenting another certificate on the same connection. Node
+ * then emits `'secure'` again, sets `authorizationError` for a certificate that fails, but never
+ * clears `authorized` once it was true. So `verified` needs both flags, and a renegotiable
+ * connection's entry is dropped on its next `'secure'`, so the next request reads the certificate
+ * that is authenticated now.
+ */
 export class TlsSocketSource implements IdentitySource {
   readonly #certificates: CertificateCache;
   readonly #connections: ConnectionIdentityCache;
@@ -94,7 +105,8 @@ export class TlsSocketSource implements IdentitySource {
       const cached = this.#connections.get(socket);
       if (cached !== undefined) return cached;
       const identity = this.#read(socket as TlsSocketLike);
-      if (identity !== CLOSED) this.#connections.set(socket, identity);
+      if (identity === NOT_TLS) this.#connections.set(socket, identity, false);
+      else if (identity !== CLOSED) this.#remember(socket, socket as TlsSocketLike, identity);
       return identity;
     } catch {
       // HTTP/2's socket proxy throws ERR_HTTP2_SOCKET_UNBOUND once its session is gone.
@@ -102,26 +114,40 @@ export class TlsSocketSource implements IdentitySource {
     }
   }
 
+  #remember(key: object, socket: TlsSocketLike, identity: PeerIdentity): void {
+    // TLS 1.3 has no renegotiation: its certificate cannot change.
+    const renegotiable = socket.getProtocol?.() !== 'TLSv1.3';
+    if (renegotiable) {
+      if (typeof socket.once !== 'function') return; // cannot learn of a renegotiation: never cache
+      const connections = this.#connections;
+      socket.once('secure', () => connections.delete(key));
+    }
+    this.#connections.set(key, identity, renegotiable);
+  }
+
   #read(socket: TlsSocketLike): PeerIdentity {
     // Checked first: HTTP/2's socket proxy answers from the stream once the session is gone, so
     // `encrypted` would read as undefined and the request would look like plain HTTP.
     if (socket.destroyed === true) return CLOSED;
     if (socket.encrypted !== true) return NOT_TLS;
-    // Read once per connection; lib/peer-certificate-der.ts says why not getPeerCertificate().
-    const der = readPeerCertificateDer(socket);
-    if (der === 'unavailable' || socket.destroyed === true) return CLOSED;
-    if (der === 'none') return MISSING;
-    const authorized = socket.authorized === true;
+    // A destroyed socket gives null; no certificate gives {} (Node's authorizationError then says
+    // UNABLE_TO_GET_ISSUER_CERT, which would misreport a missing certificate as a failed one).
+    const peer = socket.getPeerCertificate?.() as { raw?: unknown } | null | undefined;
+    if (peer === null || peer === undefined || socket.destroyed === true) return CLOSED;
+    const der = peer.raw;
+    if (!(der instanceof Uint8Array)) return MISSING;
+    const error = socket.authorizationError;
+    const verified = socket.authorized === true && (error === null || error === undefined);
     let certificate: PeerIdentity['certificate'];
     try {
-      certificate = this.#certificates.get(der, authorized ? 'verified' : 'unverified');
-    } catch (error) {
-      return failed(isMtlsError(error) ? error.code : 'ERR_MTLS_CERT_PARSE');
+      certificate = this.#certificates.get(der, verified ? 'verified' : 'unverified');
+    } catch (parseError) {
+      return failed(isMtlsError(parseError) ? parseError.code : 'ERR_MTLS_CERT_PARSE');
     }
-    if (authorized) {
+    if (verified) {
       return Object.freeze({ verified: true, verify: 'SUCCESS', source: TLS_SOURCE, certificate });
     }
-    return failed(authorizationReason(socket.authorizationError), certificate);
+    return failed(authorizationReason(error), certificate);
   }
 }
 

@@ -198,7 +198,10 @@ test('ConnectionIdentityCache keys by object identity', () => {
   const socketA = {};
   const socketB = {};
   const identity: PeerIdentity = { verified: false, verify: 'NONE', reason: 'CERT_MISSING', source: 'tls' };
-  cache.set(socketA, identity);
+  cache.set(socketA, identity, true);
   assert.equal(cache.get(socketA), identity);
+  assert.deepEqual(cache.entry(socketA), { identity, renegotiable: true });
   assert.equal(cache.get(socketB), undefined);
+  cache.delete(socketA);
+  assert.equal(cache.get(socketA), undefined);
 });

@@ -295,7 +295,7 @@ for (const { name, version, escapes } of VERSIONS) {
     assert.throws(() => registerMorganTokens(morgan), {
       name: 'TypeError',
       message:
-        'registerMorganTokens(): morgan already has a token or format named "peer_cert_serial"; refusing to overwrite it. Remove the other definition or register on a morgan instance without it.',
+        'registerMorganTokens(): morgan already has a token or format named "peer_cert_serial"; refusing to overwrite it. Remove the other definition (another copy of mtls-observability with a different state version also registers these names) or register on a morgan instance without it.',
     });
     // Nothing was registered: the check runs before the first registration.
     assert.equal((morgan as unknown as Record<string, unknown>).peer_cert_subject, undefined);

@@ -354,6 +354,9 @@ describe('observeTlsServer lifecycle and options', () => {
     });
     assert.throws(() => observeTlsServer(server, { log: 'stdout' as never }), { message: /option "log" must be a writable stream/ });
     assert.throws(() => observeTlsServer(server, { colour: true } as never), { message: /unknown option "colour"/ });
+    assert.throws(() => observeTlsServer(server, { allowRenegotiation: 'no' as never }), {
+      message: /^observeTlsServer\(\): option "allowRenegotiation" must be a boolean/,
+    });
   });
 
   test('a throwing log destination or callback never breaks the server', async () => {
@@ -380,5 +383,76 @@ describe('observeTlsServer lifecycle and options', () => {
       observer.detach();
       await server.close();
     }
+  });
+});
+
+describe('observeTlsServer and TLS 1.2 renegotiation (Node client; the certificate-changing attack is test/e2e/renegotiation.test.ts)', () => {
+  const RENEGOTIATIONS = 'mtls.server.renegotiations';
+
+  /** A bare tls.Server (nothing but the observer closes a socket there) and one TLS 1.2 client that renegotiates. */
+  async function renegotiateOnce(options: { allowRenegotiation?: boolean; maxVersion?: tls.SecureVersion }) {
+    const meter = createTestMeter();
+    const server = tls.createServer(
+      { key: pki.server.keyPem, cert: pki.server.chainPem, ca: pki.ca.certPem, requestCert: true, rejectUnauthorized: false },
+      (socket) => socket.on('data', (data) => socket.write(data)),
+    );
+    const serverSocket = new Promise<tls.TLSSocket>((resolve) => server.once('secureConnection', resolve));
+    const observer = observeTlsServer(server, {
+      meterProvider: meter.provider,
+      ...(options.allowRenegotiation !== undefined ? { allowRenegotiation: options.allowRenegotiation } : {}),
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const client = tls.connect({
+      host: '127.0.0.1',
+      port: (server.address() as net.AddressInfo).port,
+      ca: pki.ca.certPem,
+      servername: 'localhost',
+      cert: pki.clients.valid.chainPem,
+      key: pki.clients.valid.keyPem,
+      maxVersion: options.maxVersion ?? 'TLSv1.2',
+    });
+    client.on('error', () => {});
+    try {
+      await new Promise<void>((resolve) => client.once('secureConnect', () => resolve()));
+      // A TLS 1.3 client is connected before the server has finished its side.
+      await serverSocket;
+      const outcome = await new Promise<string>((resolve) => {
+        client.once('close', () => resolve('closed'));
+        const started = client.renegotiate({}, (error) => {
+          if (error) resolve(`error ${(error as NodeJS.ErrnoException).code}`);
+          // Data still flows on a connection that renegotiated.
+          else client.write('ping', () => client.once('data', (data) => resolve(`renegotiated, echo ${String(data)}`)));
+        });
+        if (!started) resolve('not started');
+      });
+      return { outcome, points: await meter.points(RENEGOTIATIONS), serverSocket: await serverSocket };
+    } finally {
+      client.destroy();
+      observer.detach();
+      await new Promise((resolve) => server.close(resolve));
+      await meter.shutdown();
+    }
+  }
+
+  test('refused by default: the connection is closed when the client starts it, and counted', async () => {
+    const { outcome, points, serverSocket } = await renegotiateOnce({});
+    assert.equal(outcome, 'closed');
+    assert.equal(serverSocket.destroyed, true);
+    assert.deepEqual(points, [
+      { attributes: { 'mtls.renegotiation.outcome': 'refused', 'error.type': 'ERR_TLS_RENEGOTIATION_DISABLED' }, value: 1 },
+    ]);
+  });
+
+  test('allowRenegotiation: true lets it complete and counts it', async () => {
+    const { outcome, points } = await renegotiateOnce({ allowRenegotiation: true });
+    assert.equal(outcome, 'renegotiated, echo ping');
+    assert.deepEqual(points, [{ attributes: { 'mtls.renegotiation.outcome': 'completed' }, value: 1 }]);
+  });
+
+  test('TLS 1.3 connections are left alone (the protocol has no renegotiation)', async () => {
+    const { outcome, points, serverSocket } = await renegotiateOnce({ maxVersion: 'TLSv1.3' });
+    assert.equal(outcome, 'not started');
+    assert.deepEqual(points, []);
+    assert.equal(serverSocket.listenerCount('error'), 1);
   });
 });

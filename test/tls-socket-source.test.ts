@@ -2,6 +2,8 @@ import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import http2 from 'node:http2';
+import https from 'node:https';
+import type { TLSSocket } from 'node:tls';
 import type { AddressInfo } from 'node:net';
 import type { IncomingMessage } from 'node:http';
 import { parseCertificate } from '../lib/certificate.js';
@@ -113,6 +115,105 @@ test('each development client gives its exact verify outcome and reason (TLS 1.3
       await server.close();
     }
   }
+});
+
+test('no client certificate: Node gives an empty getPeerCertificate() and UNABLE_TO_GET_ISSUER_CERT; the identity says NONE / CERT_MISSING', async () => {
+  for (const maxVersion of ['TLSv1.3', 'TLSv1.2'] as const) {
+    const { source } = newSource();
+    const node: unknown[] = [];
+    const server = await startHttpsServer(
+      (req, res) => {
+        const socket = req.socket as TLSSocket;
+        node.push(socket.getPeerCertificate(), socket.authorized, socket.authorizationError);
+        node.push(source.resolve(req));
+        res.end();
+      },
+      { maxVersion },
+    );
+    try {
+      await httpsRequest({ port: server.port });
+      assert.deepEqual(
+        node,
+        [{}, false, 'UNABLE_TO_GET_ISSUER_CERT', { verified: false, verify: 'NONE', reason: 'CERT_MISSING', source: 'tls' }],
+        maxVersion,
+      );
+    } finally {
+      await server.close();
+    }
+  }
+});
+
+test('keep-alive: getPeerCertificate() is called once per connection, never per request (TLS 1.3 and 1.2)', async () => {
+  for (const maxVersion of ['TLSv1.3', 'TLSv1.2'] as const) {
+    const { source } = newSource();
+    let calls = 0;
+    const counted = new WeakSet<object>();
+    const seen: PeerIdentity[] = [];
+    const server = await startHttpsServer(
+      (req, res) => {
+        const socket = req.socket as TLSSocket;
+        if (!counted.has(socket)) {
+          counted.add(socket);
+          const original = socket.getPeerCertificate.bind(socket);
+          socket.getPeerCertificate = ((detailed?: boolean) => {
+            calls++;
+            return original(detailed as true);
+          }) as TLSSocket['getPeerCertificate'];
+        }
+        seen.push(source.resolve(req));
+        res.end();
+      },
+      { maxVersion },
+    );
+    const agent = keepAliveAgent(pki.clients.valid);
+    try {
+      for (let i = 0; i < 4; i++) await httpsRequest({ port: server.port, agent });
+      assert.equal(calls, 1, maxVersion);
+      assert.ok(seen.every((identity) => identity === seen[0] && identity.verify === 'SUCCESS'), maxVersion);
+    } finally {
+      agent.destroy();
+      await server.close();
+    }
+  }
+});
+
+test('a resumed TLS 1.3 session still reports the certificate of its first handshake', async () => {
+  const { source } = newSource();
+  const seen: { reused: boolean; identity: PeerIdentity }[] = [];
+  const server = await startHttpsServer((req, res) => {
+    seen.push({ reused: (req.socket as TLSSocket).isSessionReused(), identity: source.resolve(req) });
+    res.end();
+  });
+  // No keep-alive, but the agent keeps session tickets: the second connection resumes.
+  const agent = new https.Agent({ keepAlive: false, cert: pki.clients.valid.chainPem, key: pki.clients.valid.keyPem });
+  try {
+    await httpsRequest({ port: server.port, agent });
+    await httpsRequest({ port: server.port, agent });
+    assert.deepEqual(
+      seen.map(({ reused, identity }) => ({ reused, ...summary(identity) })),
+      [
+        { reused: false, ...EXPECTED.valid },
+        { reused: true, ...EXPECTED.valid },
+      ],
+    );
+  } finally {
+    agent.destroy();
+    await server.close();
+  }
+});
+
+test('verified needs authorized === true and no authorizationError (what Node reports after a renegotiation to a failing certificate)', () => {
+  const { source } = newSource();
+  const socket = {
+    encrypted: true,
+    authorized: true,
+    authorizationError: 'DEPTH_ZERO_SELF_SIGNED_CERT',
+    getPeerCertificate: () => ({ raw: Buffer.from(pki.clients.selfSigned.der) }),
+    getProtocol: () => 'TLSv1.2',
+    once: () => {},
+  };
+  const identity = source.resolve({ httpVersionMajor: 1, socket } as unknown as IncomingMessage);
+  assert.deepEqual(summary(identity), EXPECTED.selfSigned);
 });
 
 test('the certificate in the identity is the parsed DER the client presented', async () => {

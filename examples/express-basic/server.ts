@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import express from 'express';
 import morgan from 'morgan';
-import { mtlsIdentity, registerMorganTokens, type PeerIdentity } from 'mtls-observability';
+import { mtlsIdentity, observeTlsServer, registerMorganTokens, type PeerIdentity } from 'mtls-observability';
 
 const certificateDir = process.argv[2] ?? 'certs';
 const port = Number(process.env.PORT ?? 8443);
@@ -43,6 +43,8 @@ const server = https.createServer(
   },
   app,
 );
+// TLS 1.2 clients could otherwise renegotiate and present another certificate on an open connection.
+observeTlsServer(server);
 
 server.listen(port, '127.0.0.1', () => {
   console.log(`listening on https://localhost:${(server.address() as AddressInfo).port}`);
