@@ -23,6 +23,11 @@ export const TLS_SOURCE_REASONS = {
   notTls: 'NOT_TLS',
   /** The connection was already closed when the identity was first asked for. */
   connectionClosed: 'CONNECTION_CLOSED',
+  /**
+   * `verify: 'FAILED:...'`: a TLS 1.2 renegotiation was under way when the identity was read, so
+   * no certificate on the connection is authenticated yet; the next request reads it again.
+   */
+  renegotiationInProgress: 'RENEGOTIATION_IN_PROGRESS',
   /** `verify: 'FAILED:...'`: Node rejected the client and gave no reason (not seen in practice). */
   unknown: 'UNKNOWN',
 } as const;
@@ -35,6 +40,9 @@ interface TlsSocketLike {
   readonly destroyed?: unknown;
   getPeerCertificate?(): object | null;
   getProtocol?(): string | null;
+  getCipher?(): object | undefined;
+  /** Node's TLS binding; `verifyError()` is OpenSSL's verify result for the current certificate. */
+  readonly _handle?: { verifyError?(): unknown } | null;
   once?(event: 'secure', listener: () => void): unknown;
 }
 
@@ -63,6 +71,8 @@ function failed(reason: string, certificate?: PeerIdentity['certificate']): Peer
     ...(certificate ? { certificate } : {}),
   });
 }
+
+const RENEGOTIATING = failed(TLS_SOURCE_REASONS.renegotiationInProgress);
 
 /**
  * The connection a request's identity belongs to. Under the HTTP/2 compatibility API
@@ -106,7 +116,7 @@ export class TlsSocketSource implements IdentitySource {
       if (cached !== undefined) return cached;
       const identity = this.#read(socket as TlsSocketLike);
       if (identity === NOT_TLS) this.#connections.set(socket, identity, false);
-      else if (identity !== CLOSED) this.#remember(socket, socket as TlsSocketLike, identity);
+      else if (identity !== CLOSED && identity !== RENEGOTIATING) this.#remember(socket, socket as TlsSocketLike, identity);
       return identity;
     } catch {
       // HTTP/2's socket proxy throws ERR_HTTP2_SOCKET_UNBOUND once its session is gone.
@@ -134,9 +144,12 @@ export class TlsSocketSource implements IdentitySource {
     // UNABLE_TO_GET_ISSUER_CERT, which would misreport a missing certificate as a failed one).
     const peer = socket.getPeerCertificate?.() as { raw?: unknown } | null | undefined;
     if (peer === null || peer === undefined || socket.destroyed === true) return CLOSED;
+    const renegotiable = socket.getProtocol?.() !== 'TLSv1.3';
+    if (renegotiable && typeof socket.getCipher === 'function' && socket.getCipher() === undefined) return RENEGOTIATING;
     const der = peer.raw;
     if (!(der instanceof Uint8Array)) return MISSING;
-    const error = socket.authorizationError;
+    let error = socket.authorizationError;
+    if (renegotiable && (error === null || error === undefined)) error = currentVerifyError(socket);
     const verified = socket.authorized === true && (error === null || error === undefined);
     let certificate: PeerIdentity['certificate'];
     try {
@@ -148,6 +161,27 @@ export class TlsSocketSource implements IdentitySource {
       return Object.freeze({ verified: true, verify: 'SUCCESS', source: TLS_SOURCE, certificate });
     }
     return failed(authorizationReason(error), certificate);
+  }
+}
+
+/**
+ * OpenSSL's verify result for the certificate the connection reports now, or `undefined` when
+ * Node does not expose it.
+ *
+ * Node sets `authorized` and `authorizationError` only when a handshake completes, while OpenSSL
+ * reports a renegotiation's certificate as soon as it arrives. Until the client's
+ * ChangeCipherSpec Node has no current cipher, so `resolve` sees the handshake is under way; after
+ * it, the certificate and the proof of its key (CertificateVerify comes first) are in, but its
+ * verdict is not yet in `authorizationError`. Node's TLS binding answers it: `verifyError()` is the
+ * call Node itself makes to set `authorizationError` (test/tls-socket-source.test.ts fails if a
+ * Node version drops it).
+ */
+function currentVerifyError(socket: TlsSocketLike): unknown {
+  try {
+    const result: unknown = socket._handle?.verifyError?.();
+    return result ?? undefined;
+  } catch {
+    return TLS_SOURCE_REASONS.unknown;
   }
 }
 

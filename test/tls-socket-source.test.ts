@@ -216,6 +216,29 @@ test('verified needs authorized === true and no authorizationError (what Node re
   assert.deepEqual(summary(identity), EXPECTED.selfSigned);
 });
 
+test("Node's TLS binding still answers verifyError(), which the renegotiation checks rely on (TLS 1.2)", async () => {
+  const results: unknown[] = [];
+  const server = await startHttpsServer(
+    (req, res) => {
+      const handle = (req.socket as unknown as { _handle?: { verifyError?: () => unknown } })._handle;
+      results.push(typeof handle?.verifyError, handle?.verifyError?.() ?? null);
+      res.end();
+    },
+    { maxVersion: 'TLSv1.2' },
+  );
+  try {
+    await httpsRequest({ port: server.port, client: pki.clients.valid });
+    await httpsRequest({ port: server.port, client: pki.clients.expired });
+    assert.equal(results.length, 4);
+    assert.equal(results[0], 'function');
+    assert.equal(results[1], null);
+    assert.equal(results[2], 'function');
+    assert.equal((results[3] as { code?: unknown }).code, 'CERT_HAS_EXPIRED');
+  } finally {
+    await server.close();
+  }
+});
+
 test('the certificate in the identity is the parsed DER the client presented', async () => {
   const { source } = newSource();
   const server = await serve(source);

@@ -14,6 +14,9 @@
  *             key exchange, and no Finished) for HOLD_MS, then finish and print the response to
  *             /held and GET /after: a request whose identity is read during that time sees a
  *             handshake that is under way.
+ *   held-finished  like held, but the ChangeCipherSpec goes out too and only the Finished is
+ *             held: the server has switched to the new keys and still waits for the handshake
+ *             to complete.
  *
  * Output, one block per event:
  *   HANDSHAKE <version> <subject of the certificate presented>
@@ -98,11 +101,12 @@ static int read_response(SSL *ssl, const char *path) {
 
 /*
  * Renegotiates through memory BIOs so the records can be cut: TLS record headers stay readable
- * (type, version, length) while their content is encrypted. Records up to the first
- * ChangeCipherSpec (type 20) go out at once, the rest after hold_ms. Returns 1 when the
- * handshake completed, 0 when the server closed the connection or failed it.
+ * (type, version, length) while their content is encrypted. Records before the first
+ * ChangeCipherSpec (type 20) go out at once (with send_ccs, the ChangeCipherSpec too), the rest
+ * (the Finished) after hold_ms. Returns 1 when the handshake completed, 0 when the server closed
+ * the connection or failed it.
  */
-static int held_renegotiation(SSL *ssl, int fd, int hold_ms) {
+static int held_renegotiation(SSL *ssl, int fd, int hold_ms, int send_ccs) {
   static unsigned char out[65536], held[65536], in[16384];
   size_t pending = 0, held_len = 0;
   int holding = 0;
@@ -117,7 +121,8 @@ static int held_renegotiation(SSL *ssl, int fd, int hold_ms) {
     while (pending - at >= 5) {
       size_t length = 5 + (size_t)((out[at + 3] << 8) | out[at + 4]);
       if (pending - at < length) break;
-      if (out[at] == 20) holding = 1;
+      int ccs = out[at] == 20;
+      if (ccs && !send_ccs) holding = 1;
       if (holding) {
         memcpy(held + held_len, out + at, length);
         held_len += length;
@@ -125,6 +130,7 @@ static int held_renegotiation(SSL *ssl, int fd, int hold_ms) {
         return 0;
       }
       at += length;
+      if (ccs) holding = 1;
     }
     memmove(out, out + at, pending - at);
     pending -= at;
@@ -150,7 +156,7 @@ static int held_renegotiation(SSL *ssl, int fd, int hold_ms) {
 
 int main(int argc, char **argv) {
   if (argc != 8 && argc != 9) {
-    fprintf(stderr, "usage: %s PORT CA CERT_A KEY_A CERT_B KEY_B first|before|inflight|held [HOLD_MS]\n", argv[0]);
+    fprintf(stderr, "usage: %s PORT CA CERT_A KEY_A CERT_B KEY_B first|before|inflight|held|held-finished [HOLD_MS]\n", argv[0]);
     return 1;
   }
   const char *mode = argv[7];
@@ -191,7 +197,7 @@ int main(int argc, char **argv) {
     if (!send_request(ssl, "/before") || !read_response(ssl, "/before")) return 2;
   } else if (strcmp(mode, "inflight") == 0) {
     if (!send_request(ssl, "/inflight")) return 2;
-  } else if (strcmp(mode, "held") == 0) {
+  } else if (strcmp(mode, "held") == 0 || strcmp(mode, "held-finished") == 0) {
     if (!send_request(ssl, "/held")) return 2;
   } else if (strcmp(mode, "first") != 0) {
     fprintf(stderr, "unknown mode %s\n", mode);
@@ -203,8 +209,9 @@ int main(int argc, char **argv) {
     print_errors("SETUP FAILED");
     return 1;
   }
-  int held = strcmp(mode, "held") == 0;
-  if (held ? !held_renegotiation(ssl, fd, argc == 9 ? atoi(argv[8]) : 1000)
+  int held_finished = strcmp(mode, "held-finished") == 0;
+  int held = held_finished || strcmp(mode, "held") == 0;
+  if (held ? !held_renegotiation(ssl, fd, argc == 9 ? atoi(argv[8]) : 1000, held_finished)
            : SSL_renegotiate(ssl) != 1 || SSL_do_handshake(ssl) != 1) {
     print_errors("RENEGOTIATION FAILED");
     if (strcmp(mode, "inflight") == 0) read_response(ssl, "/inflight");

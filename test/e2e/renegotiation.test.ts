@@ -64,7 +64,7 @@ before(async () => {
   await run('gcc', ['-Wall', '-Werror', '-O1', '-o', CLIENT, source, '-lssl', '-lcrypto']);
 });
 
-type Mode = 'first' | 'before' | 'inflight' | 'held';
+type Mode = 'first' | 'before' | 'inflight' | 'held' | 'held-finished';
 
 /** Runs the C client: handshake as `from`, renegotiate as `to`; its output and exit status. */
 async function renegotiate(port: number, from: string, to: string, mode: Mode): Promise<{ out: string; status: number }> {
@@ -77,7 +77,7 @@ async function renegotiate(port: number, from: string, to: string, mode: Mode): 
       files[`${to}.pem`]!,
       files[`${to}-key.pem`]!,
       mode,
-      ...(mode === 'held' ? ['1500'] : []),
+      ...(mode.startsWith('held') ? ['1500'] : []),
     ]);
     return { out: stdout, status: 0 };
   } catch (error) {
@@ -266,6 +266,56 @@ test('HTTP/1.1 over http2.createSecureServer({ allowHTTP1: true }): the renegoti
   } finally {
     for (const socket of sockets) socket.destroy();
     await new Promise((resolve) => server.close(resolve));
+  }
+});
+
+test('without observeTlsServer: a request read while a renegotiation is held before its ChangeCipherSpec is not verified', async () => {
+  // Node already reports CN=admin with alice's verdict here; it has no current cipher until the
+  // client's ChangeCipherSpec, which is how the source knows the handshake is under way.
+  const server = await httpsApp();
+  try {
+    const { out, status } = await renegotiate(server.port, 'alice', 'admin', 'held');
+    assert.equal(status, 0, out);
+    const answered = responses(out);
+    assert.deepEqual(answered['/held'], {
+      status: 403,
+      body: JSON.stringify({
+        code: 'ERR_MTLS_CLIENT_CERT_INVALID',
+        message: 'The client certificate was not accepted (RENEGOTIATION_IN_PROGRESS).',
+        verify: 'FAILED:RENEGOTIATION_IN_PROGRESS',
+      }),
+    });
+    assert.deepEqual(answered['/after'], { status: 403, body: JSON.stringify(REJECTED_ADMIN) });
+    await settle();
+    assert.deepEqual(server.lines, [
+      'GET /held 403 FAILED:RENEGOTIATION_IN_PROGRESS "-"',
+      'GET /after 403 FAILED:DEPTH_ZERO_SELF_SIGNED_CERT "CN=admin"',
+    ]);
+    assert.deepEqual(server.routeRuns, []);
+  } finally {
+    await server.close();
+  }
+});
+
+test('without observeTlsServer: a request read while only the Finished is held gets the new certificate with its own verdict', async () => {
+  // After the ChangeCipherSpec the certificate and the proof of its key are in, but Node's
+  // authorizationError still holds the first handshake's verdict: OpenSSL's own verify result
+  // for the new certificate decides.
+  const server = await httpsApp();
+  try {
+    const { out, status } = await renegotiate(server.port, 'alice', 'admin', 'held-finished');
+    assert.equal(status, 0, out);
+    const answered = responses(out);
+    assert.deepEqual(answered['/held'], { status: 403, body: JSON.stringify(REJECTED_ADMIN) });
+    assert.deepEqual(answered['/after'], { status: 403, body: JSON.stringify(REJECTED_ADMIN) });
+    await settle();
+    assert.deepEqual(server.lines, [
+      'GET /held 403 FAILED:DEPTH_ZERO_SELF_SIGNED_CERT "CN=admin"',
+      'GET /after 403 FAILED:DEPTH_ZERO_SELF_SIGNED_CERT "CN=admin"',
+    ]);
+    assert.deepEqual(server.routeRuns, []);
+  } finally {
+    await server.close();
   }
 });
 
