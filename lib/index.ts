@@ -8,8 +8,15 @@ export { MAX_NAME_ATTRIBUTES } from './distinguished-name.js';
 export { mtlsIdentity, DEFAULT_LOCALS_KEY } from './middleware.js';
 export type { MtlsIdentityOptions, MtlsIdentityMiddleware } from './middleware.js';
 export { getPeerIdentity } from './peer-identity.js';
-export { CertificateCache, DEFAULT_CERTIFICATE_CACHE_SIZE } from './identity-cache.js';
-export type { CertificateCacheOptions } from './identity-cache.js';
+export {
+  CertificateCache,
+  certificateCacheWeight,
+  DEFAULT_CERTIFICATE_CACHE_SIZE,
+  DEFAULT_CERTIFICATE_CACHE_BYTES,
+  DEFAULT_UNVERIFIED_CACHE_SIZE,
+  DEFAULT_UNVERIFIED_CACHE_BYTES,
+} from './identity-cache.js';
+export type { CertificateCacheOptions, CertificateTrust } from './identity-cache.js';
 export { TLS_SOURCE, TLS_SOURCE_REASONS } from './tls-socket-source.js';
 export {
   registerMorganTokens,
