@@ -88,15 +88,26 @@ const ENTRY_BYTES = 8 * SLOT_BYTES + OBJECT_BYTES + 3 * SLOT_BYTES + STRING_BYTE
 /** An error object with its captured stack. */
 const ERROR_BYTES = 2048;
 
-const NON_ASCII = /[^\u0000-\u007f]/;
-
 /**
  * A string at one byte per character when it is ASCII and two otherwise. V8 keeps a string in one
  * byte per character when it can; ASCII built from one-byte pieces always can.
  */
 function stringWeight(value: unknown): number {
   if (typeof value !== 'string') return 0;
-  return STRING_BYTES + aligned(NON_ASCII.test(value) ? 2 * value.length : value.length);
+  const length = value.length;
+  let bytes = length;
+  for (let i = 0; i < length; i++) {
+    if (value.charCodeAt(i) > 0x7f) {
+      bytes = 2 * length;
+      break;
+    }
+  }
+  return STRING_BYTES + aligned(bytes);
+}
+
+/** A string known to be ASCII (hex digits, a dotted OID, a short name): one byte per character. */
+function asciiWeight(value: unknown): number {
+  return typeof value === 'string' ? STRING_BYTES + aligned(value.length) : 0;
 }
 
 /**
@@ -114,25 +125,40 @@ function aligned(bytes: number): number {
 }
 
 /**
- * An array and its elements. Arrays built by `push` keep spare capacity: V8 grows a full backing
- * store to 1.5 times the length plus 16, which bounds the slots counted here.
+ * An array's own bytes. Arrays built by `push` keep spare capacity: V8 grows a full backing store
+ * to 1.5 times the length plus 16, which bounds the slots counted here.
  */
-function arrayWeight(list: unknown, element: (value: unknown) => number): number {
+function arrayBytes(length: number): number {
+  return ARRAY_BYTES + (length === 0 ? 0 : SLOT_BYTES * (length + (length >> 1) + 17));
+}
+
+function stringListWeight(list: unknown): number {
   if (!Array.isArray(list)) return 0;
-  let bytes = ARRAY_BYTES + (list.length === 0 ? 0 : SLOT_BYTES * (list.length + (list.length >> 1) + 17));
-  for (const value of list) bytes += element(value);
+  let bytes = arrayBytes(list.length);
+  for (let i = 0; i < list.length; i++) bytes += stringWeight(list[i]);
   return bytes;
 }
 
-function attributeWeight(attribute: unknown): number {
-  const { type, oid, value } = (attribute ?? {}) as { type?: unknown; oid?: unknown; value?: unknown };
-  return OBJECT_BYTES + 3 * SLOT_BYTES + stringWeight(type) + stringWeight(oid) + stringWeight(value);
+function attributesWeight(rdns: unknown): number {
+  if (!Array.isArray(rdns)) return 0;
+  let bytes = arrayBytes(rdns.length);
+  for (let i = 0; i < rdns.length; i++) {
+    const rdn: unknown = rdns[i];
+    if (!Array.isArray(rdn)) continue;
+    bytes += arrayBytes(rdn.length);
+    for (let j = 0; j < rdn.length; j++) {
+      const attribute = (rdn[j] ?? {}) as { type?: unknown; oid?: unknown; value?: unknown };
+      bytes += OBJECT_BYTES + 3 * SLOT_BYTES + asciiWeight(attribute.type) + asciiWeight(attribute.oid) + stringWeight(attribute.value);
+    }
+  }
+  return bytes;
 }
 
 /**
  * What {@link CertificateCache} counts for one cached certificate, in bytes: its DER, every
- * string's characters (see {@link stringWeight}), plus estimates of V8's object, array and Date
- * sizes. Meant to be an upper bound of the heap the entry keeps.
+ * string's characters (one byte each when ASCII, else two; subject and issuer always two), plus
+ * estimates of V8's object, array and Date sizes. Meant to be an upper bound of the heap the entry
+ * keeps.
  */
 export function certificateCacheWeight(certificate: PeerCertificate): number {
   const c = certificate as Partial<PeerCertificate>;
@@ -142,12 +168,12 @@ export function certificateCacheWeight(certificate: PeerCertificate): number {
     OBJECT_BYTES + 10 * SLOT_BYTES +
     TYPED_ARRAY_BYTES + (c.der instanceof Uint8Array ? aligned(c.der.byteLength) : 0) +
     nameTextWeight(c.subject) + nameTextWeight(c.issuer) +
-    stringWeight(c.serialNumber) + stringWeight(c.fingerprint256) + stringWeight(c.spiffeId) +
+    // The SPIFFE ID is one of the URI SANs, the same string.
+    asciiWeight(c.serialNumber) + asciiWeight(c.fingerprint256) +
     2 * DATE_BYTES +
-    arrayWeight(c.subjectAttributes, (rdn) => arrayWeight(rdn, attributeWeight)) +
+    attributesWeight(c.subjectAttributes) +
     OBJECT_BYTES + 4 * SLOT_BYTES +
-    arrayWeight(san.dns, stringWeight) + arrayWeight(san.uri, stringWeight) +
-    arrayWeight(san.email, stringWeight) + arrayWeight(san.ip, stringWeight)
+    stringListWeight(san.dns) + stringListWeight(san.uri) + stringListWeight(san.email) + stringListWeight(san.ip)
   );
 }
 
