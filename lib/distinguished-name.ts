@@ -235,6 +235,9 @@ const ASCII_ESCAPES: readonly (string | undefined)[] = Array.from({ length: 128 
   return isLogUnsafeAt(character, 0) ? hexEscapeCharacter(character) : undefined;
 });
 
+/** 1 where {@link ASCII_ESCAPES} has an escape: a byte lookup on the path every character takes. */
+const ASCII_NEEDS_ESCAPE = Uint8Array.from(ASCII_ESCAPES, (escape) => (escape === undefined ? 0 : 1));
+
 /**
  * Escapes of the non-ASCII log-unsafe characters met so far, by code point (by code unit for a
  * lone surrogate). Bounded: the unsafe set is fixed and small.
@@ -270,8 +273,8 @@ export function escapeAttributeValue(value: string): string {
     let escape: string | undefined;
     let width = 1;
     if (code < 0x80) {
-      escape = ASCII_ESCAPES[code];
-      if (escape === undefined) continue;
+      if (ASCII_NEEDS_ESCAPE[code] === 0) continue;
+      escape = ASCII_ESCAPES[code]!;
     } else {
       if (!isLogUnsafeAt(value, i)) continue;
       const next = value.charCodeAt(i + 1);
@@ -330,8 +333,9 @@ function flatAscii(text: string): string {
 /**
  * Decodes the Name (`SEQUENCE OF SET OF AttributeTypeAndValue`) in `name`, whose tree the caller
  * has already validated. RDNs are printed last-first (RFC 4514 section 2.1), the attributes of a
- * multi-valued RDN in DER order joined by `+`. Every string returned is flat: the text is joined
- * once from its parts, and kept OIDs are the table's own strings or flat copies.
+ * multi-valued RDN in DER order joined by `+`. No string returned is a rope of many pieces: the
+ * text is joined once from its parts (a name of one attribute is its type, `=` and its flat
+ * value), and kept OIDs are the table's own strings or flat copies.
  *
  * @throws {CertificateParseError} for a malformed Name or one of more than
  *   {@link MAX_NAME_ATTRIBUTES} attributes.
