@@ -22,7 +22,8 @@ export const DEFAULT_UNVERIFIED_CACHE_BYTES = 1024 * 1024;
 export interface CertificateCacheOptions {
   /**
    * Most certificates kept that their source verified; the least recently used is evicted first.
-   * `0` disables caching (every call parses). Default: `1000`.
+   * `0` disables caching of verified certificates, and with the default `maxUnverifiedEntries`
+   * of all (every call parses). Default: `1000`.
    */
   readonly maxEntries?: number;
   /**
