@@ -1,15 +1,15 @@
 /**
  * `parseCertificate`: DER or PEM to a {@link PeerCertificate}. This is the project's one
  * certificate parser. It reads X.509 (RFC 5280 section 4.1) with the strict DER scanner in
- * `der.ts` by offsets instead of building an asn1js object per ASN.1 block: pkijs 4 /
- * asn1js 4 cost about 500 µs per certificate here, this path under a fiftieth of that (see
- * bench/parse.ts and docs/identity-format.md).
+ * `der.ts` by offsets instead of building an asn1js object per ASN.1 block, which is what makes
+ * it many times faster than pkijs (see bench/parse.ts and docs/identity-format.md).
  */
 import { hash } from 'node:crypto';
-import { CertificateParseError } from './errors.js';
+import { CertificateParseError, CertificateTooLargeError } from './errors.js';
 import { decodeLatin1, decodeObjectIdentifier, expectElement, readElement, toHex, validateDerTree, type DerElement } from './der.js';
 import { decodeName } from './distinguished-name.js';
 import { formatIpAddress } from './ip-address.js';
+import { isIntegerInRange, validateOptions, type OptionCheck } from './options.js';
 import type { PeerCertificate, SubjectAltNames } from './types.js';
 
 const PEM_BEGIN = '-----BEGIN CERTIFICATE-----';
@@ -18,20 +18,65 @@ const ANY_PEM_BEGIN = /-----BEGIN ([^\r\n-]*)-----/;
 const BASE64_BODY = /^[A-Za-z0-9+/]*={0,2}$/;
 
 /**
+ * Default largest certificate accepted, in bytes of DER: 16 KiB. Real client and server
+ * certificates stay well below (a few hundred bytes to a few KiB, also with long SAN lists), and
+ * TLS sends each certificate of a chain separately, so the limit applies per certificate.
+ */
+export const DEFAULT_MAX_CERTIFICATE_BYTES = 16_384;
+
+/** Smallest and largest value accepted for a certificate size limit. */
+export const CERTIFICATE_BYTES_RANGE = Object.freeze({ min: 256, max: 1_048_576 });
+
+/** The check for an option holding a certificate size limit. */
+export const isCertificateByteLimit: OptionCheck = isIntegerInRange(CERTIFICATE_BYTES_RANGE.min, CERTIFICATE_BYTES_RANGE.max);
+
+/** Options of {@link parseCertificate}. */
+export interface ParseCertificateOptions {
+  /**
+   * Largest certificate accepted, in bytes of DER (for PEM input, of the decoded body). A larger
+   * one throws {@link CertificateTooLargeError} (`ERR_MTLS_CERT_TOO_LARGE`) and is not parsed.
+   * An integer from 256 to 1048576. Default: `16384` ({@link DEFAULT_MAX_CERTIFICATE_BYTES}).
+   */
+  readonly maxBytes?: number;
+}
+
+const PARSE_OPTION_CHECKS: { readonly [K in keyof ParseCertificateOptions]-?: OptionCheck } = {
+  maxBytes: isCertificateByteLimit,
+};
+
+/**
  * Parses one X.509 certificate.
  *
  * - `Uint8Array` (a `Buffer` too): exactly one DER-encoded certificate, nothing after it.
  * - `string`: PEM (RFC 7468). Text before the first `-----BEGIN CERTIFICATE-----` is ignored,
  *   CRLF line ends are accepted, and of several certificates the first (the leaf) is parsed.
  *
- * Signatures are not verified: this reads identity, it does not establish trust.
+ * Signatures are not verified: this reads identity, it does not establish trust. Hostile input
+ * costs bounded time and memory: the size limit (`options.maxBytes`), the limits on names and
+ * SAN lists (`MAX_NAME_ATTRIBUTES`, {@link MAX_SUBJECT_ALT_NAMES}) and flat strings, so
+ * the result's size is linear in the input's.
  *
  * @throws {CertificateParseError} (`ERR_MTLS_CERT_PARSE`) for any malformed input, with a
- *   message naming the problem and its offset; never any other error.
+ *   message naming the problem and its offset, or its subclass {@link CertificateTooLargeError}
+ *   (`ERR_MTLS_CERT_TOO_LARGE`) for input over the size limit; never any other error for bad input.
+ * @throws {TypeError} for invalid `options` (a programmer mistake).
  */
-export function parseCertificate(input: Uint8Array | string): PeerCertificate {
+export function parseCertificate(input: Uint8Array | string, options?: ParseCertificateOptions): PeerCertificate {
+  const maxBytes =
+    options === undefined
+      ? DEFAULT_MAX_CERTIFICATE_BYTES
+      : (validateOptions<ParseCertificateOptions>('parseCertificate()', options, PARSE_OPTION_CHECKS).maxBytes ??
+        DEFAULT_MAX_CERTIFICATE_BYTES);
+  return parseCertificateWithin(input, maxBytes);
+}
+
+/**
+ * {@link parseCertificate} with an already validated size limit: the certificate cache's path,
+ * which checks its options once at construction.
+ */
+export function parseCertificateWithin(input: Uint8Array | string, maxBytes: number): PeerCertificate {
   try {
-    return parseDer(toDer(input));
+    return parseDer(toDer(input, maxBytes));
   } catch (error) {
     if (error instanceof CertificateParseError) throw error;
     // Only a bug could land here; still nothing but CertificateParseError may escape.
@@ -39,18 +84,20 @@ export function parseCertificate(input: Uint8Array | string): PeerCertificate {
   }
 }
 
-function toDer(input: Uint8Array | string): Uint8Array {
-  if (typeof input === 'string') return decodePem(input);
+function toDer(input: Uint8Array | string, maxBytes: number): Uint8Array {
+  if (typeof input === 'string') return decodePem(input, maxBytes);
   if (!(input instanceof Uint8Array)) {
     const got = input === null ? 'null' : Array.isArray(input) ? 'an array' : typeof input;
     throw new CertificateParseError(`expected DER bytes (Uint8Array) or a PEM string, got ${got}`);
   }
+  // Before the copy: an oversized input costs nothing but this comparison.
+  if (input.byteLength > maxBytes) throw new CertificateTooLargeError(input.byteLength, maxBytes);
   // A plain copy: the caller's buffer (often a slice of a pooled socket buffer) may be reused,
   // and slice() on a Buffer would return a Buffer view type again.
   return new Uint8Array(input);
 }
 
-function decodePem(text: string): Uint8Array {
+function decodePem(text: string, maxBytes: number): Uint8Array {
   if (text.length === 0) throw new CertificateParseError('empty input');
   const begin = text.indexOf(PEM_BEGIN);
   if (begin < 0) {
@@ -65,6 +112,10 @@ function decodePem(text: string): Uint8Array {
   const body = text.slice(bodyStart, end).replace(/[ \t\r\n]+/g, '');
   if (body.length === 0) throw new CertificateParseError('empty PEM body');
   if (body.length % 4 !== 0 || !BASE64_BODY.test(body)) throw new CertificateParseError('PEM body is not valid base64');
+  // The decoded size follows from the text (3 bytes per 4 characters, less the padding), so an
+  // oversized body is refused before it is decoded.
+  const decodedBytes = (body.length / 4) * 3 - (body.endsWith('==') ? 2 : body.endsWith('=') ? 1 : 0);
+  if (decodedBytes > maxBytes) throw new CertificateTooLargeError(decodedBytes, maxBytes);
   const bytes = Buffer.from(body, 'base64');
   // Buffer ignores non-zero padding bits; canonical base64 must round-trip.
   if (bytes.toString('base64') !== body) throw new CertificateParseError('PEM body is not valid base64');
@@ -279,6 +330,14 @@ function decodeExtensions(der: Uint8Array, explicit: DerElement): SubjectAltName
   return san;
 }
 
+/**
+ * Most entries (GeneralNames of any form) in a subjectAltName extension. Client certificates
+ * carry a few; public server certificates at most a few hundred. A longer list is a parse error
+ * rather than cut short, because a shortened list could drop a name the application checks (a
+ * second SPIFFE ID, which must leave `spiffeId` unset).
+ */
+export const MAX_SUBJECT_ALT_NAMES = 1024;
+
 function decodeSubjectAltNames(der: Uint8Array, octets: DerElement): SubjectAltNames {
   validateDerTree(der, octets.contentStart, octets.end);
   const names = expectElement(der, octets.contentStart, octets.end, 0x30, 'subjectAltName GeneralNames SEQUENCE');
@@ -287,7 +346,11 @@ function decodeSubjectAltNames(der: Uint8Array, octets: DerElement): SubjectAltN
   const uri: string[] = [];
   const email: string[] = [];
   const ip: string[] = [];
+  let count = 0;
   for (let position = names.contentStart; position < names.end; ) {
+    if (++count > MAX_SUBJECT_ALT_NAMES) {
+      throw new CertificateParseError(`subjectAltName has more than ${MAX_SUBJECT_ALT_NAMES} entries (at offset ${position})`);
+    }
     const name = readElement(der, position, names.end);
     position = name.end;
     // GeneralName (RFC 5280 section 4.2.1.6), IMPLICIT tags: [1] rfc822Name, [2] dNSName,

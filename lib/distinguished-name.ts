@@ -4,6 +4,7 @@
  */
 import { CertificateParseError } from './errors.js';
 import { decodeLatin1, decodeObjectIdentifier, expectElement, readElement, toHex, type DerElement } from './der.js';
+import { hexEscapeCharacter, isLogUnsafeAt } from './log-safe.js';
 import type { DnAttribute } from './types.js';
 
 /**
@@ -199,98 +200,111 @@ export function decodeDirectoryString(der: Uint8Array, element: DerElement): str
       return swapped.toString('utf16le');
     }
     case 0x1c: {
-      // UniversalString: UCS-4.
+      // UniversalString: UCS-4, turned into UTF-16 code units in a buffer (at most four bytes per
+      // character), so the string comes out flat.
       if ((end - start) % 4 !== 0) return undefined;
-      let out = '';
+      const units = Buffer.allocUnsafe(end - start);
+      let length = 0;
       for (let i = start; i < end; i += 4) {
         const code = ((der[i]! << 24) | (der[i + 1]! << 16) | (der[i + 2]! << 8) | der[i + 3]!) >>> 0;
         if (code > 0x10ffff || (code >= 0xd800 && code <= 0xdfff)) return undefined;
-        out += String.fromCodePoint(code);
+        if (code < 0x10000) {
+          length = units.writeUInt16LE(code, length);
+        } else {
+          length = units.writeUInt16LE(0xd800 + ((code - 0x10000) >> 10), length);
+          length = units.writeUInt16LE(0xdc00 + ((code - 0x10000) & 0x3ff), length);
+        }
       }
-      return out;
+      return units.toString('utf16le', 0, length);
     }
     default:
       return undefined;
   }
 }
 
-const HEX = '0123456789ABCDEF';
-
-function hexEscapeUtf8(code: number): string {
-  const byte = (value: number): string => '\\' + HEX[value >> 4]! + HEX[value & 15]!;
-  if (code < 0x80) return byte(code);
-  if (code < 0x800) return byte(0xc0 | (code >> 6)) + byte(0x80 | (code & 63));
-  return byte(0xe0 | (code >> 12)) + byte(0x80 | ((code >> 6) & 63)) + byte(0x80 | (code & 63));
-}
+/** RFC 4514 section 2.4: the characters escaped with a backslash anywhere in a value. */
+const RFC4514_SPECIALS = '"+,;<>\\';
 
 /**
- * True for the characters a log line must never carry raw: C0 and C1 controls, DEL, line and
- * paragraph separators, bidirectional controls (Trojan Source, CVE-2021-42574), zero-width
- * characters and the BOM.
+ * The escape of each ASCII character that needs one (an RFC 4514 special, or log-unsafe per
+ * lib/log-safe.ts), `undefined` for the others: the common path is one table lookup.
  */
-function isLogUnsafe(code: number): boolean {
-  if (code < 0x20 || (code >= 0x7f && code <= 0x9f)) return true;
-  if (code < 0x200b) return false;
-  return (
-    code <= 0x200f ||
-    (code >= 0x2028 && code <= 0x202e) ||
-    (code >= 0x2066 && code <= 0x2069) ||
-    code === 0xfeff
-  );
+const ASCII_ESCAPES: readonly (string | undefined)[] = Array.from({ length: 128 }, (_, code) => {
+  const character = String.fromCharCode(code);
+  if (RFC4514_SPECIALS.includes(character)) return '\\' + character;
+  return isLogUnsafeAt(character, 0) ? hexEscapeCharacter(character) : undefined;
+});
+
+/** 1 where {@link ASCII_ESCAPES} has an escape: a byte lookup on the path every character takes. */
+const ASCII_NEEDS_ESCAPE = Uint8Array.from(ASCII_ESCAPES, (escape) => (escape === undefined ? 0 : 1));
+
+/**
+ * Escapes of the non-ASCII log-unsafe characters met so far, by code point (by code unit for a
+ * lone surrogate). Bounded: the unsafe set is fixed and small.
+ */
+const wideEscapes = new Map<number, string>();
+
+function wideEscape(key: number, character: string): string {
+  let escape = wideEscapes.get(key);
+  if (escape === undefined) wideEscapes.set(key, (escape = hexEscapeCharacter(character)));
+  return escape;
 }
-
-/** The escape of every character that needs one anywhere in a value, computed once. */
-const ESCAPES: ReadonlyMap<number, string> = (() => {
-  const map = new Map<number, string>();
-  // RFC 4514 section 2.4: '"' '+' ',' ';' '<' '>' '\' anywhere.
-  for (const ch of '"+,;<>\\') map.set(ch.charCodeAt(0), '\\' + ch);
-  for (const code of [...Array(0xa0).keys(), ...Array.from({ length: 0x5f }, (_, i) => 0x200b + i), 0xfeff]) {
-    if (isLogUnsafe(code)) map.set(code, hexEscapeUtf8(code));
-  }
-  return map;
-})();
-
-/** Fast membership test for {@link ESCAPES} on the common (ASCII) path. */
-const ASCII_NEEDS_ESCAPE = Uint8Array.from({ length: 128 }, (_, code) => (ESCAPES.has(code) ? 1 : 0));
 
 /**
  * Escapes an attribute value per RFC 4514 section 2.4 (`"+,;<>\` anywhere, `#` or space first,
- * space last, so a value of exactly `#` becomes `\#`) and writes every log-unsafe character as
- * `\XX` per UTF-8 byte (`\0A`, `\E2\80\AE`), which section 2.4 allows for any character.
+ * space last, so a value of exactly `#` becomes `\#`) and writes every log-unsafe character
+ * (lib/log-safe.ts) as `\XX` per UTF-8 byte (`\0A`, `\E2\80\AE`), which section 2.4 allows for
+ * any character. The result is one flat string: the pieces are joined once rather than
+ * concatenated one by one, which would leave a rope holding every piece.
  */
 export function escapeAttributeValue(value: string): string {
   const length = value.length;
   if (length === 0) return value;
-  let out = '';
+  let pieces: string[] | undefined;
   let runStart = 0;
   let i = 0;
   const first = value.charCodeAt(0);
   if (first === 0x20 || first === 0x23) {
-    out = '\\' + value[0];
+    pieces = ['\\' + value[0]];
     runStart = i = 1;
   }
   for (; i < length; i++) {
     const code = value.charCodeAt(i);
+    let escape: string | undefined;
+    let width = 1;
     if (code < 0x80) {
       if (ASCII_NEEDS_ESCAPE[code] === 0) continue;
-    } else if (code > 0x9f && (code < 0x200b || (code > 0x2069 && code !== 0xfeff))) {
-      continue;
+      escape = ASCII_ESCAPES[code]!;
+    } else {
+      if (!isLogUnsafeAt(value, i)) continue;
+      const next = value.charCodeAt(i + 1);
+      if (code >= 0xd800 && code <= 0xdbff && next >= 0xdc00 && next <= 0xdfff) {
+        // An unsafe pair (a tag character) is one character: four UTF-8 bytes.
+        width = 2;
+        escape = wideEscape(value.codePointAt(i)!, value.slice(i, i + 2));
+      } else {
+        escape = wideEscape(code, value[i]!);
+      }
     }
-    const escape = ESCAPES.get(code);
-    if (escape === undefined) continue;
-    if (i > runStart) out += value.slice(runStart, i);
-    out += escape;
-    runStart = i + 1;
+    pieces ??= [];
+    if (i > runStart) pieces.push(value.slice(runStart, i));
+    pieces.push(escape);
+    runStart = i + width;
+    i += width - 1;
   }
-  if (runStart === 0) {
-    // Nothing escaped so far: only a trailing space can still need one.
-    return value.charCodeAt(length - 1) === 0x20 ? value.slice(0, length - 1) + '\\ ' : value;
+  if (pieces === undefined) {
+    // Nothing escaped: only a trailing space can still need one.
+    return value.charCodeAt(length - 1) === 0x20 ? [value.slice(0, length - 1), '\\ '].join('') : value;
   }
   if (runStart < length) {
-    const rest = value.slice(runStart);
-    out += rest.charCodeAt(rest.length - 1) === 0x20 && runStart + rest.length === length ? rest.slice(0, -1) + '\\ ' : rest;
+    if (value.charCodeAt(length - 1) === 0x20) {
+      if (length - 1 > runStart) pieces.push(value.slice(runStart, length - 1));
+      pieces.push('\\ ');
+    } else {
+      pieces.push(value.slice(runStart));
+    }
   }
-  return out;
+  return pieces.join('');
 }
 
 /** A Name decoded from DER: its RFC 4514 text and, on request, its attributes. */
@@ -302,20 +316,45 @@ export interface DecodedName {
 }
 
 /**
+ * Most attributes (AttributeTypeAndValue) in one Name, over all its RDNs. Real subjects and
+ * issuers hold a few, rarely more than twenty; a Name with more is a parse error rather than cut
+ * short, because a shortened name could read as another identity.
+ */
+export const MAX_NAME_ATTRIBUTES = 128;
+
+/** Each OID of the table as the table's own string, so a kept OID is shared, not a copy. */
+const CANONICAL_OIDS: ReadonlyMap<string, string> = new Map([...OPENSSL_SHORT_NAMES.keys()].map((oid) => [oid, oid]));
+
+/** A flat copy of an ASCII string (a dotted OID), which `+=` may have left as a rope. */
+function flatAscii(text: string): string {
+  return text.length < 13 ? text : Buffer.from(text, 'latin1').toString('latin1');
+}
+
+/**
  * Decodes the Name (`SEQUENCE OF SET OF AttributeTypeAndValue`) in `name`, whose tree the caller
  * has already validated. RDNs are printed last-first (RFC 4514 section 2.1), the attributes of a
- * multi-valued RDN in DER order joined by `+`.
+ * multi-valued RDN in DER order joined by `+`. No string returned is a rope of many pieces: the
+ * text is joined once from its parts (a name of one attribute is its type, `=` and its flat
+ * value), and kept OIDs are the table's own strings or flat copies.
+ *
+ * @throws {CertificateParseError} for a malformed Name or one of more than
+ *   {@link MAX_NAME_ATTRIBUTES} attributes.
  */
 export function decodeName(der: Uint8Array, name: DerElement, what: string, withAttributes: boolean): DecodedName {
   const rdnTexts: string[] = [];
   const rdns: DnAttribute[][] = [];
+  let attributes = 0;
   for (let position = name.contentStart; position < name.end; ) {
     const set = expectElement(der, position, name.end, 0x31, `${what} RDN SET`);
     position = set.end;
     if (set.contentStart === set.end) throw new CertificateParseError(`empty RDN in ${what} at offset ${set.start}`);
-    let rdnText = '';
+    let rdnText: string | undefined;
+    let multiValued: string[] | undefined;
     const rdn: DnAttribute[] = [];
     for (let inner = set.contentStart; inner < set.end; ) {
+      if (++attributes > MAX_NAME_ATTRIBUTES) {
+        throw new CertificateParseError(`${what} has more than ${MAX_NAME_ATTRIBUTES} attributes (at offset ${inner})`);
+      }
       const ava = expectElement(der, inner, set.end, 0x30, `${what} AttributeTypeAndValue`);
       inner = ava.end;
       const type = expectElement(der, ava.contentStart, ava.end, 0x06, `${what} attribute type`);
@@ -323,21 +362,22 @@ export function decodeName(der: Uint8Array, name: DerElement, what: string, with
       if (value.end !== ava.end) throw new CertificateParseError(`extra data in ${what} attribute at offset ${value.end}`);
       const c = type.contentStart;
       // Most attributes are X.520 (06 03 55 04 xx): skip the general OID decoder for them.
-      const oid =
-        type.end - c === 3 && der[c] === 0x55 && der[c + 1] === 0x04 && der[c + 2]! < 0x80
-          ? X520_OIDS[der[c + 2]!]!
-          : decodeObjectIdentifier(der, c, type.end);
+      const x520 = type.end - c === 3 && der[c] === 0x55 && der[c + 1] === 0x04 && der[c + 2]! < 0x80;
+      let oid = x520 ? X520_OIDS[der[c + 2]!]! : decodeObjectIdentifier(der, c, type.end);
       const shortName = OPENSSL_SHORT_NAMES.get(oid);
       const decoded = decodeDirectoryString(der, value);
-      const dumped = decoded === undefined || shortName === undefined ? '#' + toHex(der, value.start, value.end) : undefined;
-      if (rdnText !== '') rdnText += '+';
-      rdnText += `${shortName ?? oid}=${dumped ?? escapeAttributeValue(decoded!)}`;
-      if (withAttributes) rdn.push({ type: shortName ?? oid, oid, value: decoded ?? '#' + toHex(der, value.start, value.end) });
+      const dumped = decoded === undefined || shortName === undefined ? ['#', toHex(der, value.start, value.end)].join('') : undefined;
+      const avaText = `${shortName ?? oid}=${dumped ?? escapeAttributeValue(decoded!)}`;
+      if (rdnText === undefined) rdnText = avaText;
+      else (multiValued ??= [rdnText]).push(avaText);
+      if (withAttributes) {
+        // The OID is kept: the table's own string when there is one, else a flat copy.
+        if (!x520) oid = CANONICAL_OIDS.get(oid) ?? flatAscii(oid);
+        rdn.push({ type: shortName ?? oid, oid, value: decoded ?? dumped! });
+      }
     }
-    rdnTexts.push(rdnText);
+    rdnTexts.push(multiValued === undefined ? rdnText! : multiValued.join('+'));
     if (withAttributes) rdns.push(rdn);
   }
-  let text = '';
-  for (let i = rdnTexts.length - 1; i >= 0; i--) text += i === rdnTexts.length - 1 ? rdnTexts[i] : ',' + rdnTexts[i];
-  return { text, rdns };
+  return { text: rdnTexts.reverse().join(','), rdns };
 }

@@ -7,6 +7,8 @@
 export const MTLS_ERROR_CODES = [
   /** The input is not a well-formed X.509 certificate (DER or PEM). */
   'ERR_MTLS_CERT_PARSE',
+  /** The certificate is larger than the configured maximum; it was not parsed. */
+  'ERR_MTLS_CERT_TOO_LARGE',
   /** A forwarded client-certificate header could not be decoded or is not acceptable. */
   'ERR_MTLS_HEADER_INVALID',
   /** A request without a client certificate (`verify: 'NONE'`) was rejected by `require`. */
@@ -35,11 +37,41 @@ export class MtlsError extends Error {
   }
 }
 
-/** The certificate could not be parsed. */
+/** The codes a {@link CertificateParseError} carries. */
+export type CertificateErrorCode = Extract<MtlsErrorCode, 'ERR_MTLS_CERT_PARSE' | 'ERR_MTLS_CERT_TOO_LARGE'>;
+
+/**
+ * The certificate could not be parsed (`ERR_MTLS_CERT_PARSE`), or was refused unparsed
+ * ({@link CertificateTooLargeError}, `ERR_MTLS_CERT_TOO_LARGE`).
+ */
 export class CertificateParseError extends MtlsError {
-  override readonly name = 'CertificateParseError';
+  override readonly name: string = 'CertificateParseError';
+  declare readonly code: CertificateErrorCode;
+
   constructor(message: string, options?: { cause?: unknown }) {
-    super('ERR_MTLS_CERT_PARSE', message, options);
+    // The code follows the class, so no caller can build a parse error that claims another code.
+    const tooLarge = (new.target as unknown) === CertificateTooLargeError || new.target.prototype instanceof CertificateTooLargeError;
+    super(tooLarge ? 'ERR_MTLS_CERT_TOO_LARGE' : 'ERR_MTLS_CERT_PARSE', message, options);
+  }
+}
+
+/**
+ * The certificate is larger than the limit (`maxBytes` of `parseCertificate`,
+ * `maxCertificateBytes` of the certificate cache and the middleware) and was not parsed. A
+ * subclass of {@link CertificateParseError}, so code that handles "this certificate cannot be
+ * used" keeps working; `code` tells the two apart.
+ */
+export class CertificateTooLargeError extends CertificateParseError {
+  override readonly name = 'CertificateTooLargeError';
+  /** Size of the certificate's DER (of the decoded body, for PEM input). */
+  readonly bytes: number;
+  /** The limit it exceeded. */
+  readonly maxBytes: number;
+
+  constructor(bytes: number, maxBytes: number) {
+    super(`certificate of ${bytes} bytes exceeds the limit of ${maxBytes} bytes; it was not parsed`);
+    this.bytes = bytes;
+    this.maxBytes = maxBytes;
   }
 }
 

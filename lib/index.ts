@@ -1,13 +1,22 @@
 // Named re-exports only: one module per concern lives beside this file.
-export { MtlsError, CertificateParseError, isMtlsError, MTLS_ERROR_CODES } from './errors.js';
-export type { MtlsErrorCode } from './errors.js';
+export { MtlsError, CertificateParseError, CertificateTooLargeError, isMtlsError, MTLS_ERROR_CODES } from './errors.js';
+export type { MtlsErrorCode, CertificateErrorCode } from './errors.js';
 export type { DnAttribute, SubjectAltNames, PeerCertificate, PeerIdentity } from './types.js';
-export { parseCertificate } from './certificate.js';
+export { parseCertificate, DEFAULT_MAX_CERTIFICATE_BYTES, MAX_SUBJECT_ALT_NAMES } from './certificate.js';
+export type { ParseCertificateOptions } from './certificate.js';
+export { MAX_NAME_ATTRIBUTES } from './distinguished-name.js';
 export { mtlsIdentity, DEFAULT_LOCALS_KEY } from './middleware.js';
 export type { MtlsIdentityOptions, MtlsIdentityMiddleware } from './middleware.js';
 export { getPeerIdentity } from './peer-identity.js';
-export { CertificateCache, DEFAULT_CERTIFICATE_CACHE_SIZE } from './identity-cache.js';
-export type { CertificateCacheOptions } from './identity-cache.js';
+export {
+  CertificateCache,
+  certificateCacheWeight,
+  DEFAULT_CERTIFICATE_CACHE_SIZE,
+  DEFAULT_CERTIFICATE_CACHE_BYTES,
+  DEFAULT_UNVERIFIED_CACHE_SIZE,
+  DEFAULT_UNVERIFIED_CACHE_BYTES,
+} from './identity-cache.js';
+export type { CertificateCacheOptions, CertificateTrust } from './identity-cache.js';
 export { TLS_SOURCE, TLS_SOURCE_REASONS } from './tls-socket-source.js';
 export {
   registerMorganTokens,

@@ -20,7 +20,9 @@ function hexGroup(value: number): string {
  * e.g. `::ffff:192.0.2.1`. Returns `undefined` for any other length.
  */
 export function formatIpAddress(bytes: Uint8Array): string | undefined {
-  if (bytes.length === 4) return `${bytes[0]}.${bytes[1]}.${bytes[2]}.${bytes[3]}`;
+  // Joined rather than concatenated: the strings are kept in the certificate, and join makes
+  // one flat string where `+` leaves a rope of its pieces.
+  if (bytes.length === 4) return [bytes[0], bytes[1], bytes[2], bytes[3]].join('.');
   if (bytes.length !== 16) return undefined;
   const groups: number[] = [];
   for (let i = 0; i < 16; i += 2) groups.push((bytes[i]! << 8) | bytes[i + 1]!);
@@ -28,7 +30,7 @@ export function formatIpAddress(bytes: Uint8Array): string | undefined {
     groups[0] === 0 && groups[1] === 0 && groups[2] === 0 && groups[3] === 0 &&
     groups[4] === 0 && groups[5] === 0xffff
   ) {
-    return `::ffff:${bytes[12]}.${bytes[13]}.${bytes[14]}.${bytes[15]}`;
+    return ['::ffff:', bytes[12], '.', bytes[13], '.', bytes[14], '.', bytes[15]].join('');
   }
   let bestStart = -1;
   let bestLength = 1; // RFC 5952 section 4.2.2: a single zero group is not compressed
@@ -48,5 +50,5 @@ export function formatIpAddress(bytes: Uint8Array): string | undefined {
   if (bestStart < 0) return groups.map(hexGroup).join(':');
   const head = groups.slice(0, bestStart).map(hexGroup).join(':');
   const tail = groups.slice(bestStart + bestLength).map(hexGroup).join(':');
-  return `${head}::${tail}`;
+  return [head, tail].join('::');
 }

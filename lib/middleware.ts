@@ -8,6 +8,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
 import { isMtlsError, type MtlsErrorCode } from './errors.js';
 import { CertificateCache, DEFAULT_CERTIFICATE_CACHE_SIZE } from './identity-cache.js';
+import { DEFAULT_MAX_CERTIFICATE_BYTES, isCertificateByteLimit } from './certificate.js';
 import { assertFactoryCalled, isBoolean, isIntegerInRange, isNonEmptyString, validateOptions, type OptionCheck } from './options.js';
 import { attachPeerIdentity, type IdentityObserver, type IdentitySource } from './peer-identity.js';
 import { TlsSocketSource, TLS_SOURCE } from './tls-socket-source.js';
@@ -56,8 +57,15 @@ export interface MtlsIdentityOptions
    */
   readonly certificateCacheSize?: number;
   /**
+   * Largest client certificate accepted, in bytes of DER. A larger one is not parsed: the request
+   * gets `verify: 'FAILED:ERR_MTLS_CERT_TOO_LARGE'` and no `certificate`. An integer from 256 to
+   * 1048576. Default: `16384` (16 KiB). Not together with `certificateCache` (set it there).
+   */
+  readonly maxCertificateBytes?: number;
+  /**
    * A {@link CertificateCache} to use (e.g. one shared by several middleware instances).
-   * Default: a new cache of `certificateCacheSize` entries.
+   * Default: a new cache of `certificateCacheSize` entries that accepts certificates up to
+   * `maxCertificateBytes`.
    */
   readonly certificateCache?: CertificateCache;
 }
@@ -77,6 +85,7 @@ const OPTION_CHECKS: { readonly [K in keyof MtlsIdentityOptions]-?: OptionCheck 
   require: isBoolean,
   certificateCacheSize: isIntegerInRange(0, 1_000_000),
   certificateCache: (v) => (v instanceof CertificateCache ? undefined : 'a CertificateCache instance'),
+  maxCertificateBytes: isCertificateByteLimit,
   // Trusted-proxy source (lib/proxy-source.ts).
   ...PROXY_SOURCE_OPTION_CHECKS,
   // Traces and metrics (lib/tracing.ts, lib/metrics.ts).
@@ -95,14 +104,20 @@ interface MiddlewareConfig {
 
 function resolveConfig(options: MtlsIdentityOptions | undefined): MiddlewareConfig {
   const o = validateOptions<MtlsIdentityOptions>('mtlsIdentity()', options, OPTION_CHECKS);
-  if (o.certificateCache !== undefined && o.certificateCacheSize !== undefined) {
-    throw new TypeError(
-      'mtlsIdentity(): options "certificateCache" and "certificateCacheSize" exclude each other; ' +
-        'set the size on the CertificateCache instead.',
-    );
+  for (const [option, fix] of [
+    ['certificateCacheSize', 'set the size on the CertificateCache instead'],
+    ['maxCertificateBytes', 'set the limit on the CertificateCache instead (its maxCertificateBytes option)'],
+  ] as const) {
+    if (o.certificateCache !== undefined && o[option] !== undefined) {
+      throw new TypeError(`mtlsIdentity(): options "certificateCache" and "${option}" exclude each other; ${fix}.`);
+    }
   }
   const certificates =
-    o.certificateCache ?? new CertificateCache({ maxEntries: o.certificateCacheSize ?? DEFAULT_CERTIFICATE_CACHE_SIZE });
+    o.certificateCache ??
+    new CertificateCache({
+      maxEntries: o.certificateCacheSize ?? DEFAULT_CERTIFICATE_CACHE_SIZE,
+      maxCertificateBytes: o.maxCertificateBytes ?? DEFAULT_MAX_CERTIFICATE_BYTES,
+    });
   const tlsSource = new TlsSocketSource({ certificates });
   const observers: IdentityObserver[] = [guardObserver('res.locals', localsObserver(o.localsKey ?? DEFAULT_LOCALS_KEY))];
   // Traces and metrics (lib/tracing.ts, lib/metrics.ts): built here, nothing decided per request.

@@ -3,9 +3,11 @@ import assert from 'node:assert/strict';
 import { createHash, X509Certificate } from 'node:crypto';
 import fc from 'fast-check';
 import * as pkijs from 'pkijs';
-import { parseCertificate } from '../lib/certificate.js';
-import { isMtlsError, CertificateParseError } from '../lib/errors.js';
-import { createSelfSignedCertificate } from '../lib/dev-certs.js';
+import { parseCertificate, DEFAULT_MAX_CERTIFICATE_BYTES, MAX_SUBJECT_ALT_NAMES } from '../lib/certificate.js';
+import { MAX_NAME_ATTRIBUTES } from '../lib/distinguished-name.js';
+import { hasLogUnsafe } from '../lib/log-safe.js';
+import { isMtlsError, CertificateParseError, CertificateTooLargeError } from '../lib/errors.js';
+import { createSelfSignedCertificate, generateDevKeyPair } from '../lib/dev-certs.js';
 import {
   VECTOR_ISSUER,
   buildCertificateVectors,
@@ -13,6 +15,7 @@ import {
   nestedSequences,
   seededBytes,
   hostileInputs,
+  HOSTILE_MAX_BYTES,
   handBuiltVectors,
   handBuiltCertificate,
   subjectAltNameExtension,
@@ -21,10 +24,10 @@ import {
 } from './helpers/certificate-vectors.js';
 
 /** Asserts that `input` is rejected with ERR_MTLS_CERT_PARSE and exactly `message`. */
-function assertRejected(input: unknown, message: string): void {
+function assertRejected(input: unknown, message: string, maxBytes?: number): void {
   let thrown: unknown;
   try {
-    parseCertificate(input as Uint8Array);
+    parseCertificate(input as Uint8Array, maxBytes === undefined ? undefined : { maxBytes });
   } catch (error) {
     thrown = error;
   }
@@ -206,7 +209,7 @@ describe('parseCertificate: malformed input', () => {
   test('10,000-level nesting is rejected quickly, without a stack overflow', () => {
     const nested = nestedSequences(10_000);
     const started = process.cpuUsage();
-    assertRejected(nested, 'DER nesting deeper than 32 levels at offset 128');
+    assertRejected(nested, 'DER nesting deeper than 32 levels at offset 128', HOSTILE_MAX_BYTES);
     assert.ok(cpuMilliseconds(started) < 50);
   });
   test('a CSR is not a certificate', () => {
@@ -243,7 +246,7 @@ describe('parseCertificate: malformed input', () => {
   });
 });
 
-describe('parseCertificate: hostile input up to 64 KiB', () => {
+describe('parseCertificate: hostile input up to 64 KiB, let past the size limit', () => {
   for (const { name, input, outcome } of hostileInputs()) {
     test(`${name}: ${outcome}, in milliseconds`, () => {
       const times: number[] = [];
@@ -251,7 +254,7 @@ describe('parseCertificate: hostile input up to 64 KiB', () => {
         const started = process.cpuUsage();
         let result = 'parsed';
         try {
-          parseCertificate(input);
+          parseCertificate(input, { maxBytes: HOSTILE_MAX_BYTES });
         } catch (error) {
           assert.ok(isMtlsError(error) && error.code === 'ERR_MTLS_CERT_PARSE');
           result = error.message;
@@ -264,6 +267,114 @@ describe('parseCertificate: hostile input up to 64 KiB', () => {
       assert.ok(times.sort((a, b) => a - b)[2]! < 50, `median ${times[2]} ms`);
     });
   }
+});
+
+describe('parseCertificate: size limit', () => {
+  /** The CertificateTooLargeError `input` is refused with. */
+  function tooLarge(input: Uint8Array | string, options?: { maxBytes: number }): CertificateTooLargeError {
+    try {
+      parseCertificate(input, options);
+    } catch (error) {
+      assert.ok(error instanceof CertificateTooLargeError, String(error));
+      return error;
+    }
+    assert.fail('parsed');
+  }
+
+  test('limits: 16 KiB certificates, 128 attributes per name, 1024 SAN entries', () => {
+    assert.equal(DEFAULT_MAX_CERTIFICATE_BYTES, 16384);
+    assert.equal(MAX_NAME_ATTRIBUTES, 128);
+    assert.equal(MAX_SUBJECT_ALT_NAMES, 1024);
+  });
+
+  test('a generated certificate of 29,000 control characters is refused by size, DER and PEM', async () => {
+    const huge = await createSelfSignedCertificate({ subject: '\x07'.repeat(29_000), keyPair: await generateDevKeyPair() });
+    assert.ok(huge.der.length > 58_000 && huge.der.length < 59_000, String(huge.der.length));
+    for (const input of [huge.der, huge.certPem]) {
+      const error = tooLarge(input);
+      assert.ok(error instanceof CertificateParseError);
+      assert.ok(isMtlsError(error));
+      assert.equal(error.code, 'ERR_MTLS_CERT_TOO_LARGE');
+      assert.equal(error.name, 'CertificateTooLargeError');
+      assert.equal(error.bytes, huge.der.length);
+      assert.equal(error.maxBytes, 16384);
+      assert.equal(error.message, `certificate of ${huge.der.length} bytes exceeds the limit of 16384 bytes; it was not parsed`);
+    }
+    // Let past the limit it parses: the size is the only reason it was refused.
+    assert.equal(parseCertificate(huge.der, { maxBytes: 65536 }).subject, `CN=${'\\07'.repeat(29_000)}`);
+  });
+
+  test('the size is checked before anything is read: a malformed oversized input is too large, not malformed', () => {
+    const garbage = new Uint8Array(16385);
+    assert.equal(tooLarge(garbage).bytes, 16385);
+    const pem = `-----BEGIN CERTIFICATE-----\n${Buffer.from(garbage).toString('base64')}\n-----END CERTIFICATE-----\n`;
+    assert.equal(tooLarge(pem).bytes, 16385);
+    // 16384 bytes pass the size check and reach the DER reader.
+    assertRejected(garbage.subarray(1), 'expected Certificate SEQUENCE (tag 0x30) at offset 0, found tag 0x00');
+  });
+
+  test('maxBytes: exactly the size parses, one byte less is refused; PEM counts its decoded bytes', () => {
+    const { der, certPem } = vectors[0]!.certificate;
+    assert.ok(certPem.length > der.length + 100);
+    assert.deepEqual(parseCertificate(der, { maxBytes: der.length }), parseCertificate(der));
+    assert.deepEqual(parseCertificate(certPem, { maxBytes: der.length }), parseCertificate(der));
+    for (const input of [der, certPem]) {
+      const error = tooLarge(input, { maxBytes: der.length - 1 });
+      assert.equal(error.bytes, der.length);
+      assert.equal(error.maxBytes, der.length - 1);
+    }
+    // Padding: a body of length 4n ending in "=" or "==" decodes to 3n - 1 or 3n - 2 bytes.
+    for (const length of [der.length + 1, der.length + 2]) {
+      const padded = `-----BEGIN CERTIFICATE-----\n${Buffer.alloc(length).toString('base64')}\n-----END CERTIFICATE-----`;
+      assert.equal(tooLarge(padded, { maxBytes: length - 1 }).bytes, length);
+    }
+  });
+
+  test('every hostile input over 16 KiB is refused by size at the default limit', () => {
+    let refused = 0;
+    for (const { name, input } of hostileInputs()) {
+      const bytes = typeof input === 'string' ? Buffer.from(input.replace(/-----[^-]+-----|\s/g, ''), 'base64').length : input.length;
+      if (bytes <= DEFAULT_MAX_CERTIFICATE_BYTES) continue;
+      assert.equal(tooLarge(input).bytes, bytes, name);
+      refused++;
+    }
+    assert.equal(refused, 16);
+  });
+
+  test('options are checked: a TypeError naming the option', () => {
+    const { der } = vectors[0]!.certificate;
+    assert.throws(() => parseCertificate(der, { maxBytes: 255 }), {
+      name: 'TypeError',
+      message: 'parseCertificate(): option "maxBytes" must be an integer from 256 to 1048576, got 255.',
+    });
+    assert.throws(() => parseCertificate(der, { maxBytes: 1_048_577 }), {
+      name: 'TypeError',
+      message: 'parseCertificate(): option "maxBytes" must be an integer from 256 to 1048576, got 1048577.',
+    });
+    assert.throws(() => parseCertificate(der, { maxSize: 1 } as never), {
+      name: 'TypeError',
+      message: 'parseCertificate(): unknown option "maxSize". Known options: maxBytes.',
+    });
+    assert.throws(() => parseCertificate(der, 4096 as never), {
+      name: 'TypeError',
+      message: 'parseCertificate(): options must be an object, got 4096.',
+    });
+  });
+
+  test('a Name of more than 128 attributes and a SAN list of more than 1024 entries are parse errors', () => {
+    const cn = (i: number): readonly [number[], Uint8Array] => [[0x55, 0x04, 0x03], tlv(0x0c, Buffer.from(`n${i}`))];
+    const rdns = (count: number) => nameDer(Array.from({ length: count }, (_, i) => [cn(i)]));
+    assert.equal(parseCertificate(handBuiltCertificate({ subject: rdns(128) })).subjectAttributes.length, 128);
+    assertRejected(handBuiltCertificate({ subject: rdns(129) }), 'subject has more than 128 attributes (at offset 1906)');
+    assertRejected(handBuiltCertificate({ issuer: rdns(129) }), 'issuer has more than 128 attributes (at offset 1844)');
+    // Counted over the attributes of multi-valued RDNs too.
+    const multi = nameDer([Array.from({ length: 100 }, (_, i) => cn(i)), Array.from({ length: 29 }, (_, i) => cn(i))]);
+    assertRejected(handBuiltCertificate({ subject: multi }), 'subject has more than 128 attributes (at offset 1618)');
+    const sans = (count: number) => subjectAltNameExtension(...Array.from({ length: count }, (_, i) => tlv(i % 2 ? 0x82 : 0x81, Buffer.from(`h${i}`))));
+    const { san } = parseCertificate(handBuiltCertificate({ extensions: [sans(1024)] }));
+    assert.deepEqual([san.dns.length, san.email.length, san.dns[511], san.email[511]], [512, 512, 'h1023', 'h1022']);
+    assertRejected(handBuiltCertificate({ extensions: [sans(1025)] }), 'subjectAltName has more than 1024 entries (at offset 6287)');
+  });
 });
 
 describe('parseCertificate: X.509 structure (hand-built)', () => {
@@ -333,7 +444,7 @@ describe('parseCertificate: X.509 structure (hand-built)', () => {
         const subject = nameDer(values.map((value) => [[[0x55, 0x04, 0x03], tlv(0x0c, Buffer.from(value, 'utf8'))] as const]));
         const parsed = parseCertificate(handBuiltCertificate({ subject }));
         assert.deepEqual(parsed.subjectAttributes.map((rdn) => rdn[0]!.value), values);
-        assert.ok(!/[\u0000-\u001f\u007f-\u009f\u200b-\u200f\u2028-\u202e\u2066-\u2069\ufeff]/.test(parsed.subject));
+        assert.ok(!hasLogUnsafe(parsed.subject), JSON.stringify(parsed.subject));
         // RFC 4514 grammar: a backslash escapes the next character, so count unescaped commas.
         let separators = 0;
         for (let i = 0; i < parsed.subject.length; i++) {

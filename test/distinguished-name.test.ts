@@ -4,6 +4,7 @@ import fc from 'fast-check';
 import { attributeShortName, decodeDirectoryString, decodeName, escapeAttributeValue } from '../lib/distinguished-name.js';
 import { readElement, validateDerTree } from '../lib/der.js';
 import { isMtlsError } from '../lib/errors.js';
+import { hasLogUnsafe, isLogUnsafeAt } from '../lib/log-safe.js';
 import { tlv } from './helpers/certificate-vectors.js';
 
 const CN = [0x55, 0x04, 0x03];
@@ -44,14 +45,41 @@ test('escapeAttributeValue: log-unsafe characters as \\XX per UTF-8 byte', () =>
   assert.equal(escapeAttributeValue('\u2066\u2067\u2068\u2069'), '\\E2\\81\\A6\\E2\\81\\A7\\E2\\81\\A8\\E2\\81\\A9');
   assert.equal(escapeAttributeValue('\ufeff'), '\\EF\\BB\\BF');
   // Neighbours of the ranges stay as they are.
-  assert.equal(escapeAttributeValue('\u00a0\u200a\u2010\u2027\u202f\u2065\u206a\ufefe é 日 🔐'), '\u00a0\u200a\u2010\u2027\u202f\u2065\u206a\ufefe é 日 🔐');
+  const neighbours = '\u00a0\u00ac\u00ae\u061b\u061d\u115e\u1161\u180d\u180f\u200a\u2010\u2027\u202f\u205f\u2070\u3163\u3165\ufefe\uff9f\uffa1\ufff8\ufffc\u{dffff}\u{e0080} é 日 🔐';
+  assert.equal(escapeAttributeValue(neighbours), neighbours);
+});
+
+test('escapeAttributeValue: the whole log-safe set of lib/log-safe.ts, surrogate pairs as one character', () => {
+  assert.equal(escapeAttributeValue('a\u00adb'), 'a\\C2\\ADb'); // soft hyphen
+  assert.equal(escapeAttributeValue('\u061c'), '\\D8\\9C'); // Arabic letter mark
+  assert.equal(escapeAttributeValue('\u115f\u1160\u3164\uffa0'), '\\E1\\85\\9F\\E1\\85\\A0\\E3\\85\\A4\\EF\\BE\\A0'); // Hangul fillers
+  assert.equal(escapeAttributeValue('\u180e'), '\\E1\\A0\\8E');
+  assert.equal(escapeAttributeValue('\u2060\u2064\u2065\u206f'), '\\E2\\81\\A0\\E2\\81\\A4\\E2\\81\\A5\\E2\\81\\AF');
+  assert.equal(escapeAttributeValue('\ufff9\ufffb'), '\\EF\\BF\\B9\\EF\\BF\\BB');
+  // Tag characters: one escape of four bytes per surrogate pair.
+  assert.equal(escapeAttributeValue('x\u{e0001}\u{e0041}\u{e007f}y'), 'x\\F3\\A0\\80\\81\\F3\\A0\\81\\81\\F3\\A0\\81\\BFy');
+  // Lone surrogates have no UTF-8 form: written as U+FFFD's bytes.
+  assert.equal(escapeAttributeValue('a\ud800b\udc00c\udbff'), 'a\\EF\\BF\\BDb\\EF\\BF\\BDc\\EF\\BF\\BD');
+  // RFC 4514 and log-safe escapes together, with a trailing space after an escape.
+  assert.equal(escapeAttributeValue(' \u{e0041},\u00ad '), '\\ \\F3\\A0\\81\\81\\,\\C2\\AD\\ ');
+});
+
+test('escapeAttributeValue: exactly the characters lib/log-safe.ts calls unsafe are hex-escaped', () => {
+  for (let code = 0; code <= 0x10ffff; code++) {
+    if (code >= 0xd800 && code <= 0xdfff) continue;
+    const character = String.fromCodePoint(code);
+    // Inside a value, so the RFC 4514 leading/trailing rules do not apply.
+    const escaped = escapeAttributeValue(`a${character}b`);
+    const hex = escaped.startsWith('a\\') && escaped !== `a\\${character}b`;
+    assert.equal(hex, isLogUnsafeAt(character, 0), `U+${code.toString(16)}: ${JSON.stringify(escaped)}`);
+  }
 });
 
 test('property: an escaped value has no raw control, separator or bidi character', () => {
   fc.assert(
     fc.property(fc.string({ unit: 'binary', maxLength: 40 }), (text) => {
       const escaped = escapeAttributeValue(text);
-      assert.ok(!/[\u0000-\u001f\u007f-\u009f\u200b-\u200f\u2028-\u202e\u2066-\u2069\ufeff]/.test(escaped), JSON.stringify(escaped));
+      assert.ok(!hasLogUnsafe(escaped), JSON.stringify(escaped));
       // Unescaping gives the value back (RFC 4514 section 3 grammar for pairs and hex pairs).
       const unescaped = Buffer.from(
         escaped.replace(/\\([0-9A-F]{2})|\\(.)/gsu, (_m, hex: string | undefined, ch: string | undefined) => (hex ? `\u0000HEX${hex}` : ch!)),

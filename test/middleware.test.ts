@@ -210,10 +210,19 @@ test('options are validated at factory time with a TypeError naming the option',
     message:
       'mtlsIdentity(): options "certificateCache" and "certificateCacheSize" exclude each other; set the size on the CertificateCache instead.',
   });
+  assert.throws(() => mtlsIdentity({ maxCertificateBytes: 100 }), {
+    name: 'TypeError',
+    message: 'mtlsIdentity(): option "maxCertificateBytes" must be an integer from 256 to 1048576, got 100.',
+  });
+  assert.throws(() => mtlsIdentity({ certificateCache: new CertificateCache(), maxCertificateBytes: 32768 }), {
+    name: 'TypeError',
+    message:
+      'mtlsIdentity(): options "certificateCache" and "maxCertificateBytes" exclude each other; set the limit on the CertificateCache instead (its maxCertificateBytes option).',
+  });
   // The list goes on with the proxy, tracing and metrics options (their own test files).
   assert.throws(() => mtlsIdentity({ requireCert: true } as never), {
     name: 'TypeError',
-    message: /^mtlsIdentity\(\): unknown option "requireCert"\. Known options: localsKey, require, certificateCacheSize, certificateCache, /,
+    message: /^mtlsIdentity\(\): unknown option "requireCert"\. Known options: localsKey, require, certificateCacheSize, certificateCache, maxCertificateBytes, /,
   });
   assert.throws(() => mtlsIdentity('mtls' as never), {
     name: 'TypeError',

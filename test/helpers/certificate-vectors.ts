@@ -93,6 +93,12 @@ export const CERTIFICATE_VECTORS: readonly CertificateVector[] = [
     openssl: { subject: 'CN=a\u0085b\u2028c\u2029d\u202Ee\u200Bf\uFEFFg\u2066h\u200Fi', deviation: 'Unicode log-unsafe characters' },
   },
   {
+    name: 'soft hyphen, Arabic letter mark, word joiner, invisible operators, annotations, tag characters, Hangul filler',
+    options: { subject: [{ type: 'CN', value: 'a\u00adb\u061cc\u2060d\u2064e\u206ff\ufff9g\u{e0041}h\u3164i' }] },
+    subject: 'CN=a\\C2\\ADb\\D8\\9Cc\\E2\\81\\A0d\\E2\\81\\A4e\\E2\\81\\AFf\\EF\\BF\\B9g\\F3\\A0\\81\\81h\\E3\\85\\A4i',
+    openssl: { subject: 'CN=a\u00adb\u061cc\u2060d\u2064e\u206ff\ufff9g\u{e0041}h\u3164i', deviation: 'Unicode log-unsafe characters' },
+  },
+  {
     name: 'BMPString, TeletexString and UniversalString values',
     options: {
       subject: [
@@ -321,7 +327,16 @@ export function subjectAltNameExtension(...names: Uint8Array[]): Uint8Array {
   return tlv(0x30, tlv(0x06, [0x55, 0x1d, 0x11]), tlv(0x04, tlv(0x30, ...names)));
 }
 
-/** Inputs of up to 64 KiB built to be slow or deep; each must parse or fail within milliseconds. */
+/**
+ * The size limit the hostile inputs are parsed with (`parseCertificate(input, { maxBytes })`):
+ * above their size, so the parser's own work on them is what runs, not the size check.
+ */
+export const HOSTILE_MAX_BYTES = 128 * 1024;
+
+/**
+ * Inputs of up to 64 KiB built to be slow or deep; each must parse or fail within milliseconds
+ * when let past the size limit ({@link HOSTILE_MAX_BYTES}).
+ */
 export function hostileInputs(): { readonly name: string; readonly input: Uint8Array | string; readonly outcome: string }[] {
   const KIB = 1024;
   const cnOid = [0x55, 0x04, 0x03];
@@ -333,6 +348,8 @@ export function hostileInputs(): { readonly name: string; readonly input: Uint8A
   const universalValue = nameDer([[[cnOid, tlv(0x1c, Buffer.alloc(60 * KIB, 0x00).fill(0x41, 0).map((_, i) => (i % 4 === 3 ? 0x41 : 0)))]]]);
   const longOid = nameDer([[[[0x2a, ...new Array<number>(60 * KIB).fill(0x01)], tlv(0x0c, Buffer.from('x'))]]]);
   const bigArcs = nameDer([[[[0x2a, ...Array.from({ length: 3000 }, () => [0x8f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f]).flat()], tlv(0x0c, Buffer.from('x'))]]]);
+  const fullName = nameDer(Array.from({ length: 128 }, () => [[cnOid, tlv(0x0c, Buffer.from('\u2028,'.repeat(25)))] as const]));
+  const fullSans = subjectAltNameExtension(...Array.from({ length: 1024 }, (_, i) => tlv(0x82, Buffer.from(`h${i}.example`))));
   const manySans = subjectAltNameExtension(...Array.from({ length: 4000 }, (_, i) => (i % 2 ? tlv(0x82, Buffer.from(`h${i}.example`)) : tlv(0x87, new Uint8Array(16)))));
   const manyExtensions = Array.from({ length: 3000 }, (_, i) => tlv(0x30, tlv(0x06, [0x2b, 0x06, 0x01, 0x04, 0x01, 0x82, 0x37, 0x81 + (i >> 7), i & 0x7f]), tlv(0x04, [0x05, 0x00])));
   const flat = Buffer.concat([Buffer.from([0x30, 0x82, 0xff, 0xf8]), Buffer.alloc(0xfff8, 0)]);
@@ -342,15 +359,17 @@ export function hostileInputs(): { readonly name: string; readonly input: Uint8A
     { name: '10,000-level nesting', input: nestedSequences(10_000), outcome: 'DER nesting deeper than 32 levels at offset 128' },
     { name: '64 KiB random bytes', input: seededBytes(1, 64 * KIB), outcome: 'expected Certificate SEQUENCE (tag 0x30) at offset 0, found tag 0xF3' },
     { name: '64 KiB random bytes in a PEM', input: randomPem, outcome: 'expected Certificate SEQUENCE (tag 0x30) at offset 0, found tag 0xFC' },
-    { name: '2000 RDNs in subject and issuer', input: handBuiltCertificate({ subject: manyRdns, issuer: manyRdns }), outcome: 'parsed' },
-    { name: 'one RDN with 4000 AVAs needing escapes', input: handBuiltCertificate({ subject: manyAvas }), outcome: 'parsed' },
+    { name: '2000 RDNs in subject and issuer', input: handBuiltCertificate({ subject: manyRdns, issuer: manyRdns }), outcome: 'subject has more than 128 attributes (at offset 29642)' },
+    { name: 'one RDN with 4000 AVAs needing escapes', input: handBuiltCertificate({ subject: manyAvas }), outcome: 'subject has more than 128 attributes (at offset 1506)' },
+    { name: '128 RDNs needing escapes in subject and issuer', input: handBuiltCertificate({ subject: fullName, issuer: fullName }), outcome: 'parsed' },
     { name: '60 KiB of newlines in a CN', input: handBuiltCertificate({ subject: controlValue }), outcome: 'parsed' },
     { name: '20K U+202E in a CN', input: handBuiltCertificate({ subject: bidiValue }), outcome: 'parsed' },
     { name: '60 KiB BMPString', input: handBuiltCertificate({ subject: bmpValue }), outcome: 'parsed' },
     { name: '60 KiB UniversalString', input: handBuiltCertificate({ subject: universalValue }), outcome: 'parsed' },
     { name: '60K-arc attribute OID', input: handBuiltCertificate({ subject: longOid }), outcome: 'parsed' },
     { name: '3000 128-bit OID arcs', input: handBuiltCertificate({ subject: bigArcs }), outcome: 'parsed' },
-    { name: '4000 SAN entries', input: handBuiltCertificate({ extensions: [manySans] }), outcome: 'parsed' },
+    { name: '4000 SAN entries', input: handBuiltCertificate({ extensions: [manySans] }), outcome: 'subjectAltName has more than 1024 entries (at offset 16572)' },
+    { name: '1024 SAN entries', input: handBuiltCertificate({ extensions: [fullSans] }), outcome: 'parsed' },
     { name: '3000 extensions', input: handBuiltCertificate({ extensions: manyExtensions }), outcome: 'parsed' },
     { name: '60 KB negative serial', input: handBuiltCertificate({ serial: [0x80, ...new Array<number>(60_000).fill(0x12)] }), outcome: 'parsed' },
     { name: '32K flat NULLs', input: Uint8Array.from(flat), outcome: 'expected TBSCertificate SEQUENCE (tag 0x30) at offset 4, found tag 0x05' },
