@@ -125,6 +125,24 @@ test('trusted peer: nginx headers give the same identity as the certificate itse
   });
 });
 
+test('trusted peer: a forwarded certificate over maxCertificateBytes is FAILED:ERR_MTLS_CERT_TOO_LARGE, not parsed', async () => {
+  const certificates = new CertificateCache({ maxCertificateBytes: 256 });
+  await withServer(
+    { proxyFormat: 'nginx', trustedProxies: ['127.0.0.1/32'] },
+    async (send) => {
+      const { identity } = await send(nginxHeaders(pki.clients.valid.certPem));
+      assert.deepEqual(identity, {
+        verified: false,
+        verify: 'FAILED:ERR_MTLS_CERT_TOO_LARGE',
+        reason: 'ERR_MTLS_CERT_TOO_LARGE',
+        source: 'nginx',
+      });
+      assert.equal(certificates.parseCount, 0);
+    },
+    certificates,
+  );
+});
+
 test('untrusted peer: headers ignored, removed from every view, reported; fallback decides', async () => {
   const events: UntrustedProxyHeadersEvent[] = [];
   await withServer(
