@@ -57,9 +57,8 @@ export interface ObserveTlsServerOptions extends MetricsOptions {
    * HTTP/2 forbids it and TLS 1.3 removed it; browsers and HTTP clients do not start one. Set
    * `true` only if the application itself renegotiates (`tlsSocket.renegotiate()`, e.g. to ask for
    * a certificate on some routes): completed renegotiations are then counted (`completed`), and
-   * while one is under way Node reports the new certificate with the previous verdict, so an
-   * identity first read in that moment can be wrong. TLS 1.3 connections are not affected.
-   * Default: `false`.
+   * the middleware reads the connection's identity again after each one (an identity read while
+   * one is under way is never verified). TLS 1.3 connections are not affected. Default: `false`.
    */
   readonly allowRenegotiation?: boolean;
 }

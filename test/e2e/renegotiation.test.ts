@@ -353,9 +353,7 @@ test('observeTlsServer refusing: a request in flight is still logged with its ow
 });
 
 test('observeTlsServer refusing: a renegotiation held before its Finished is closed at its ClientHello, so a request read meanwhile never sees CN=admin', async () => {
-  // Without the refusal, Node already reports the held handshake's certificate with the previous
-  // handshake's verdict (authorized, no authorizationError): there is no public sign of a
-  // renegotiation under way, so only refusing it closes this.
+  // Refused at its ClientHello, the renegotiation never gets as far as a certificate.
   const server = await httpsApp('metrics');
   try {
     const { out, status } = await renegotiate(server.port, 'alice', 'admin', 'held');
