@@ -1,9 +1,23 @@
 /**
  * morgan tokens and formats for the peer identity, registered on the app's own morgan instance
- * (a bundled copy would crash the app's formats, research E.2). Tokens read the identity attached
- * to the request, never the socket: morgan runs after the response, when the socket may be gone.
+ * (a format that names a token missing from the app's morgan throws inside morgan and crashes the
+ * process). Tokens read the identity attached to the request, never the socket: morgan runs after
+ * the response, when the socket may be gone.
+ *
+ * Every value is log-safe (lib/log-safe.ts) and every identity field is cut to
+ * `MAX_LOG_FIELD_LENGTH` with a visible marker, once per certificate: a client controls its
+ * certificate, and a certificate of many kilobytes must not become kilobytes per logged request.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import {
+  hexEscapeLogUnsafe,
+  percentEncodeCharacter,
+  replaceLogUnsafe,
+  stringifyLogSafe,
+  truncateLogField,
+  truncatePercentEncoded,
+  unicodeEscapeCharacter,
+} from './log-safe.js';
 import { isBoolean, validateOptions } from './options.js';
 import { peekPeerIdentity } from './peer-identity.js';
 import type { PeerCertificate, PeerIdentity } from './types.js';
@@ -31,8 +45,9 @@ export interface RegisterMorganTokensOptions {
 /**
  * Token names and what they print. Every value is safe inside a quoted field of a text log line
  * on every morgan version: distinguished names keep their RFC 4514 escapes (`\"`, `\\`, control
- * characters as `\0A`), and URIs and verify results are percent-encoded where a character is not
- * allowed in a URI.
+ * and invisible characters as `\0A`), and URIs and verify results are percent-encoded where a
+ * character is not allowed in a URI. Each is at most `MAX_LOG_FIELD_LENGTH` characters plus the
+ * truncation marker (before morgan 1.12's own escaping of `\` and `"`).
  */
 export const MORGAN_TOKEN_NAMES = [
   'peer_cert_subject',
@@ -83,12 +98,12 @@ function certificateFieldsOf(certificate: PeerCertificate | undefined): Certific
   let fields = certificateFieldsCache.get(certificate);
   if (fields === undefined) {
     fields = {
-      peer_cert_subject: hexEscapeInvisible(certificate.subject),
-      peer_cert_issuer: hexEscapeInvisible(certificate.issuer),
-      peer_cert_serial: percentEncodeUnsafe(certificate.serialNumber),
-      peer_cert_fingerprint: percentEncodeUnsafe(certificate.fingerprint256),
+      peer_cert_subject: logSafeName(certificate.subject),
+      peer_cert_issuer: logSafeName(certificate.issuer),
+      peer_cert_serial: logSafeUri(certificate.serialNumber),
+      peer_cert_fingerprint: logSafeUri(certificate.fingerprint256),
       peer_cert_not_after: isoDate(certificate.notAfter),
-      peer_cert_spiffe: certificate.spiffeId === undefined ? undefined : percentEncodeUnsafe(certificate.spiffeId),
+      peer_cert_spiffe: certificate.spiffeId === undefined ? undefined : logSafeUri(certificate.spiffeId),
     };
     certificateFieldsCache.set(certificate, fields);
   }
@@ -102,7 +117,7 @@ const verifyFields = new Map<string, string>();
 function verifyFieldOf(verify: string): string {
   let field = verifyFields.get(verify);
   if (field === undefined) {
-    field = percentEncodeUnsafe(verify);
+    field = logSafeUri(verify);
     if (verifyFields.size < MAX_VERIFY_VALUES) verifyFields.set(verify, field);
   }
   return field;
@@ -112,33 +127,26 @@ function isoDate(date: Date): string | undefined {
   return Number.isNaN(date.getTime()) ? undefined : date.toISOString();
 }
 
-// DESIGN section 3: control, line-separator, bidi and zero-width characters as `\XX` per UTF-8
-// byte. parseCertificate already writes names this way; this keeps a log line single and visible
-// whatever produced the identity.
-// eslint-disable-next-line no-control-regex
-const INVISIBLE = /[\u0000-\u001f\u007f-\u009f\u200b-\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069\ufeff]/g;
-
-function hexEscapeInvisible(value: string): string {
-  INVISIBLE.lastIndex = 0;
-  if (!INVISIBLE.test(value)) return value;
-  return value.replace(INVISIBLE, (ch) =>
-    Array.from(Buffer.from(ch, 'utf8'), (byte) => `\\${byte.toString(16).toUpperCase().padStart(2, '0')}`).join(''),
-  );
+/**
+ * A distinguished name as logs and spans show it: parseCertificate already writes names with
+ * log-safe escapes; this keeps them so whatever produced the identity. Then bounded.
+ */
+function logSafeName(name: string): string {
+  return truncateLogField(hexEscapeLogUnsafe(name));
 }
 
 // Characters never allowed in a URI (RFC 3986 section 2): controls, space, `"`, `<`, `>`, `\`,
-// `^`, backquote, `{`, `|`, `}` and everything outside ASCII. `%` stays, so an already encoded URI
-// is not encoded twice.
+// `^`, backquote, `{`, `|`, `}` and everything outside ASCII, which includes every log-unsafe
+// character. `%` stays, so an already encoded URI is not encoded twice.
 // eslint-disable-next-line no-control-regex
 const NOT_URI_SAFE = /[^\u0021\u0023-\u003b\u003d\u003f-\u005b\u005d\u005f\u0061-\u007a\u007e]/u;
 // eslint-disable-next-line no-control-regex
 const NOT_URI_SAFE_GLOBAL = /[^\u0021\u0023-\u003b\u003d\u003f-\u005b\u005d\u005f\u0061-\u007a\u007e]/gu;
 
-function percentEncodeUnsafe(value: string): string {
-  if (!NOT_URI_SAFE.test(value)) return value;
-  return value.replace(NOT_URI_SAFE_GLOBAL, (ch) =>
-    Array.from(Buffer.from(ch, 'utf8'), (byte) => `%${byte.toString(16).toUpperCase().padStart(2, '0')}`).join(''),
-  );
+/** A URI-like value (SPIFFE ID, serial, verify result) percent-encoded where a URI does not allow the character, then bounded. */
+function logSafeUri(value: string): string {
+  const encoded = NOT_URI_SAFE.test(value) ? value.replace(NOT_URI_SAFE_GLOBAL, percentEncodeCharacter) : value;
+  return truncatePercentEncoded(encoded);
 }
 
 function tokenFor(name: TokenName): MorganTokenFunction {
@@ -152,14 +160,6 @@ function tokenFor(name: TokenName): MorganTokenFunction {
     const identity = peekPeerIdentity(req);
     return identity === undefined ? undefined : certificateFieldsOf(identity.certificate)[name];
   };
-}
-
-// JSON.stringify leaves U+007F-U+009F, line separators and invisible characters raw; some log
-// pipelines split lines on them (U+0085, U+2028). As \uXXXX escapes they parse to the same value.
-const JSON_UNSAFE = /[\u007f-\u009f\u200b-\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069\ufeff]/g;
-
-function stringifyLogSafe(value: object): string {
-  return JSON.stringify(value).replace(JSON_UNSAFE, (ch) => `\\u${ch.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 
 interface MorganRequestState {
@@ -183,17 +183,44 @@ function contentLength(res: ServerResponse): number | undefined {
   return Number.isSafeInteger(n) && n >= 0 ? n : undefined;
 }
 
+// The certificate's part of an `mtls-json` line, serialized once per certificate:
+// `,"peer_cert_subject":…` up to `peer_cert_spiffe`, or '' when every field is absent.
+const certificateJsonCache = new WeakMap<PeerCertificate, string>();
+
+function certificateJsonOf(certificate: PeerCertificate): string {
+  let json = certificateJsonCache.get(certificate);
+  if (json === undefined) {
+    json = jsonMembers({
+      peer_cert_subject: logSafeName(certificate.subject),
+      peer_cert_issuer: logSafeName(certificate.issuer),
+      peer_cert_serial: truncateLogField(certificate.serialNumber),
+      peer_cert_fingerprint: truncateLogField(certificate.fingerprint256),
+      peer_cert_not_after: isoDate(certificate.notAfter),
+      peer_cert_spiffe: certificate.spiffeId === undefined ? undefined : truncateLogField(certificate.spiffeId),
+    });
+    certificateJsonCache.set(certificate, json);
+  }
+  return json;
+}
+
+/** `record`'s members as log-safe JSON with a leading comma, to append to an object; '' when none. */
+function jsonMembers(record: object): string {
+  const json = stringifyLogSafe(record);
+  return json.length > 2 ? `,${json.slice(1, -1)}` : '';
+}
+
 /**
  * The `mtls-json` format: one JSON object per line with the request fields of `combined` and the
  * identity. Values are read directly, not through tokens: morgan 1.12 escapes token output, and
- * `JSON.stringify` would escape it a second time (research E.3). Absent values are left out.
+ * `JSON.stringify` would escape it a second time. Absent values are left out. Names are written
+ * as the tokens write them (log-safe escapes), and identity fields are bounded like the tokens.
  */
 export function mtlsJsonFormat(_tokens: unknown, req: IncomingMessage, res: ServerResponse): string {
   const state = req as IncomingMessage & MorganRequestState;
   const identity = peekPeerIdentity(req);
-  const certificate = identity?.certificate;
   const referrer = req.headers.referer ?? req.headers.referrer;
-  return stringifyLogSafe({
+  // Always has `time`, so it ends in `}` after at least one member.
+  const request = stringifyLogSafe({
     time: new Date().toISOString(),
     remote_addr: state.ip ?? state._remoteAddress ?? req.socket?.remoteAddress,
     method: req.method,
@@ -204,31 +231,66 @@ export function mtlsJsonFormat(_tokens: unknown, req: IncomingMessage, res: Serv
     referrer: typeof referrer === 'string' ? referrer : undefined,
     user_agent: req.headers['user-agent'],
     response_time_ms: responseTimeMs(req, res),
-    peer_cert_verify: identity?.verify,
-    peer_cert_reason: identity?.reason,
-    peer_cert_source: identity?.source,
-    peer_cert_subject: certificate?.subject,
-    peer_cert_issuer: certificate?.issuer,
-    peer_cert_serial: certificate?.serialNumber,
-    peer_cert_fingerprint: certificate?.fingerprint256,
-    peer_cert_not_after: certificate && isoDate(certificate.notAfter),
-    peer_cert_spiffe: certificate?.spiffeId,
   });
+  if (identity === undefined) return request;
+  const verdict = jsonMembers({
+    peer_cert_verify: truncateLogField(identity.verify),
+    peer_cert_reason: identity.reason === undefined ? undefined : truncateLogField(identity.reason),
+    peer_cert_source: truncateLogField(identity.source),
+  });
+  const certificate = identity.certificate === undefined ? '' : certificateJsonOf(identity.certificate);
+  return `${request.slice(0, -1)}${verdict}${certificate}}`;
 }
 
 // Distinct verify results without a certificate (NONE, FAILED:<code>) whose identity part is kept.
 const MAX_UNCERTIFIED_PARTS = 256;
 
+/** One piece of morgan's `combined` format: literal text or a token call. */
+type FormatPiece = string | { readonly name: string; readonly arg: string | undefined };
+
+/** `format` split the way morgan's compile() splits it: `:name` or `:name[arg]` between literals. */
+function piecesOf(format: string): readonly FormatPiece[] {
+  const pieces: FormatPiece[] = [];
+  let last = 0;
+  for (const match of format.matchAll(/:([-\w]{2,})(?:\[([^\]]+)\])?/g)) {
+    if (match.index > last) pieces.push(format.slice(last, match.index));
+    pieces.push({ name: match[1]!, arg: match[2] });
+    last = match.index + match[0].length;
+  }
+  if (last < format.length) pieces.push(format.slice(last));
+  return pieces;
+}
+
+// The escapes morgan 1.12 applies to every token's output: a backslash before `\` and `"`, and
+// the short forms of five controls. The other log-unsafe characters become `\uXXXX` as in 1.12.
+// eslint-disable-next-line no-control-regex
+const MORGAN_SHORT_ESCAPES = /["\\\b\f\n\r\t]/g;
+const SHORT_ESCAPE: Readonly<Record<string, string>> = { '"': '\\"', '\\': '\\\\', '\b': '\\b', '\f': '\\f', '\n': '\\n', '\r': '\\r', '\t': '\\t' };
+
+/** A token's output as morgan 1.12 escapes it, and with every log-unsafe character escaped. */
+function escapeRawField(value: string): string {
+  MORGAN_SHORT_ESCAPES.lastIndex = 0;
+  const short = MORGAN_SHORT_ESCAPES.test(value) ? value.replace(MORGAN_SHORT_ESCAPES, (ch) => SHORT_ESCAPE[ch]!) : value;
+  return replaceLogUnsafe(short, unicodeEscapeCharacter);
+}
+
+/** Output morgan already escaped: only what it leaves raw (soft hyphen, tag characters, ...). */
+function escapeEscapedField(value: string): string {
+  return replaceLogUnsafe(value, unicodeEscapeCharacter);
+}
+
 /**
- * `mtls-combined` as a format function: the very line morgan compiles from
- * {@link MTLS_COMBINED_FORMAT}, through the same morgan, so each version escapes it as its own
- * tokens would. The identity part depends only on the certificate and the verify result, so it is
- * formatted once per pair and kept, not rebuilt from seven escaped tokens on every request
- * (morgan 1.12's escaping and the seven token calls were about a third of what the identity
- * tokens cost a keep-alive request: docs/performance.md).
+ * `mtls-combined` as a format function: the line morgan compiles from
+ * {@link MTLS_COMBINED_FORMAT}, through the same morgan and its tokens, made log-safe as a whole.
+ * The request part's token values (`:remote-user`, `:url`, `:referrer`, `:user-agent` come from the
+ * client) are escaped as morgan 1.12 escapes them, also on a morgan that does not escape, and
+ * every other log-unsafe character as `\uXXXX`; what morgan escaped already is not escaped again.
+ * The identity part depends only on the certificate and the verify result, so it is formatted
+ * once per pair and kept, not rebuilt from seven escaped tokens on every request.
  */
-function mtlsCombinedFormat(compile: (format: string) => MorganFormatFunction): MorganFormatFunction {
-  const requestPart = compile(COMBINED_PART);
+function mtlsCombinedFormat(compile: (format: string) => MorganFormatFunction, morganEscapes: boolean): MorganFormatFunction {
+  const requestPieces = piecesOf(COMBINED_PART);
+  const escapeField = morganEscapes ? escapeEscapedField : escapeRawField;
   const identityPart = compile(IDENTITY_PART);
   // One slot per certificate: its verify result rarely changes, and a changed one is re-formatted.
   const byCertificate = new WeakMap<PeerCertificate, { readonly verify: string; readonly part: string }>();
@@ -236,7 +298,17 @@ function mtlsCombinedFormat(compile: (format: string) => MorganFormatFunction): 
   let withoutIdentity: string | undefined;
 
   return (tokens, req, res) => {
-    const start = requestPart(tokens, req, res);
+    const table = tokens as Record<string, MorganTokenFunction>;
+    let line = '';
+    for (const piece of requestPieces) {
+      if (typeof piece === 'string') {
+        line += piece;
+        continue;
+      }
+      const value: unknown = table[piece.name]!(req, res, piece.arg);
+      // morgan's compile() prints any falsy value as `-`.
+      line += value ? (typeof value === 'string' ? escapeField(value) : String(value)) : '-';
+    }
     const identity = peekPeerIdentity(req);
     let part: string | undefined;
     if (identity === undefined) {
@@ -256,11 +328,13 @@ function mtlsCombinedFormat(compile: (format: string) => MorganFormatFunction): 
         if (withoutCertificate.size < MAX_UNCERTIFIED_PARTS) withoutCertificate.set(identity.verify, part);
       }
     }
-    return `${start} ${part}`;
+    return `${line} ${part}`;
   };
 }
 
 const REGISTERED = Symbol.for('mtls-observability.morganRegistered');
+/** Whether this morgan escapes token output itself (set when the tokens are registered). */
+const ESCAPES = Symbol.for('mtls-observability.morganEscapesTokens');
 
 /**
  * Registers the `peer_cert_*` tokens (and, unless `formats: false`, the `mtls-combined` and
@@ -297,16 +371,25 @@ export function registerMorganTokens<M extends MorganLike>(morgan: M, options?: 
     }
   }
   for (const name of MORGAN_TOKEN_NAMES) {
-    if (!ours.has(name)) morgan.token(name, tokenFor(name));
+    if (!ours.has(name)) {
+      const fn = tokenFor(name);
+      morgan.token(name, fn);
+      // morgan 1.12 stores a wrapper that escapes the token's output; 1.10 stores the function.
+      if (target[ESCAPES] === undefined) {
+        Object.defineProperty(morgan, ESCAPES, { value: target[name] !== fn, enumerable: false });
+      }
+    }
     ours.add(name);
   }
   if (o.formats !== false) {
     if (!ours.has('mtls-combined')) {
       const compile = morgan.compile;
+      // Unknown only when another copy of this library registered the tokens before this flag existed.
+      const escapes = (target[ESCAPES] as boolean | undefined) ?? true;
       morgan.format(
         'mtls-combined',
         typeof compile === 'function'
-          ? mtlsCombinedFormat((format) => compile.call(morgan, format) as MorganFormatFunction)
+          ? mtlsCombinedFormat((format) => compile.call(morgan, format) as MorganFormatFunction, escapes)
           : MTLS_COMBINED_FORMAT,
       );
     }
