@@ -16,7 +16,7 @@
  * the input, and cut to `MAX_LOG_FIELD_LENGTH` with a visible marker.
  */
 
-import { hexEscapeCharacter, hexEscapeLogUnsafe, stringifyLogSafe, truncateLogField } from './log-safe.js';
+import { hexEscapeCharacter, logUnsafePatternWith, stringifyLogSafe, truncateLogField } from './log-safe.js';
 
 /** How a failed handshake is classified. */
 export type HandshakeFailureOutcome =
@@ -94,9 +94,8 @@ function clfDate(date: Date): string {
 }
 
 // Unquoted fields end at whitespace, and `"` or `\` would fake quoting or an escape: all of them
-// are escaped besides the log-unsafe characters. One pass each, `\` first, so no escape's own
-// backslash is escaped again.
-const FIELD_SEPARATORS = /[\s"\\]/gu;
+// are escaped besides the log-unsafe characters, in one pass.
+const FIELD_UNSAFE = logUnsafePatternWith(String.raw`\s"\\`, 'gu');
 
 /**
  * An unquoted text field: whitespace, `"`, `\` and every log-unsafe character become `\XX` per
@@ -107,9 +106,7 @@ function textField(value: string | number | undefined): string {
   if (value === undefined) return '-';
   const text = String(value);
   if (text.length === 0) return '-';
-  FIELD_SEPARATORS.lastIndex = 0;
-  const separated = FIELD_SEPARATORS.test(text) ? text.replace(FIELD_SEPARATORS, hexEscapeCharacter) : text;
-  return truncateLogField(hexEscapeLogUnsafe(separated));
+  return truncateLogField(text.replace(FIELD_UNSAFE, hexEscapeCharacter));
 }
 
 function formatText(f: TlsHandshakeFailure): string {

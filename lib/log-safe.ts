@@ -24,6 +24,15 @@ const UNSAFE = new RegExp(UNSAFE_SOURCE, 'u');
 const UNSAFE_GLOBAL = new RegExp(UNSAFE_SOURCE, 'gu');
 
 /**
+ * A regular expression matching every log-unsafe character and every character of `extra`, the
+ * body of a character class (`'"\\\\'`): for a writer whose format must escape more than the
+ * shared set (quotes, whitespace) and does it in one pass, so no escape is escaped again.
+ */
+export function logUnsafePatternWith(extra: string, flags: 'u' | 'gu'): RegExp {
+  return new RegExp(`${UNSAFE_SOURCE}|[${extra}]`, flags);
+}
+
+/**
  * True when the character at `index` of `text` (a UTF-16 index; for a surrogate pair, the index of
  * its first half) must never be written raw.
  */

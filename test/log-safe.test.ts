@@ -4,6 +4,7 @@ import {
   hasLogUnsafe,
   hexEscapeLogUnsafe,
   isLogUnsafeAt,
+  logUnsafePatternWith,
   MAX_LOG_FIELD_LENGTH,
   percentEncodeCharacter,
   replaceLogUnsafe,
@@ -92,4 +93,11 @@ test('truncatePercentEncoded never splits a %XX escape or a surrogate pair', () 
   // A `%` that starts no escape is one character, as is a backslash here.
   assert.equal(truncatePercentEncoded('a%zz\\b', 3), 'a%z...[truncated]');
   assert.equal(truncatePercentEncoded('a\ud83d\ude00b', 2), 'a...[truncated]');
+});
+
+test('logUnsafePatternWith matches the shared set and the extra characters, nothing else', () => {
+  const pattern = logUnsafePatternWith(String.raw`"\\`, 'gu');
+  assert.equal('a"b\\c\u00add\u{e0041}é x'.replace(pattern, (ch) => `<${ch.codePointAt(0)!.toString(16)}>`), 'a<22>b<5c>c<ad>d<e0041>é x');
+  assert.equal(logUnsafePatternWith('x', 'u').test('\u2060'), true);
+  assert.equal(logUnsafePatternWith('x', 'u').test('é'), false);
 });
