@@ -11,6 +11,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import {
   hexEscapeLogUnsafe,
+  logUnsafePatternWith,
   percentEncodeCharacter,
   replaceLogUnsafe,
   stringifyLogSafe,
@@ -245,10 +246,28 @@ export function mtlsJsonFormat(_tokens: unknown, req: IncomingMessage, res: Serv
 // Distinct verify results without a certificate (NONE, FAILED:<code>) whose identity part is kept.
 const MAX_UNCERTIFIED_PARTS = 256;
 
-/** One piece of morgan's `combined` format: literal text or a token call. */
+// Token output as morgan 1.12 escapes it (a backslash before `\` and `"`, the short forms of five
+// controls, `\uXXXX` for other controls and U+2028/U+2029), here extended to every log-unsafe
+// character, which 1.12 leaves partly raw (a soft hyphen, U+061C, tag characters, ...).
+// A character-class body: `"`, `\`, backspace, form feed, line feed, carriage return, tab.
+const MORGAN_ESCAPED = String.raw`"\\\b\f\n\r\t`;
+const RAW_FIELD_UNSAFE = logUnsafePatternWith(MORGAN_ESCAPED, 'gu');
+const SHORT_ESCAPE: Readonly<Record<string, string>> = { '"': '\\"', '\\': '\\\\', '\b': '\\b', '\f': '\\f', '\n': '\\n', '\r': '\\r', '\t': '\\t' };
+
+function escapeRawCharacter(character: string): string {
+  return SHORT_ESCAPE[character] ?? unicodeEscapeCharacter(character);
+}
+
+/** A token value from a morgan that does not escape (1.10), escaped as 1.12 would and fully log-safe; falsy prints `-` as in morgan's compile(). */
+function escapeRawField(value: unknown): string {
+  if (!value) return '-';
+  return String(value).replace(RAW_FIELD_UNSAFE, escapeRawCharacter);
+}
+
+/** One piece of a morgan format string: literal text or a token call. */
 type FormatPiece = string | { readonly name: string; readonly arg: string | undefined };
 
-/** `format` split the way morgan's compile() splits it: `:name` or `:name[arg]` between literals. */
+/** `format` split as morgan's compile() splits it: `:name` or `:name[arg]` between literals. */
 function piecesOf(format: string): readonly FormatPiece[] {
   const pieces: FormatPiece[] = [];
   let last = 0;
@@ -261,22 +280,44 @@ function piecesOf(format: string): readonly FormatPiece[] {
   return pieces;
 }
 
-// The escapes morgan 1.12 applies to every token's output: a backslash before `\` and `"`, and
-// the short forms of five controls. The other log-unsafe characters become `\uXXXX` as in 1.12.
-// eslint-disable-next-line no-control-regex
-const MORGAN_SHORT_ESCAPES = /["\\\b\f\n\r\t]/g;
-const SHORT_ESCAPE: Readonly<Record<string, string>> = { '"': '\\"', '\\': '\\\\', '\b': '\\b', '\f': '\\f', '\n': '\\n', '\r': '\\r', '\t': '\\t' };
-
-/** A token's output as morgan 1.12 escapes it, and with every log-unsafe character escaped. */
-function escapeRawField(value: string): string {
-  MORGAN_SHORT_ESCAPES.lastIndex = 0;
-  const short = MORGAN_SHORT_ESCAPES.test(value) ? value.replace(MORGAN_SHORT_ESCAPES, (ch) => SHORT_ESCAPE[ch]!) : value;
-  return replaceLogUnsafe(short, unicodeEscapeCharacter);
+/** `pieces` with each token value passed through `field`. */
+function formatPieces(pieces: readonly FormatPiece[], tokens: unknown, req: IncomingMessage, res: ServerResponse, field: (value: unknown) => string): string {
+  const table = tokens as Record<string, MorganTokenFunction>;
+  let line = '';
+  for (const piece of pieces) {
+    line += typeof piece === 'string' ? piece : field(table[piece.name]!(req, res, piece.arg));
+  }
+  return line;
 }
 
-/** Output morgan already escaped: only what it leaves raw (soft hyphen, tag characters, ...). */
-function escapeEscapedField(value: string): string {
-  return replaceLogUnsafe(value, unicodeEscapeCharacter);
+// Printable ASCII: nothing log-unsafe. Tested without the `u` flag the shared set needs, on the
+// whole request part, because nearly every line passes.
+const PRINTABLE = /^[\x20-\x7e]*$/;
+
+/**
+ * The request part of `mtls-combined`, log-safe on every morgan version. Compiled by morgan, as
+ * morgan's `combined` prints it; usually that is already safe and is returned as is:
+ * - morgan 1.12 escapes every token's output, except for some invisible characters, which are
+ *   escaped here in the whole part (its own text has none), as `\uXXXX` like 1.12's escapes;
+ * - morgan 1.10 escapes nothing: a part that is printable ASCII with only the format's own quotes
+ *   and no backslash needs nothing; otherwise it is formatted again, each token value escaped as
+ *   1.12 would and fully log-safe, so the line is the same on both versions.
+ */
+function requestPartFormat(compile: (format: string) => MorganFormatFunction, morganEscapes: boolean): MorganFormatFunction {
+  const compiled = compile(COMBINED_PART);
+  if (morganEscapes) {
+    return (tokens, req, res) => {
+      const part = String(compiled(tokens, req, res));
+      return PRINTABLE.test(part) ? part : replaceLogUnsafe(part, unicodeEscapeCharacter);
+    };
+  }
+  const pieces = piecesOf(COMBINED_PART);
+  const quotes = COMBINED_PART.split('"').length - 1;
+  const plain = new RegExp(`^[\\x20\\x21\\x23-\\x5b\\x5d-\\x7e]*(?:"[\\x20\\x21\\x23-\\x5b\\x5d-\\x7e]*){${quotes}}$`);
+  return (tokens, req, res) => {
+    const part = String(compiled(tokens, req, res));
+    return plain.test(part) ? part : formatPieces(pieces, tokens, req, res, escapeRawField);
+  };
 }
 
 /**
@@ -289,8 +330,7 @@ function escapeEscapedField(value: string): string {
  * once per pair and kept, not rebuilt from seven escaped tokens on every request.
  */
 function mtlsCombinedFormat(compile: (format: string) => MorganFormatFunction, morganEscapes: boolean): MorganFormatFunction {
-  const requestPieces = piecesOf(COMBINED_PART);
-  const escapeField = morganEscapes ? escapeEscapedField : escapeRawField;
+  const requestPart = requestPartFormat(compile, morganEscapes);
   const identityPart = compile(IDENTITY_PART);
   // One slot per certificate: its verify result rarely changes, and a changed one is re-formatted.
   const byCertificate = new WeakMap<PeerCertificate, { readonly verify: string; readonly part: string }>();
@@ -298,17 +338,7 @@ function mtlsCombinedFormat(compile: (format: string) => MorganFormatFunction, m
   let withoutIdentity: string | undefined;
 
   return (tokens, req, res) => {
-    const table = tokens as Record<string, MorganTokenFunction>;
-    let line = '';
-    for (const piece of requestPieces) {
-      if (typeof piece === 'string') {
-        line += piece;
-        continue;
-      }
-      const value: unknown = table[piece.name]!(req, res, piece.arg);
-      // morgan's compile() prints any falsy value as `-`.
-      line += value ? (typeof value === 'string' ? escapeField(value) : String(value)) : '-';
-    }
+    const line = requestPart(tokens, req, res);
     const identity = peekPeerIdentity(req);
     let part: string | undefined;
     if (identity === undefined) {

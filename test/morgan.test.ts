@@ -356,8 +356,10 @@ for (const { name, version, escapes } of VERSIONS) {
     const combined = logSink();
     const json = logSink();
     const tokens = logSink();
+    const plain = logSink();
     const seen: PeerIdentity[] = [];
     const app = express();
+    app.use(morgan('combined', { stream: plain.stream }));
     app.use(morgan('mtls-combined', { stream: combined.stream }));
     app.use(morgan('mtls-json', { stream: json.stream }));
     app.use(morgan('subject=":peer_cert_subject" spiffe=:peer_cert_spiffe serial=:peer_cert_serial', { stream: tokens.stream }));
@@ -409,6 +411,11 @@ for (const { name, version, escapes } of VERSIONS) {
     );
     // morgan 1.12 writes each backslash of the kept part twice.
     for (const line of lines) assert.equal(line.length, escapes ? 2_636 : 2_381);
+    // For ordinary request values, the request part is exactly what morgan's own `combined` prints.
+    assert.deepEqual(
+      lines.map((line) => line.split(' verify=')[0]!.replace(CLF_DATE, '[DATE]')),
+      plain.text().trimEnd().split('\n').map((line) => line.replace(CLF_DATE, '[DATE]')),
+    );
 
     const records = json.text().trimEnd().split('\n');
     assert.equal(records.length, 3);
