@@ -62,11 +62,11 @@ export const METRIC_MTLS_SERVER_REQUESTS = 'mtls.server.requests';
 export const METRIC_MTLS_SERVER_HANDSHAKES = 'mtls.server.handshakes';
 /** Counter `{renegotiation}`: TLS renegotiations seen by `observeTlsServer()`, by outcome. */
 export const METRIC_MTLS_SERVER_RENEGOTIATIONS = 'mtls.server.renegotiations';
-/** Histogram `s`: remaining validity of each client certificate presented, once per connection. */
+/** Histogram `s`: remaining validity of each verified client certificate presented, once per connection. */
 export const METRIC_MTLS_CLIENT_CERTIFICATE_TIME_LEFT = 'mtls.server.client_certificate.time_left';
-/** Gauge `s`: the smallest remaining validity among client certificates seen recently (negative once expired). */
+/** Gauge `s`: the smallest remaining validity among verified client certificates seen recently (negative once expired). */
 export const METRIC_MTLS_CLIENT_CERTIFICATE_MIN_TIME_LEFT = 'mtls.server.client_certificate.min_time_left';
-/** Gauge `{certificate}`: distinct client certificates seen recently that expire within the warning window. */
+/** Gauge `{certificate}`: distinct verified client certificates seen recently that expire within the warning window. */
 export const METRIC_MTLS_CLIENT_CERTIFICATE_EXPIRING = 'mtls.server.client_certificate.expiring';
 /** Counter `{request}`: requests from untrusted peers that carried forwarded-certificate headers (spoofing attempts). */
 export const METRIC_MTLS_SERVER_UNTRUSTED_PROXY_HEADERS = 'mtls.server.untrusted_proxy_headers';

@@ -12,8 +12,11 @@
  *
  *     {"time":"2026-11-27T07:50:01.123Z","event":"tls_handshake_failed","remote_addr":"127.0.0.1","remote_port":51234,"outcome":"rejected","reason":"CERT_HAS_EXPIRED","peer_cert_verify":"FAILED:CERT_HAS_EXPIRED","error_code":"ECONNRESET"}
  *
- * Every value is escaped so that a line can never be split or forged, whatever the input.
+ * Every value is escaped (lib/log-safe.ts) so that a line can never be split or forged, whatever
+ * the input, and cut to `MAX_LOG_FIELD_LENGTH` with a visible marker.
  */
+
+import { hexEscapeCharacter, logUnsafePatternWith, stringifyLogSafe, truncateLogField } from './log-safe.js';
 
 /** How a failed handshake is classified. */
 export type HandshakeFailureOutcome =
@@ -90,22 +93,20 @@ function clfDate(date: Date): string {
   );
 }
 
-const TEXT_UNSAFE = /[^\x21-\x7e]|["\\]/gu;
+// Unquoted fields end at whitespace, and `"` or `\` would fake quoting or an escape: all of them
+// are escaped besides the log-unsafe characters, in one pass.
+const FIELD_UNSAFE = logUnsafePatternWith(String.raw`\s"\\`, 'gu');
 
 /**
- * An unquoted text field: anything outside printable ASCII, and `"` and `\`, becomes `\XX` per
- * UTF-8 byte (the same escape style as the DN strings), so spaces, line breaks and quotes from any
- * value can neither split the line nor fake another field. Empty or absent prints `-` like morgan.
+ * An unquoted text field: whitespace, `"`, `\` and every log-unsafe character become `\XX` per
+ * UTF-8 byte (the same escape style as the DN strings), so no value can split the line or fake
+ * another field; then bounded like every logged field. Empty or absent prints `-` like morgan.
  */
 function textField(value: string | number | undefined): string {
   if (value === undefined) return '-';
   const text = String(value);
   if (text.length === 0) return '-';
-  return text.replace(TEXT_UNSAFE, (ch) => {
-    let escaped = '';
-    for (const byte of Buffer.from(ch, 'utf8')) escaped += `\\${byte.toString(16).toUpperCase().padStart(2, '0')}`;
-    return escaped;
-  });
+  return truncateLogField(text.replace(FIELD_UNSAFE, hexEscapeCharacter));
 }
 
 function formatText(f: TlsHandshakeFailure): string {
@@ -117,22 +118,23 @@ function formatText(f: TlsHandshakeFailure): string {
   );
 }
 
-// JSON.stringify leaves U+2028/U+2029 and the other invisible characters of DESIGN section 3 raw.
-const JSON_UNSAFE = /[\u007f-\u009f\u200b-\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069\ufeff]/gu;
-
 function formatJson(f: TlsHandshakeFailure): string {
   const record = {
     time: validDate(f.time).toISOString(),
     event: 'tls_handshake_failed',
-    remote_addr: nonEmpty(f.remoteAddress),
+    remote_addr: bounded(nonEmpty(f.remoteAddress)),
     remote_port: portOf(f.remotePort),
     outcome: f.outcome,
-    reason: f.reason,
-    peer_cert_verify: verifyOf(f),
-    tls_version: nonEmpty(f.tlsVersion),
-    error_code: nonEmpty(f.errorCode),
+    reason: bounded(f.reason),
+    peer_cert_verify: bounded(verifyOf(f)),
+    tls_version: bounded(nonEmpty(f.tlsVersion)),
+    error_code: bounded(nonEmpty(f.errorCode)),
   };
-  return JSON.stringify(record).replace(JSON_UNSAFE, (ch) => `\\u${ch.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  return stringifyLogSafe(record);
+}
+
+function bounded(value: string | undefined): string | undefined {
+  return typeof value === 'string' ? truncateLogField(value) : value;
 }
 
 function nonEmpty(value: string | undefined): string | undefined {

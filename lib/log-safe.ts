@@ -24,6 +24,15 @@ const UNSAFE = new RegExp(UNSAFE_SOURCE, 'u');
 const UNSAFE_GLOBAL = new RegExp(UNSAFE_SOURCE, 'gu');
 
 /**
+ * A regular expression matching every log-unsafe character and every character of `extra`, the
+ * body of a character class (`'"\\\\'`): for a writer whose format must escape more than the
+ * shared set (quotes, whitespace) and does it in one pass, so no escape is escaped again.
+ */
+export function logUnsafePatternWith(extra: string, flags: 'u' | 'gu'): RegExp {
+  return new RegExp(`${UNSAFE_SOURCE}|[${extra}]`, flags);
+}
+
+/**
  * True when the character at `index` of `text` (a UTF-16 index; for a surrogate pair, the index of
  * its first half) must never be written raw.
  */
@@ -80,11 +89,31 @@ export function hexEscapeLogUnsafe(text: string): string {
   return text.replace(UNSAFE_GLOBAL, hexEscapeCharacter);
 }
 
-function jsonEscape(character: string): string {
+/**
+ * `text` with every log-unsafe character replaced by `escape(character)` (for a writer whose
+ * format has its own escape syntax); `text` itself when it has none.
+ */
+export function replaceLogUnsafe(text: string, escape: (character: string) => string): string {
+  if (!UNSAFE.test(text)) return text;
+  return text.replace(UNSAFE_GLOBAL, escape);
+}
+
+/**
+ * `\uXXXX` per UTF-16 code unit of one character (`\u0085`, `\udb40\udc41`): the escape of JSON
+ * strings, which morgan 1.12 also uses for controls it escapes.
+ */
+export function unicodeEscapeCharacter(character: string): string {
   let escaped = '';
   for (let i = 0; i < character.length; i++) {
     escaped += `\\u${character.charCodeAt(i).toString(16).padStart(4, '0')}`;
   }
+  return escaped;
+}
+
+/** `%XX` per UTF-8 byte of one character (RFC 3986 section 2.1); a lone surrogate as U+FFFD's. */
+export function percentEncodeCharacter(character: string): string {
+  let escaped = '';
+  for (const byte of Buffer.from(character, 'utf8')) escaped += '%' + HEX[byte >> 4]! + HEX[byte & 15]!;
   return escaped;
 }
 
@@ -95,7 +124,7 @@ function jsonEscape(character: string): string {
  */
 export function stringifyLogSafe(value: unknown): string {
   const json = JSON.stringify(value);
-  return UNSAFE.test(json) ? json.replace(UNSAFE_GLOBAL, jsonEscape) : json;
+  return UNSAFE.test(json) ? json.replace(UNSAFE_GLOBAL, unicodeEscapeCharacter) : json;
 }
 
 /**
@@ -115,16 +144,31 @@ export const TRUNCATION_MARKER = '...[truncated]';
  */
 export function truncateLogField(text: string, maxLength: number = MAX_LOG_FIELD_LENGTH): string {
   if (text.length <= maxLength) return text;
+  return text.slice(0, cutIndex(text, maxLength, 0x5c)) + TRUNCATION_MARKER;
+}
+
+/**
+ * {@link truncateLogField} for percent-encoded text (a URI written with `%XX` escapes): the cut
+ * never splits a `%XX` escape or a surrogate pair, so what is kept still percent-decodes.
+ */
+export function truncatePercentEncoded(text: string, maxLength: number = MAX_LOG_FIELD_LENGTH): string {
+  if (text.length <= maxLength) return text;
+  return text.slice(0, cutIndex(text, maxLength, 0x25)) + TRUNCATION_MARKER;
+}
+
+/** The longest prefix of at most `maxLength` code units that ends between whole escapes and characters. */
+function cutIndex(text: string, maxLength: number, escapeCode: number): number {
   let cut = 0;
   while (cut < maxLength) {
     const code = text.charCodeAt(cut);
     let step = 1;
-    if (code === 0x5c) step = isHexPair(text, cut + 1) ? 3 : 2;
+    // `\` escapes a byte (`\0A`) or the next character (`\,`); `%` only a byte (`%0A`).
+    if (code === escapeCode) step = isHexPair(text, cut + 1) ? 3 : escapeCode === 0x5c ? 2 : 1;
     else if (code >= 0xd800 && code <= 0xdbff) step = 2;
     if (cut + step > maxLength) break;
     cut += step;
   }
-  return text.slice(0, cut) + TRUNCATION_MARKER;
+  return cut;
 }
 
 function isHexPair(text: string, index: number): boolean {

@@ -68,7 +68,7 @@ export interface CertificateExpiryMetricsOptions {
 export const DEFAULT_EXPIRY_WARNING_SECONDS = 7 * 24 * 3600;
 /** Default of {@link CertificateExpiryMetricsOptions.recentCertificateSeconds}: 24 hours. */
 export const DEFAULT_RECENT_CERTIFICATE_SECONDS = 24 * 3600;
-/** Most distinct certificates remembered for the gauges; the least recently seen go first. */
+/** Most distinct (verified) certificates remembered for the gauges; the least recently seen go first. */
 export const MAX_RECENT_CERTIFICATES = 10_000;
 /** Most distinct attribute sets per counter; beyond, new sets are counted under `error.type=_OTHER`. */
 const MAX_ATTRIBUTE_SETS = 256;
@@ -189,15 +189,15 @@ function instrumentsFor(provider: MeterProvider, recorder: MtlsMetrics): Provide
     const minTimeLeft = meter.createObservableGauge(METRIC_MTLS_CLIENT_CERTIFICATE_MIN_TIME_LEFT, {
       unit: 's',
       description:
-        'Smallest remaining validity among client certificates seen recently; negative once expired.',
+        'Smallest remaining validity among verified client certificates seen recently; negative once expired.',
     });
     const expiring = meter.createObservableGauge(METRIC_MTLS_CLIENT_CERTIFICATE_EXPIRING, {
       unit: '{certificate}',
-      description: 'Distinct client certificates seen recently that expire within the warning window.',
+      description: 'Distinct verified client certificates seen recently that expire within the warning window.',
     });
     const timeLeft = meter.createHistogram(METRIC_MTLS_CLIENT_CERTIFICATE_TIME_LEFT, {
       unit: 's',
-      description: 'Remaining validity of the client certificate presented on each new connection (0 when expired).',
+      description: 'Remaining validity of the verified client certificate presented on each new connection (0 when expired).',
       advice: { explicitBucketBoundaries: [...TIME_LEFT_BUCKETS] },
     });
     const untrustedProxyHeaders = meter.createObservableCounter(METRIC_MTLS_SERVER_UNTRUSTED_PROXY_HEADERS, {
@@ -347,7 +347,10 @@ export class MtlsMetrics {
     return this.#instruments;
   }
 
-  /** Counts one request. The identity's attribute set (and expiry data) is resolved once per identity object, i.e. per connection. */
+  /**
+   * Counts one request. The identity's attribute set (and, for a verified certificate, expiry
+   * data) is resolved once per identity object, i.e. per connection.
+   */
   recordRequest(identity: PeerIdentity): void {
     let entry = this.#identities.get(identity);
     if (entry !== undefined) {
@@ -360,7 +363,10 @@ export class MtlsMetrics {
     entry.counts.count++;
     const instruments = this.#bind();
     const certificate = identity.certificate;
-    if (certificate === undefined) return;
+    // Only verified certificates feed the expiry instruments: anyone can present a self-signed,
+    // expired one, which would fire expiry alerts and push real clients out of the recent set.
+    // Unverified ones keep no per-certificate state; they are counted in the requests counter.
+    if (certificate === undefined || !identity.verified) return;
     const now = Date.now();
     this.recentCertificates?.add(certificate, now);
     // Histograms take non-negative values; an expired certificate lands in the first bucket (le=0).

@@ -1,9 +1,24 @@
 /**
  * morgan tokens and formats for the peer identity, registered on the app's own morgan instance
- * (a bundled copy would crash the app's formats, research E.2). Tokens read the identity attached
- * to the request, never the socket: morgan runs after the response, when the socket may be gone.
+ * (a format that names a token missing from the app's morgan throws inside morgan and crashes the
+ * process). Tokens read the identity attached to the request, never the socket: morgan runs after
+ * the response, when the socket may be gone.
+ *
+ * Every value is log-safe (lib/log-safe.ts) and every identity field is cut to
+ * `MAX_LOG_FIELD_LENGTH` with a visible marker, once per certificate: a client controls its
+ * certificate, and a certificate of many kilobytes must not become kilobytes per logged request.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import {
+  hexEscapeLogUnsafe,
+  logUnsafePatternWith,
+  percentEncodeCharacter,
+  replaceLogUnsafe,
+  stringifyLogSafe,
+  truncateLogField,
+  truncatePercentEncoded,
+  unicodeEscapeCharacter,
+} from './log-safe.js';
 import { isBoolean, validateOptions } from './options.js';
 import { peekPeerIdentity } from './peer-identity.js';
 import { processWideKey } from './process-wide.js';
@@ -32,8 +47,9 @@ export interface RegisterMorganTokensOptions {
 /**
  * Token names and what they print. Every value is safe inside a quoted field of a text log line
  * on every morgan version: distinguished names keep their RFC 4514 escapes (`\"`, `\\`, control
- * characters as `\0A`), and URIs and verify results are percent-encoded where a character is not
- * allowed in a URI.
+ * and invisible characters as `\0A`), and URIs and verify results are percent-encoded where a
+ * character is not allowed in a URI. Each is at most `MAX_LOG_FIELD_LENGTH` characters plus the
+ * truncation marker (before morgan 1.12's own escaping of `\` and `"`).
  */
 export const MORGAN_TOKEN_NAMES = [
   'peer_cert_subject',
@@ -84,12 +100,12 @@ function certificateFieldsOf(certificate: PeerCertificate | undefined): Certific
   let fields = certificateFieldsCache.get(certificate);
   if (fields === undefined) {
     fields = {
-      peer_cert_subject: hexEscapeInvisible(certificate.subject),
-      peer_cert_issuer: hexEscapeInvisible(certificate.issuer),
-      peer_cert_serial: percentEncodeUnsafe(certificate.serialNumber),
-      peer_cert_fingerprint: percentEncodeUnsafe(certificate.fingerprint256),
+      peer_cert_subject: logSafeName(certificate.subject),
+      peer_cert_issuer: logSafeName(certificate.issuer),
+      peer_cert_serial: logSafeUri(certificate.serialNumber),
+      peer_cert_fingerprint: logSafeUri(certificate.fingerprint256),
       peer_cert_not_after: isoDate(certificate.notAfter),
-      peer_cert_spiffe: certificate.spiffeId === undefined ? undefined : percentEncodeUnsafe(certificate.spiffeId),
+      peer_cert_spiffe: certificate.spiffeId === undefined ? undefined : logSafeUri(certificate.spiffeId),
     };
     certificateFieldsCache.set(certificate, fields);
   }
@@ -103,7 +119,7 @@ const verifyFields = new Map<string, string>();
 function verifyFieldOf(verify: string): string {
   let field = verifyFields.get(verify);
   if (field === undefined) {
-    field = percentEncodeUnsafe(verify);
+    field = logSafeUri(verify);
     if (verifyFields.size < MAX_VERIFY_VALUES) verifyFields.set(verify, field);
   }
   return field;
@@ -113,33 +129,26 @@ function isoDate(date: Date): string | undefined {
   return Number.isNaN(date.getTime()) ? undefined : date.toISOString();
 }
 
-// DESIGN section 3: control, line-separator, bidi and zero-width characters as `\XX` per UTF-8
-// byte. parseCertificate already writes names this way; this keeps a log line single and visible
-// whatever produced the identity.
-// eslint-disable-next-line no-control-regex
-const INVISIBLE = /[\u0000-\u001f\u007f-\u009f\u200b-\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069\ufeff]/g;
-
-function hexEscapeInvisible(value: string): string {
-  INVISIBLE.lastIndex = 0;
-  if (!INVISIBLE.test(value)) return value;
-  return value.replace(INVISIBLE, (ch) =>
-    Array.from(Buffer.from(ch, 'utf8'), (byte) => `\\${byte.toString(16).toUpperCase().padStart(2, '0')}`).join(''),
-  );
+/**
+ * A distinguished name as logs and spans show it: parseCertificate already writes names with
+ * log-safe escapes; this keeps them so whatever produced the identity. Then bounded.
+ */
+function logSafeName(name: string): string {
+  return truncateLogField(hexEscapeLogUnsafe(name));
 }
 
 // Characters never allowed in a URI (RFC 3986 section 2): controls, space, `"`, `<`, `>`, `\`,
-// `^`, backquote, `{`, `|`, `}` and everything outside ASCII. `%` stays, so an already encoded URI
-// is not encoded twice.
+// `^`, backquote, `{`, `|`, `}` and everything outside ASCII, which includes every log-unsafe
+// character. `%` stays, so an already encoded URI is not encoded twice.
 // eslint-disable-next-line no-control-regex
 const NOT_URI_SAFE = /[^\u0021\u0023-\u003b\u003d\u003f-\u005b\u005d\u005f\u0061-\u007a\u007e]/u;
 // eslint-disable-next-line no-control-regex
 const NOT_URI_SAFE_GLOBAL = /[^\u0021\u0023-\u003b\u003d\u003f-\u005b\u005d\u005f\u0061-\u007a\u007e]/gu;
 
-function percentEncodeUnsafe(value: string): string {
-  if (!NOT_URI_SAFE.test(value)) return value;
-  return value.replace(NOT_URI_SAFE_GLOBAL, (ch) =>
-    Array.from(Buffer.from(ch, 'utf8'), (byte) => `%${byte.toString(16).toUpperCase().padStart(2, '0')}`).join(''),
-  );
+/** A URI-like value (SPIFFE ID, serial, verify result) percent-encoded where a URI does not allow the character, then bounded. */
+function logSafeUri(value: string): string {
+  const encoded = NOT_URI_SAFE.test(value) ? value.replace(NOT_URI_SAFE_GLOBAL, percentEncodeCharacter) : value;
+  return truncatePercentEncoded(encoded);
 }
 
 function tokenFor(name: TokenName): MorganTokenFunction {
@@ -153,14 +162,6 @@ function tokenFor(name: TokenName): MorganTokenFunction {
     const identity = peekPeerIdentity(req);
     return identity === undefined ? undefined : certificateFieldsOf(identity.certificate)[name];
   };
-}
-
-// JSON.stringify leaves U+007F-U+009F, line separators and invisible characters raw; some log
-// pipelines split lines on them (U+0085, U+2028). As \uXXXX escapes they parse to the same value.
-const JSON_UNSAFE = /[\u007f-\u009f\u200b-\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069\ufeff]/g;
-
-function stringifyLogSafe(value: object): string {
-  return JSON.stringify(value).replace(JSON_UNSAFE, (ch) => `\\u${ch.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 
 interface MorganRequestState {
@@ -184,17 +185,44 @@ function contentLength(res: ServerResponse): number | undefined {
   return Number.isSafeInteger(n) && n >= 0 ? n : undefined;
 }
 
+// The certificate's part of an `mtls-json` line, serialized once per certificate:
+// `,"peer_cert_subject":…` up to `peer_cert_spiffe`, or '' when every field is absent.
+const certificateJsonCache = new WeakMap<PeerCertificate, string>();
+
+function certificateJsonOf(certificate: PeerCertificate): string {
+  let json = certificateJsonCache.get(certificate);
+  if (json === undefined) {
+    json = jsonMembers({
+      peer_cert_subject: logSafeName(certificate.subject),
+      peer_cert_issuer: logSafeName(certificate.issuer),
+      peer_cert_serial: truncateLogField(certificate.serialNumber),
+      peer_cert_fingerprint: truncateLogField(certificate.fingerprint256),
+      peer_cert_not_after: isoDate(certificate.notAfter),
+      peer_cert_spiffe: certificate.spiffeId === undefined ? undefined : truncateLogField(certificate.spiffeId),
+    });
+    certificateJsonCache.set(certificate, json);
+  }
+  return json;
+}
+
+/** `record`'s members as log-safe JSON with a leading comma, to append to an object; '' when none. */
+function jsonMembers(record: object): string {
+  const json = stringifyLogSafe(record);
+  return json.length > 2 ? `,${json.slice(1, -1)}` : '';
+}
+
 /**
  * The `mtls-json` format: one JSON object per line with the request fields of `combined` and the
  * identity. Values are read directly, not through tokens: morgan 1.12 escapes token output, and
- * `JSON.stringify` would escape it a second time (research E.3). Absent values are left out.
+ * `JSON.stringify` would escape it a second time. Absent values are left out. Names are written
+ * as the tokens write them (log-safe escapes), and identity fields are bounded like the tokens.
  */
 export function mtlsJsonFormat(_tokens: unknown, req: IncomingMessage, res: ServerResponse): string {
   const state = req as IncomingMessage & MorganRequestState;
   const identity = peekPeerIdentity(req);
-  const certificate = identity?.certificate;
   const referrer = req.headers.referer ?? req.headers.referrer;
-  return stringifyLogSafe({
+  // Always has `time`, so it ends in `}` after at least one member.
+  const request = stringifyLogSafe({
     time: new Date().toISOString(),
     remote_addr: state.ip ?? state._remoteAddress ?? req.socket?.remoteAddress,
     method: req.method,
@@ -205,31 +233,105 @@ export function mtlsJsonFormat(_tokens: unknown, req: IncomingMessage, res: Serv
     referrer: typeof referrer === 'string' ? referrer : undefined,
     user_agent: req.headers['user-agent'],
     response_time_ms: responseTimeMs(req, res),
-    peer_cert_verify: identity?.verify,
-    peer_cert_reason: identity?.reason,
-    peer_cert_source: identity?.source,
-    peer_cert_subject: certificate?.subject,
-    peer_cert_issuer: certificate?.issuer,
-    peer_cert_serial: certificate?.serialNumber,
-    peer_cert_fingerprint: certificate?.fingerprint256,
-    peer_cert_not_after: certificate && isoDate(certificate.notAfter),
-    peer_cert_spiffe: certificate?.spiffeId,
   });
+  if (identity === undefined) return request;
+  const verdict = jsonMembers({
+    peer_cert_verify: truncateLogField(identity.verify),
+    peer_cert_reason: identity.reason === undefined ? undefined : truncateLogField(identity.reason),
+    peer_cert_source: truncateLogField(identity.source),
+  });
+  const certificate = identity.certificate === undefined ? '' : certificateJsonOf(identity.certificate);
+  return `${request.slice(0, -1)}${verdict}${certificate}}`;
 }
 
 // Distinct verify results without a certificate (NONE, FAILED:<code>) whose identity part is kept.
 const MAX_UNCERTIFIED_PARTS = 256;
 
+// Token output as morgan 1.12 escapes it (a backslash before `\` and `"`, the short forms of five
+// controls, `\uXXXX` for other controls and U+2028/U+2029), here extended to every log-unsafe
+// character, which 1.12 leaves partly raw (a soft hyphen, U+061C, tag characters, ...).
+// A character-class body: `"`, `\`, backspace, form feed, line feed, carriage return, tab.
+const MORGAN_ESCAPED = String.raw`"\\\b\f\n\r\t`;
+const RAW_FIELD_UNSAFE = logUnsafePatternWith(MORGAN_ESCAPED, 'gu');
+const SHORT_ESCAPE: Readonly<Record<string, string>> = { '"': '\\"', '\\': '\\\\', '\b': '\\b', '\f': '\\f', '\n': '\\n', '\r': '\\r', '\t': '\\t' };
+
+function escapeRawCharacter(character: string): string {
+  return SHORT_ESCAPE[character] ?? unicodeEscapeCharacter(character);
+}
+
+/** A token value from a morgan that does not escape (1.10), escaped as 1.12 would and fully log-safe; falsy prints `-` as in morgan's compile(). */
+function escapeRawField(value: unknown): string {
+  if (!value) return '-';
+  return String(value).replace(RAW_FIELD_UNSAFE, escapeRawCharacter);
+}
+
+/** One piece of a morgan format string: literal text or a token call. */
+type FormatPiece = string | { readonly name: string; readonly arg: string | undefined };
+
+/** `format` split as morgan's compile() splits it: `:name` or `:name[arg]` between literals. */
+function piecesOf(format: string): readonly FormatPiece[] {
+  const pieces: FormatPiece[] = [];
+  let last = 0;
+  for (const match of format.matchAll(/:([-\w]{2,})(?:\[([^\]]+)\])?/g)) {
+    if (match.index > last) pieces.push(format.slice(last, match.index));
+    pieces.push({ name: match[1]!, arg: match[2] });
+    last = match.index + match[0].length;
+  }
+  if (last < format.length) pieces.push(format.slice(last));
+  return pieces;
+}
+
+/** `pieces` with each token value passed through `field`. */
+function formatPieces(pieces: readonly FormatPiece[], tokens: unknown, req: IncomingMessage, res: ServerResponse, field: (value: unknown) => string): string {
+  const table = tokens as Record<string, MorganTokenFunction>;
+  let line = '';
+  for (const piece of pieces) {
+    line += typeof piece === 'string' ? piece : field(table[piece.name]!(req, res, piece.arg));
+  }
+  return line;
+}
+
+// Printable ASCII: nothing log-unsafe. Tested without the `u` flag the shared set needs, on the
+// whole request part, because nearly every line passes.
+const PRINTABLE = /^[\x20-\x7e]*$/;
+
 /**
- * `mtls-combined` as a format function: the very line morgan compiles from
- * {@link MTLS_COMBINED_FORMAT}, through the same morgan, so each version escapes it as its own
- * tokens would. The identity part depends only on the certificate and the verify result, so it is
- * formatted once per pair and kept, not rebuilt from seven escaped tokens on every request
- * (morgan 1.12's escaping and the seven token calls were about a third of what the identity
- * tokens cost a keep-alive request: docs/performance.md).
+ * The request part of `mtls-combined`, log-safe on every morgan version. Compiled by morgan, as
+ * morgan's `combined` prints it; usually that is already safe and is returned as is:
+ * - morgan 1.12 escapes every token's output, except for some invisible characters, which are
+ *   escaped here in the whole part (its own text has none), as `\uXXXX` like 1.12's escapes;
+ * - morgan 1.10 escapes nothing: a part that is printable ASCII with only the format's own quotes
+ *   and no backslash needs nothing; otherwise it is formatted again, each token value escaped as
+ *   1.12 would and fully log-safe, so the line is the same on both versions.
  */
-function mtlsCombinedFormat(compile: (format: string) => MorganFormatFunction): MorganFormatFunction {
-  const requestPart = compile(COMBINED_PART);
+function requestPartFormat(compile: (format: string) => MorganFormatFunction, morganEscapes: boolean): MorganFormatFunction {
+  const compiled = compile(COMBINED_PART);
+  if (morganEscapes) {
+    return (tokens, req, res) => {
+      const part = String(compiled(tokens, req, res));
+      return PRINTABLE.test(part) ? part : replaceLogUnsafe(part, unicodeEscapeCharacter);
+    };
+  }
+  const pieces = piecesOf(COMBINED_PART);
+  const quotes = COMBINED_PART.split('"').length - 1;
+  const plain = new RegExp(`^[\\x20\\x21\\x23-\\x5b\\x5d-\\x7e]*(?:"[\\x20\\x21\\x23-\\x5b\\x5d-\\x7e]*){${quotes}}$`);
+  return (tokens, req, res) => {
+    const part = String(compiled(tokens, req, res));
+    return plain.test(part) ? part : formatPieces(pieces, tokens, req, res, escapeRawField);
+  };
+}
+
+/**
+ * `mtls-combined` as a format function: the line morgan compiles from
+ * {@link MTLS_COMBINED_FORMAT}, through the same morgan and its tokens, made log-safe as a whole.
+ * The request part's token values (`:remote-user`, `:url`, `:referrer`, `:user-agent` come from the
+ * client) are escaped as morgan 1.12 escapes them, also on a morgan that does not escape, and
+ * every other log-unsafe character as `\uXXXX`; what morgan escaped already is not escaped again.
+ * The identity part depends only on the certificate and the verify result, so it is formatted
+ * once per pair and kept, not rebuilt from seven escaped tokens on every request.
+ */
+function mtlsCombinedFormat(compile: (format: string) => MorganFormatFunction, morganEscapes: boolean): MorganFormatFunction {
+  const requestPart = requestPartFormat(compile, morganEscapes);
   const identityPart = compile(IDENTITY_PART);
   // One slot per certificate: its verify result rarely changes, and a changed one is re-formatted.
   const byCertificate = new WeakMap<PeerCertificate, { readonly verify: string; readonly part: string }>();
@@ -237,7 +339,7 @@ function mtlsCombinedFormat(compile: (format: string) => MorganFormatFunction): 
   let withoutIdentity: string | undefined;
 
   return (tokens, req, res) => {
-    const start = requestPart(tokens, req, res);
+    const line = requestPart(tokens, req, res);
     const identity = peekPeerIdentity(req);
     let part: string | undefined;
     if (identity === undefined) {
@@ -257,13 +359,15 @@ function mtlsCombinedFormat(compile: (format: string) => MorganFormatFunction): 
         if (withoutCertificate.size < MAX_UNCERTIFIED_PARTS) withoutCertificate.set(identity.verify, part);
       }
     }
-    return `${start} ${part}`;
+    return `${line} ${part}`;
   };
 }
 
 // Versioned like the shared identity state: tokens of a copy with another state version read
 // identities this copy does not write, so they are not taken for this copy's own.
 const REGISTERED = processWideKey('morganRegistered');
+/** Whether this morgan escapes token output itself (set when the tokens are registered). */
+const ESCAPES = processWideKey('morganEscapesTokens');
 
 /**
  * Registers the `peer_cert_*` tokens (and, unless `formats: false`, the `mtls-combined` and
@@ -301,16 +405,25 @@ export function registerMorganTokens<M extends MorganLike>(morgan: M, options?: 
     }
   }
   for (const name of MORGAN_TOKEN_NAMES) {
-    if (!ours.has(name)) morgan.token(name, tokenFor(name));
+    if (!ours.has(name)) {
+      const fn = tokenFor(name);
+      morgan.token(name, fn);
+      // morgan 1.12 stores a wrapper that escapes the token's output; 1.10 stores the function.
+      if (target[ESCAPES] === undefined) {
+        Object.defineProperty(morgan, ESCAPES, { value: target[name] !== fn, enumerable: false });
+      }
+    }
     ours.add(name);
   }
   if (o.formats !== false) {
     if (!ours.has('mtls-combined')) {
       const compile = morgan.compile;
+      // Unknown only when another copy of this library registered the tokens before this flag existed.
+      const escapes = (target[ESCAPES] as boolean | undefined) ?? true;
       morgan.format(
         'mtls-combined',
         typeof compile === 'function'
-          ? mtlsCombinedFormat((format) => compile.call(morgan, format) as MorganFormatFunction)
+          ? mtlsCombinedFormat((format) => compile.call(morgan, format) as MorganFormatFunction, escapes)
           : MTLS_COMBINED_FORMAT,
       );
     }

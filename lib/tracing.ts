@@ -5,7 +5,7 @@
  * listener in a context that holds it twice: as the active span, and in the SDK's "RPC metadata"
  * context entry (`setRPCMetadata`, `@opentelemetry/core`). `@opentelemetry/instrumentation-express`
  * then makes a span per middleware the *active* one, so `trace.getActiveSpan()` inside a middleware
- * is that middleware's span (research B.1). Express instrumentation itself writes `http.route` to
+ * is that middleware's span. Express instrumentation itself writes `http.route` to
  * the server span through the RPC metadata. We do the same without depending on
  * `@opentelemetry/core`: the context key is `createContextKey(description)`, which the API defines as
  * `Symbol.for(description)`, so it can be read with the API alone. When the entry is missing (no
@@ -13,9 +13,14 @@
  * SDK-internal key; if it ever changes, attributes land on the active span instead, and the
  * tests in test/tracing.test.ts fail.
  *
- * Cost: attributes are computed once per identity object (identities are cached per connection)
- * and reused as one frozen object, only for requests whose span records; without an SDK, a request
- * costs a context lookup and returns.
+ * Bounds: identity values are log-safe (lib/log-safe.ts) and cut to `MAX_LOG_FIELD_LENGTH` with
+ * a visible marker: a client controls its certificate, and a certificate of many kilobytes must
+ * not become kilobytes on every span.
+ *
+ * Cost: a certificate's attributes are computed once per certificate object (the certificate cache
+ * shares one per DER), an identity's once per identity object (identities are cached per
+ * connection) and reused as one frozen object, only for requests whose span records; without an
+ * SDK, a request costs a context lookup and returns.
  */
 import type { IncomingMessage } from 'node:http';
 import type { Attributes, Context, Span } from '@opentelemetry/api';
@@ -30,11 +35,12 @@ import {
   ATTR_TLS_CLIENT_NOT_BEFORE,
   ATTR_TLS_CLIENT_SUBJECT,
 } from './attributes.js';
+import { hexEscapeLogUnsafe, percentEncodeCharacter, replaceLogUnsafe, truncateLogField, truncatePercentEncoded } from './log-safe.js';
 import { isBoolean, type OptionCheck } from './options.js';
 import { otelApi } from './otel-api.js';
 import { getPeerIdentity, type IdentityObserver } from './peer-identity.js';
 import { TLS_SOURCE_REASONS } from './tls-socket-source.js';
-import type { PeerIdentity } from './types.js';
+import type { PeerCertificate, PeerIdentity } from './types.js';
 
 /** Tracing options of `mtlsIdentity()`. */
 export interface TracingOptions {
@@ -54,37 +60,58 @@ export const TRACING_OPTION_CHECKS: { readonly [K in keyof TracingOptions]-?: Op
 const RPC_METADATA_KEY = Symbol.for('OpenTelemetry SDK Context Key RPC_METADATA');
 
 const attributeCache = new WeakMap<PeerIdentity, Attributes>();
+const certificateAttributeCache = new WeakMap<PeerCertificate, Readonly<Record<string, string>>>();
 
 function isoOrUndefined(date: Date): string | undefined {
   const time = date.getTime();
   return Number.isNaN(time) ? undefined : date.toISOString();
 }
 
+/** A log-safe, bounded text value (names keep RFC 4514's `\XX` style for escaped characters). */
+function boundedText(value: string): string {
+  return truncateLogField(hexEscapeLogUnsafe(value));
+}
+
+/** A log-safe, bounded URI: log-unsafe characters percent-encoded, the URI's own escape. */
+function boundedUri(value: string): string {
+  return truncatePercentEncoded(replaceLogUnsafe(value, percentEncodeCharacter));
+}
+
+function certificateAttributesOf(c: PeerCertificate): Readonly<Record<string, string>> {
+  let attributes = certificateAttributeCache.get(c);
+  if (attributes !== undefined) return attributes;
+  const result: Record<string, string> = {};
+  result[ATTR_TLS_CLIENT_SUBJECT] = boundedText(c.subject);
+  result[ATTR_TLS_CLIENT_ISSUER] = boundedText(c.issuer);
+  result[ATTR_TLS_CLIENT_HASH_SHA256] = boundedText(c.fingerprint256);
+  const notBefore = isoOrUndefined(c.notBefore);
+  if (notBefore !== undefined) result[ATTR_TLS_CLIENT_NOT_BEFORE] = notBefore;
+  const notAfter = isoOrUndefined(c.notAfter);
+  if (notAfter !== undefined) result[ATTR_TLS_CLIENT_NOT_AFTER] = notAfter;
+  result[ATTR_MTLS_CLIENT_SERIAL_NUMBER] = boundedText(c.serialNumber);
+  if (c.spiffeId !== undefined) result[ATTR_MTLS_CLIENT_SPIFFE_ID] = boundedUri(c.spiffeId);
+  attributes = Object.freeze(result);
+  certificateAttributeCache.set(c, attributes);
+  return attributes;
+}
+
 /**
  * The span attributes of an identity: `tls.client.subject`, `tls.client.issuer`,
  * `tls.client.hash.sha256`, `tls.client.not_before`, `tls.client.not_after` (when a certificate was
  * parsed), `mtls.client.serial_number`, `mtls.client.spiffe_id` (when present),
- * `mtls.client.verify` and `mtls.client.source`. The same frozen object for the same identity.
+ * `mtls.client.verify` and `mtls.client.source`. Each string is log-safe and at most
+ * `MAX_LOG_FIELD_LENGTH` characters plus the truncation marker; `res.locals` keeps the full
+ * values. The same frozen object for the same identity.
  */
 export function spanAttributesOf(identity: PeerIdentity): Attributes {
   let attributes = attributeCache.get(identity);
   if (attributes !== undefined) return attributes;
   const c = identity.certificate;
-  const result: Record<string, string> = {};
-  if (c !== undefined) {
-    result[ATTR_TLS_CLIENT_SUBJECT] = c.subject;
-    result[ATTR_TLS_CLIENT_ISSUER] = c.issuer;
-    result[ATTR_TLS_CLIENT_HASH_SHA256] = c.fingerprint256;
-    const notBefore = isoOrUndefined(c.notBefore);
-    if (notBefore !== undefined) result[ATTR_TLS_CLIENT_NOT_BEFORE] = notBefore;
-    const notAfter = isoOrUndefined(c.notAfter);
-    if (notAfter !== undefined) result[ATTR_TLS_CLIENT_NOT_AFTER] = notAfter;
-    result[ATTR_MTLS_CLIENT_SERIAL_NUMBER] = c.serialNumber;
-    if (c.spiffeId !== undefined) result[ATTR_MTLS_CLIENT_SPIFFE_ID] = c.spiffeId;
-  }
-  result[ATTR_MTLS_CLIENT_VERIFY] = identity.verify;
-  result[ATTR_MTLS_CLIENT_SOURCE] = identity.source;
-  attributes = Object.freeze(result);
+  attributes = Object.freeze({
+    ...(c === undefined ? {} : certificateAttributesOf(c)),
+    [ATTR_MTLS_CLIENT_VERIFY]: boundedText(identity.verify),
+    [ATTR_MTLS_CLIENT_SOURCE]: boundedText(identity.source),
+  });
   attributeCache.set(identity, attributes);
   return attributes;
 }

@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { formatHandshakeFailure, verifyOf, type TlsHandshakeFailure } from '../lib/handshake-log.js';
+import { TRUNCATION_MARKER } from '../lib/log-safe.js';
 
 const time = new Date('2026-11-27T07:50:01.123Z');
 
@@ -66,6 +67,52 @@ test('hostile values cannot forge a line or a field', () => {
   const json = formatHandshakeFailure(hostile, 'json');
   assert.ok(!/[\n\r\u2028\u202e]/.test(json));
   assert.equal((JSON.parse(json) as { error_code: string }).error_code, 'E\u2028\u202e\\');
+});
+
+test('invisible characters are escaped in both forms: soft hyphen, ALM, word joiner and invisible operators, interlinear annotations, tag characters', () => {
+  const failure: TlsHandshakeFailure = {
+    time,
+    outcome: 'failed',
+    reason: '_OTHER',
+    errorCode: 'E\u00ad\u061c\u2060\u2064\ufff9\ufffb\u{e0041}\u3164\u00a0é',
+  };
+  assert.equal(
+    formatHandshakeFailure(failure, 'text'),
+    '- - - [27/Nov/2026:07:50:01 +0000] "TLS handshake failed" outcome=failed reason=_OTHER verify=- tls_version=- remote_port=-' +
+      ' error_code=E\\C2\\AD\\D8\\9C\\E2\\81\\A0\\E2\\81\\A4\\EF\\BF\\B9\\EF\\BF\\BB\\F3\\A0\\81\\81\\E3\\85\\A4\\C2\\A0é',
+  );
+  const json = formatHandshakeFailure(failure, 'json');
+  assert.equal(
+    json,
+    '{"time":"2026-11-27T07:50:01.123Z","event":"tls_handshake_failed","outcome":"failed","reason":"_OTHER",' +
+      '"error_code":"E\\u00ad\\u061c\\u2060\\u2064\\ufff9\\ufffb\\udb40\\udc41\\u3164\u00a0é"}',
+  );
+  assert.equal((JSON.parse(json) as { error_code: string }).error_code, failure.errorCode);
+});
+
+test('every field is cut to 1,024 characters with the marker, never inside an escape', () => {
+  const failure: TlsHandshakeFailure = {
+    time,
+    remoteAddress: 'a'.repeat(2000),
+    outcome: 'rejected',
+    reason: 'R'.repeat(5000),
+    // Text: `\0A` escapes, 341 of them are 1,023 characters, a 342nd would pass 1,024. JSON: the
+    // value is what is bounded (1,024 line feeds, each written `\n`).
+    errorCode: '\n'.repeat(2000),
+  };
+  const text = formatHandshakeFailure(failure, 'text');
+  assert.equal(
+    text,
+    `${'a'.repeat(1024)}${TRUNCATION_MARKER} - - [27/Nov/2026:07:50:01 +0000] "TLS handshake failed" outcome=rejected` +
+      ` reason=${'R'.repeat(1024)}${TRUNCATION_MARKER} verify=FAILED:${'R'.repeat(1017)}${TRUNCATION_MARKER}` +
+      ` tls_version=- remote_port=- error_code=${'\\0A'.repeat(341)}${TRUNCATION_MARKER}`,
+  );
+  assert.equal(text.length, 4_280);
+  const record = JSON.parse(formatHandshakeFailure(failure, 'json')) as Record<string, string>;
+  assert.equal(record.remote_addr, `${'a'.repeat(1024)}${TRUNCATION_MARKER}`);
+  assert.equal(record.reason, `${'R'.repeat(1024)}${TRUNCATION_MARKER}`);
+  assert.equal(record.peer_cert_verify, `FAILED:${'R'.repeat(1017)}${TRUNCATION_MARKER}`);
+  assert.equal(record.error_code, `${'\n'.repeat(1024)}${TRUNCATION_MARKER}`);
 });
 
 test('property: any field values give exactly one line of the fixed shape (text) and one parseable object (JSON)', () => {

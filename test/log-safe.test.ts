@@ -4,10 +4,15 @@ import {
   hasLogUnsafe,
   hexEscapeLogUnsafe,
   isLogUnsafeAt,
+  logUnsafePatternWith,
   MAX_LOG_FIELD_LENGTH,
+  percentEncodeCharacter,
+  replaceLogUnsafe,
   stringifyLogSafe,
   TRUNCATION_MARKER,
   truncateLogField,
+  truncatePercentEncoded,
+  unicodeEscapeCharacter,
 } from '../lib/log-safe.js';
 
 const UNSAFE_RANGES: readonly (readonly [number, number])[] = [
@@ -71,4 +76,28 @@ test('truncateLogField cuts at a whole character or escape and marks the cut', (
   assert.equal(truncateLogField('ab\\,cd', 3), 'ab...[truncated]');
   assert.equal(truncateLogField('ab\\\\cd', 4), 'ab\\\\...[truncated]');
   assert.equal(truncateLogField('a\ud83d\ude00b', 2), 'a...[truncated]');
+});
+
+test('replaceLogUnsafe applies a format\'s own escape to exactly the unsafe characters', () => {
+  assert.equal(replaceLogUnsafe('plain é', () => 'X'), 'plain é');
+  assert.equal(replaceLogUnsafe('a\u0085b\u00adc\u{e0041}d\ud800', unicodeEscapeCharacter), 'a\\u0085b\\u00adc\\udb40\\udc41d\\ud800');
+  assert.equal(replaceLogUnsafe('a\nb\u2060', percentEncodeCharacter), 'a%0Ab%E2%81%A0');
+  assert.equal(percentEncodeCharacter('\ud800'), '%EF%BF%BD');
+});
+
+test('truncatePercentEncoded never splits a %XX escape or a surrogate pair', () => {
+  assert.equal(truncatePercentEncoded('x'.repeat(1024)), 'x'.repeat(1024));
+  assert.equal(truncatePercentEncoded('x'.repeat(1025)), `${'x'.repeat(1024)}...[truncated]`);
+  assert.equal(truncatePercentEncoded('ab%0Acd', 3), 'ab...[truncated]');
+  assert.equal(truncatePercentEncoded('ab%0Acd', 5), 'ab%0A...[truncated]');
+  // A `%` that starts no escape is one character, as is a backslash here.
+  assert.equal(truncatePercentEncoded('a%zz\\b', 3), 'a%z...[truncated]');
+  assert.equal(truncatePercentEncoded('a\ud83d\ude00b', 2), 'a...[truncated]');
+});
+
+test('logUnsafePatternWith matches the shared set and the extra characters, nothing else', () => {
+  const pattern = logUnsafePatternWith(String.raw`"\\`, 'gu');
+  assert.equal('a"b\\c\u00add\u{e0041}é x'.replace(pattern, (ch) => `<${ch.codePointAt(0)!.toString(16)}>`), 'a<22>b<5c>c<ad>d<e0041>é x');
+  assert.equal(logUnsafePatternWith('x', 'u').test('\u2060'), true);
+  assert.equal(logUnsafePatternWith('x', 'u').test('é'), false);
 });

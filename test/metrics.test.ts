@@ -12,10 +12,10 @@ import { OTLPMetricExporter } from '@opentelemetry/exporter-metrics-otlp-http';
 import { PrometheusExporter } from '@opentelemetry/exporter-prometheus';
 import { mtlsIdentity } from '../lib/middleware.js';
 import { observeTlsServer } from '../lib/tls-server.js';
-import { MtlsMetrics, TIME_LEFT_BUCKETS, boundedReason, protocolVersionOf } from '../lib/metrics.js';
+import { MAX_RECENT_CERTIFICATES, MtlsMetrics, TIME_LEFT_BUCKETS, boundedReason, protocolVersionOf } from '../lib/metrics.js';
 import { parseCertificate } from '../lib/certificate.js';
 import type { PeerIdentity } from '../lib/types.js';
-import type { DevCertificate, DevCertificateSet } from '../lib/dev-certs.js';
+import { createSelfSignedCertificate, type DevCertificate, type DevCertificateSet } from '../lib/dev-certs.js';
 import { getTestPki } from './helpers/pki.js';
 import { startHttpsServer, httpsRequest } from './helpers/https.js';
 import { startOtlpReceiver, type ReceivedPoint } from './helpers/otlp-receiver.js';
@@ -99,31 +99,28 @@ describe('OTLP/HTTP export', () => {
         'TLS handshakes seen by observeTlsServer, by outcome and failure reason.',
       ]);
 
-      // Remaining validity: one sample per new connection after the SDK was registered
-      // (valid twice: one via strict; expired once, clamped to 0).
+      // Remaining validity: one sample per new connection with a verified certificate after the SDK
+      // was registered (valid twice: once via strict). The expired certificate is not verified and
+      // feeds none of the expiry instruments.
       const histogram = points.filter((p) => p.metric === 'mtls.server.client_certificate.time_left');
-      assert.deepEqual(histogram.map((p) => [p.type, p.unit, p.attributes, p.value]).sort(), [
-        ['histogram', 's', { 'mtls.verify.result': 'failed', 'mtls.client.source': 'tls' }, 1],
+      assert.deepEqual(histogram.map((p) => [p.type, p.unit, p.attributes, p.value]), [
         ['histogram', 's', { 'mtls.verify.result': 'success', 'mtls.client.source': 'tls' }, 2],
       ]);
-      const success = histogram.find((p) => p.attributes['mtls.verify.result'] === 'success')!;
+      const success = histogram[0]!;
       assert.deepEqual(success.explicitBounds, [...TIME_LEFT_BUCKETS]);
       // The valid certificate has about a year left: between 180 days and 1 year.
       assert.deepEqual(success.bucketCounts, [0, 0, 0, 0, 0, 0, 0, 0, 2, 0, 0]);
-      const failed = histogram.find((p) => p.attributes['mtls.verify.result'] === 'failed')!;
-      assert.deepEqual(failed.bucketCounts, [1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
 
-      // Soonest expiry among recent certificates: the expired one, negative.
-      const expected = Math.floor((parseCertificate(pki.clients.expired.der).notAfter.getTime() - Date.now()) / 1000);
+      // Soonest expiry among recent verified certificates: the valid one's.
+      const expected = Math.floor((parseCertificate(pki.clients.valid.der).notAfter.getTime() - Date.now()) / 1000);
       const [minTimeLeft] = points.filter((p) => p.metric === 'mtls.server.client_certificate.min_time_left');
       assert.equal(minTimeLeft!.type, 'gauge');
       assert.equal(minTimeLeft!.unit, 's');
       assert.ok(Math.abs(minTimeLeft!.value - expected) <= 2, `${minTimeLeft!.value} vs ${expected}`);
-      assert.ok(minTimeLeft!.value < 0);
-      // Both certificates expire within the 400-day window given.
+      // It expires within the 400-day window given.
       assert.deepEqual(
         points.filter((p) => p.metric === 'mtls.server.client_certificate.expiring').map((p) => [p.type, p.unit, p.attributes, p.value]),
-        [['gauge', '{certificate}', {}, 2]],
+        [['gauge', '{certificate}', {}, 1]],
       );
       // Low cardinality: nothing identifying in any attribute.
       const allValues = JSON.stringify(points.map((p) => p.attributes));
@@ -291,6 +288,109 @@ describe('MtlsMetrics', () => {
       message: /option "meterProvider" must be a MeterProvider \(an object with getMeter\(\)/,
     });
     assert.throws(() => mtlsIdentity({ expiryWarningSeconds: -1 }), { message: /option "expiryWarningSeconds" must be an integer from 1 to/ });
+  });
+});
+
+describe('expiry instruments are fed by verified certificates only', () => {
+  const DAY_MS = 86_400_000;
+
+  /** `floor((notAfter - now) / 1000)` over the time `collect` ran: the gauge's exact value lies in it. */
+  async function secondsLeftAround<T>(notAfter: Date, collect: () => Promise<T>): Promise<{ result: T; range: [number, number] }> {
+    const before = Date.now();
+    const result = await collect();
+    const after = Date.now();
+    return { result, range: [Math.floor((notAfter.getTime() - after) / 1000), Math.floor((notAfter.getTime() - before) / 1000)] };
+  }
+
+  test('a self-signed, expired certificate answered 403 moves neither gauge nor the histogram; a verified one does', async () => {
+    const now = Date.now();
+    const attacker = await createSelfSignedCertificate({
+      subject: 'anyone',
+      notBefore: new Date(now - 30 * DAY_MS),
+      notAfter: new Date(now - DAY_MS),
+    });
+    const meter = createTestMeter();
+    const mw = mtlsIdentity({ tracing: false, meterProvider: meter.provider, require: true });
+    const server = await startHttpsServer((req, res) => mw(req, res, () => res.end('ok')), { rejectUnauthorized: false });
+    try {
+      for (let i = 0; i < 3; i++) assert.equal((await httpsRequest({ port: server.port, client: attacker })).status, 403);
+      assert.deepEqual(await meter.points('mtls.server.requests'), [
+        {
+          attributes: { 'mtls.verify.result': 'failed', 'error.type': 'CERT_HAS_EXPIRED', 'mtls.client.source': 'tls', 'mtls.verify.required': true },
+          value: 3,
+        },
+      ]);
+      // No verified certificate seen: no min_time_left point (the expiry alert stays quiet), none expiring.
+      assert.deepEqual(await meter.points('mtls.server.client_certificate.min_time_left'), []);
+      assert.deepEqual(await meter.points('mtls.server.client_certificate.expiring'), [{ attributes: {}, value: 0 }]);
+      assert.deepEqual(await meter.points('mtls.server.client_certificate.time_left'), []);
+
+      assert.equal((await httpsRequest({ port: server.port, client: pki.clients.valid })).status, 200);
+      const valid = parseCertificate(pki.clients.valid.der);
+      const { result: minTimeLeft, range } = await secondsLeftAround(valid.notAfter, () =>
+        meter.points('mtls.server.client_certificate.min_time_left'),
+      );
+      assert.equal(minTimeLeft.length, 1);
+      assert.deepEqual(minTimeLeft[0]!.attributes, {});
+      const value = minTimeLeft[0]!.value as number;
+      assert.ok(value >= range[0] && value <= range[1], `${value} not in ${range.join('..')}`);
+      assert.ok(value > 300 * 86_400);
+      assert.deepEqual(await meter.points('mtls.server.client_certificate.expiring'), [{ attributes: {}, value: 0 }]);
+      const histogram = await meter.points('mtls.server.client_certificate.time_left');
+      assert.deepEqual(
+        histogram.map((p) => [p.attributes, (p.value as { count: number }).count]),
+        [[{ 'mtls.verify.result': 'success', 'mtls.client.source': 'tls' }, 1]],
+      );
+    } finally {
+      await server.close();
+      await meter.shutdown();
+    }
+  });
+
+  test(`${MAX_RECENT_CERTIFICATES + 1} distinct unverified certificates do not push a verified one out of the recent set`, async () => {
+    const now = Date.now();
+    const attacker = await createSelfSignedCertificate({
+      subject: 'anyone',
+      notBefore: new Date(now - 30 * DAY_MS),
+      notAfter: new Date(now - DAY_MS),
+    });
+    const meter = createTestMeter();
+    try {
+      const m = new MtlsMetrics({ meterProvider: meter.provider, trackCertificates: true, expiryWarningSeconds: 400 * 86_400 });
+      const valid = parseCertificate(pki.clients.valid.der);
+      m.recordRequest({ verified: true, verify: 'SUCCESS', source: 'tls', certificate: valid });
+      // Distinct certificates, as a client that makes a new one per connection presents them: the
+      // same certificate with other signature bytes (Node reports the same failure for each).
+      for (let i = 0; i <= MAX_RECENT_CERTIFICATES; i++) {
+        const der = Uint8Array.from(attacker.der);
+        der[der.length - 1] = i & 0xff;
+        der[der.length - 2] = (i >> 8) & 0xff;
+        const certificate = parseCertificate(der);
+        m.recordRequest({ verified: false, verify: 'FAILED:CERT_HAS_EXPIRED', reason: 'CERT_HAS_EXPIRED', source: 'tls', certificate });
+      }
+      const { result: minTimeLeft, range } = await secondsLeftAround(valid.notAfter, () =>
+        meter.points('mtls.server.client_certificate.min_time_left'),
+      );
+      const value = minTimeLeft[0]!.value as number;
+      assert.equal(minTimeLeft.length, 1);
+      assert.ok(value >= range[0] && value <= range[1], `${value} not in ${range.join('..')}`);
+      // Only the verified certificate: it expires within the 400-day window.
+      assert.deepEqual(await meter.points('mtls.server.client_certificate.expiring'), [{ attributes: {}, value: 1 }]);
+      const histogram = await meter.points('mtls.server.client_certificate.time_left');
+      assert.deepEqual(
+        histogram.map((p) => [p.attributes, (p.value as { count: number }).count]),
+        [[{ 'mtls.verify.result': 'success', 'mtls.client.source': 'tls' }, 1]],
+      );
+      assert.deepEqual(await meter.points('mtls.server.requests'), [
+        { attributes: { 'mtls.verify.result': 'success', 'mtls.client.source': 'tls' }, value: 1 },
+        {
+          attributes: { 'mtls.verify.result': 'failed', 'error.type': 'CERT_HAS_EXPIRED', 'mtls.client.source': 'tls' },
+          value: MAX_RECENT_CERTIFICATES + 1,
+        },
+      ]);
+    } finally {
+      await meter.shutdown();
+    }
   });
 });
 

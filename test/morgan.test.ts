@@ -2,11 +2,13 @@ import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
 import { Writable } from 'node:stream';
+import tls from 'node:tls';
 import express from 'express';
 import type morganType from 'morgan';
 import { parseCertificate } from '../lib/certificate.js';
 import { mtlsIdentity } from '../lib/middleware.js';
-import { attachPeerIdentity } from '../lib/peer-identity.js';
+import { attachPeerIdentity, getPeerIdentity } from '../lib/peer-identity.js';
+import { MAX_LOG_FIELD_LENGTH, TRUNCATION_MARKER } from '../lib/log-safe.js';
 import {
   registerMorganTokens,
   MORGAN_TOKEN_NAMES,
@@ -18,7 +20,8 @@ import type { DevCertificate, DevCertificateSet } from '../lib/dev-certs.js';
 import { HOSTILE_COMMON_NAME } from '../lib/dev-certs.js';
 import type { PeerCertificate, PeerIdentity } from '../lib/types.js';
 import { getTestPki } from './helpers/pki.js';
-import { httpsRequest, startHttpsServer } from './helpers/https.js';
+import { issueLargeClient, LARGE_SERIAL, LARGE_SPIFFE_ID } from './helpers/large-certificate.js';
+import { httpsRequest, keepAliveAgent, startHttpsServer } from './helpers/https.js';
 
 type Morgan = typeof morganType;
 const require = createRequire(import.meta.url);
@@ -39,9 +42,22 @@ let pki: DevCertificateSet;
 let oddSpiffe: DevCertificate;
 const ODD_SPIFFE_ID = 'spiffe://example.org/ns/a"b c\\d\n<e>';
 
+/** A trusted client with a certificate of about 14 KB (test/helpers/large-certificate.ts). */
+let huge: DevCertificate;
+/** A trusted client whose CN holds the invisible characters every format must escape. */
+let invisible: DevCertificate;
+const INVISIBLE_CN = 'inv\u061c\u00ad\u2060\u2061\u2062\u2063\u2064\ufff9\ufffa\ufffb\u{e0041}\u{e007f}end';
+
 before(async () => {
   pki = await getTestPki();
   oddSpiffe = await pki.ca.issue({ subject: 'odd-spiffe', san: { uri: [ODD_SPIFFE_ID] } });
+  huge = await issueLargeClient(pki);
+  invisible = await pki.ca.issue({
+    subject: [
+      { type: 'O', value: 'mtls-observability demo' },
+      { type: 'CN', value: INVISIBLE_CN },
+    ],
+  });
 });
 
 function logSink(): { stream: Writable; text: () => string } {
@@ -81,6 +97,20 @@ async function logRequests(
     await server.close();
   }
   return sink.text();
+}
+
+/** One request written byte for byte over TLS, presenting `client`; resolves with the raw response. */
+async function rawTlsRequest(port: number, client: DevCertificate, request: Buffer): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    const socket = tls.connect(
+      { host: '127.0.0.1', port, servername: 'localhost', ca: pki.ca.certPem, cert: client.chainPem, key: client.keyPem },
+      () => socket.write(request),
+    );
+    socket.on('data', (chunk: Buffer) => chunks.push(chunk));
+    socket.on('error', reject);
+    socket.on('close', () => resolve(Buffer.concat(chunks).toString('latin1')));
+  });
 }
 
 const CLF_DATE = /\[\d{2}\/[A-Z][a-z]{2}\/\d{4}:\d{2}:\d{2}:\d{2} \+0000\]/;
@@ -320,6 +350,154 @@ for (const { name, version, escapes } of VERSIONS) {
     (shadowed as unknown as Record<string, unknown>).peer_cert_verify = 'not a function';
     assert.throws(() => registerMorganTokens(shadowed), { name: 'TypeError', message: /"peer_cert_verify"/ });
   });
+
+  test(`morgan ${version}: a certificate of tens of kilobytes gives bounded identity fields with the marker; res.locals keeps the full values`, async () => {
+    const morgan = registerMorganTokens(freshMorgan(name));
+    const combined = logSink();
+    const json = logSink();
+    const tokens = logSink();
+    const plain = logSink();
+    const seen: PeerIdentity[] = [];
+    const app = express();
+    app.use(morgan('combined', { stream: plain.stream }));
+    app.use(morgan('mtls-combined', { stream: combined.stream }));
+    app.use(morgan('mtls-json', { stream: json.stream }));
+    app.use(morgan('subject=":peer_cert_subject" spiffe=:peer_cert_spiffe serial=:peer_cert_serial', { stream: tokens.stream }));
+    app.use(mtlsIdentity({ tracing: false, metrics: false }));
+    app.use((req, res) => {
+      seen.push(getPeerIdentity(req)!);
+      assert.equal(res.locals.mtls, seen.at(-1));
+      res.send('ok');
+    });
+    const server = await startHttpsServer(app);
+    // Keep-alive: three small requests on one connection with the large certificate.
+    const agent = keepAliveAgent(huge);
+    try {
+      for (const path of ['/a', '/b', '/c']) assert.equal((await httpsRequest({ port: server.port, path, agent })).status, 200);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    } finally {
+      agent.destroy();
+      await server.close();
+    }
+    const certificate = parseCertificate(huge.der);
+    assert.ok(huge.der.length > 14_000 && huge.der.length < 16_384, String(huge.der.length));
+    // res.locals and getPeerIdentity(): the full values.
+    assert.equal(seen.length, 3);
+    for (const identity of seen) {
+      assert.equal(identity.certificate!.subject, certificate.subject);
+      assert.equal(identity.certificate!.subject.length, 22_029);
+      assert.equal(identity.certificate!.spiffeId, LARGE_SPIFFE_ID);
+      assert.equal(identity.certificate!.san.uri.length, 13);
+    }
+
+    // The subject is cut before an escape that would not fit: `CN=` and 255 `\0Aa` are 1,023
+    // characters, the next `\0A` would make 1,026.
+    const subject = `CN=${'\\0Aa'.repeat(255)}${TRUNCATION_MARKER}`;
+    assert.equal(subject.length, 1_023 + 14);
+    const spiffe = `spiffe://example.org/${'p'.repeat(MAX_LOG_FIELD_LENGTH - 21)}${TRUNCATION_MARKER}`;
+    assert.equal(spiffe.length, 1_038);
+    const printed = escapes ? morgan112Escape(subject) : subject;
+
+    const lines = combined.text().split('\n');
+    assert.equal(lines.pop(), '');
+    assert.deepEqual(
+      lines.map((line) => line.replace(CLF_DATE, '[DATE]')),
+      ['/a', '/b', '/c'].map(
+        (path) =>
+          `127.0.0.1 - - [DATE] "GET ${path} HTTP/1.1" 200 2 "-" "-" verify=SUCCESS subject="${printed}"` +
+          ` issuer="CN=mtls-observability development CA" serial=${LARGE_SERIAL}` +
+          ` not_after=${certificate.notAfter.toISOString()} spiffe=${spiffe} fingerprint=${certificate.fingerprint256}`,
+      ),
+    );
+    // morgan 1.12 writes each backslash of the kept part twice.
+    for (const line of lines) assert.equal(line.length, escapes ? 2_636 : 2_381);
+    // For ordinary request values, the request part is exactly what morgan's own `combined` prints.
+    assert.deepEqual(
+      lines.map((line) => line.split(' verify=')[0]!.replace(CLF_DATE, '[DATE]')),
+      plain.text().trimEnd().split('\n').map((line) => line.replace(CLF_DATE, '[DATE]')),
+    );
+
+    const records = json.text().trimEnd().split('\n');
+    assert.equal(records.length, 3);
+    for (const line of records) {
+      const record = JSON.parse(line) as Record<string, unknown>;
+      assert.equal(record.peer_cert_subject, subject);
+      assert.equal(record.peer_cert_issuer, 'CN=mtls-observability development CA');
+      assert.equal(record.peer_cert_spiffe, `spiffe://example.org/${'p'.repeat(1003)}${TRUNCATION_MARKER}`);
+      assert.equal(record.peer_cert_serial, LARGE_SERIAL);
+      // Fixed but for the response time's digits.
+      assert.equal(line.replace(/"response_time_ms":[\d.]+/, '"response_time_ms":0').length, 2_842);
+    }
+
+    assert.equal(
+      tokens.text(),
+      `subject="${printed}" spiffe=${spiffe} serial=${LARGE_SERIAL}\n`.repeat(3),
+    );
+  });
+
+  test(`morgan ${version}: invisible characters and line breaks from the client never reach mtls-combined or mtls-json raw`, async () => {
+    const morgan = registerMorganTokens(freshMorgan(name));
+    const combined = logSink();
+    const json = logSink();
+    const app = express();
+    app.use(morgan('mtls-combined', { stream: combined.stream }));
+    app.use(morgan('mtls-json', { stream: json.stream }));
+    app.use(mtlsIdentity({ tracing: false, metrics: false }));
+    app.use((_req, res) => {
+      res.send('ok');
+    });
+    const server = await startHttpsServer(app);
+    // A Basic-auth user name that forges a second line (`:remote-user`), and raw bytes Node's own
+    // client refuses to send: NEL (0x85) and a soft hyphen (0xAD) in the user agent, a C1 control
+    // in the referrer (header bytes are read as Latin-1), a quote and a backslash in the URL.
+    const user = 'eve\n127.0.0.1 - admin [x] "GET /admin HTTP/1.1" 200 0\u061c\u2028\u{e0041}';
+    const request = Buffer.concat([
+      Buffer.from(
+        'GET /p"q\\r HTTP/1.1\r\nHost: localhost\r\n' +
+          `Authorization: Basic ${Buffer.from(`${user}:pw`, 'utf8').toString('base64')}\r\n`,
+        'latin1',
+      ),
+      Buffer.from('User-Agent: ua\x85x\xad"y\r\nReferer: ref\x9f\r\nConnection: close\r\n\r\n', 'latin1'),
+    ]);
+    try {
+      const response = await rawTlsRequest(server.port, invisible, request);
+      assert.match(response, /^HTTP\/1\.1 200 OK\r\n/);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    } finally {
+      await server.close();
+    }
+    const certificate = parseCertificate(invisible.der);
+    const subject =
+      'CN=inv\\D8\\9C\\C2\\AD\\E2\\81\\A0\\E2\\81\\A1\\E2\\81\\A2\\E2\\81\\A3\\E2\\81\\A4\\EF\\BF\\B9\\EF\\BF\\BA\\EF\\BF\\BB' +
+      '\\F3\\A0\\81\\81\\F3\\A0\\81\\BFend,O=mtls-observability demo';
+    // The same on both versions: morgan 1.12's escapes, and `\uXXXX` for what it leaves raw.
+    const requestPart =
+      '127.0.0.1 - eve\\n127.0.0.1 - admin [x] \\"GET /admin HTTP/1.1\\" 200 0\\u061c\\u2028\\udb40\\udc41 [DATE]' +
+      ' "GET /p\\"q\\\\r HTTP/1.1" 200 2 "ref\\u009f" "ua\\u0085x\\u00ad\\"y"';
+    const text = combined.text();
+    assert.equal(
+      text.replace(CLF_DATE, '[DATE]'),
+      `${requestPart} verify=SUCCESS subject="${escapes ? morgan112Escape(subject) : subject}"` +
+        ` issuer="CN=mtls-observability development CA" serial=${certificate.serialNumber}` +
+        ` not_after=${certificate.notAfter.toISOString()} spiffe=- fingerprint=${certificate.fingerprint256}\n`,
+    );
+    assert.ok(!/[\u0085\u009f\u00ad\u061c\u2028\u2060-\u2064\ufff9-\ufffb]|\udb40/.test(text));
+
+    const line = json.text();
+    assert.equal(line.split('\n').length, 2);
+    assert.ok(!/[\u0085\u009f\u00ad\u061c\u2028\u2060-\u2064\ufff9-\ufffb]|\udb40/.test(line));
+    for (const member of [
+      '"url":"/p\\"q\\\\r"',
+      '"referrer":"ref\\u009f"',
+      '"user_agent":"ua\\u0085x\\u00ad\\"y"',
+      `"peer_cert_subject":${JSON.stringify(subject)}`,
+    ]) {
+      assert.ok(line.includes(member), `${member} in ${line}`);
+    }
+    const record = JSON.parse(line) as Record<string, unknown>;
+    assert.equal(record.user_agent, 'ua\x85x\xad"y');
+    assert.equal(record.peer_cert_subject, subject);
+  });
 }
 
 test('tokens stay log-safe whatever produced the identity (defence in depth)', () => {
@@ -328,13 +506,13 @@ test('tokens stay log-safe whatever produced the identity (defence in depth)', (
   const certificate = {
     ...parseCertificate(pki.clients.valid.der),
     // Not what parseCertificate produces: raw control and separator characters.
-    subject: 'CN=a\nb\u2028c\u202ed',
-    spiffeId: 'spiffe://x/\u00e9 "y"',
+    subject: 'CN=a\nb\u2028c\u202ed\u00ad\u{e0041}',
+    spiffeId: 'spiffe://x/\u00e9 "y"\u061c',
   };
   const req = {};
   attachPeerIdentity(req as never, { verified: false, verify: 'FAILED:bad "reason"\n', reason: 'x', source: 'test', certificate });
-  assert.equal(tokens.peer_cert_subject!(req, {}), 'CN=a\\0Ab\\E2\\80\\A8c\\E2\\80\\AEd');
-  assert.equal(tokens.peer_cert_spiffe!(req, {}), 'spiffe://x/%C3%A9%20%22y%22');
+  assert.equal(tokens.peer_cert_subject!(req, {}), 'CN=a\\0Ab\\E2\\80\\A8c\\E2\\80\\AEd\\C2\\AD\\F3\\A0\\81\\81');
+  assert.equal(tokens.peer_cert_spiffe!(req, {}), 'spiffe://x/%C3%A9%20%22y%22%D8%9C');
   assert.equal(tokens.peer_cert_verify!(req, {}), 'FAILED:bad%20%22reason%22%0A');
   assert.equal(tokens.peer_cert_serial!(req, {}), certificate.serialNumber);
 });

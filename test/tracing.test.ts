@@ -8,7 +8,13 @@ import { createRequire } from 'node:module';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { context, trace, SpanKind, type Attributes } from '@opentelemetry/api';
 import { NodeTracerProvider } from '@opentelemetry/sdk-trace-node';
-import { SimpleSpanProcessor, SamplingDecision, type Sampler, type SamplingResult } from '@opentelemetry/sdk-trace-base';
+import {
+  InMemorySpanExporter,
+  SimpleSpanProcessor,
+  SamplingDecision,
+  type Sampler,
+  type SamplingResult,
+} from '@opentelemetry/sdk-trace-base';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import { registerInstrumentations } from '@opentelemetry/instrumentation';
 import { HttpInstrumentation } from '@opentelemetry/instrumentation-http';
@@ -17,14 +23,19 @@ import { mtlsIdentity } from '../lib/middleware.js';
 import { createSpanObserver, spanAttributesOf, startIncomingSpanHook } from '../lib/tracing.js';
 import { parseCertificate } from '../lib/certificate.js';
 import type { PeerIdentity } from '../lib/types.js';
-import type { DevCertificateSet } from '../lib/dev-certs.js';
+import type { DevCertificate, DevCertificateSet } from '../lib/dev-certs.js';
+import { MAX_LOG_FIELD_LENGTH, TRUNCATION_MARKER } from '../lib/log-safe.js';
+import { getPeerIdentity } from '../lib/peer-identity.js';
 import { getTestPki } from './helpers/pki.js';
+import { issueLargeClient, LARGE_SERIAL, LARGE_SPIFFE_ID } from './helpers/large-certificate.js';
 import { startHttpsServer, httpsRequest } from './helpers/https.js';
 import { startOtlpReceiver, type OtlpReceiver, type ReceivedSpan } from './helpers/otlp-receiver.js';
 
 let pki: DevCertificateSet;
+let large: DevCertificate;
 before(async () => {
   pki = await getTestPki();
+  large = await issueLargeClient(pki);
 });
 
 function expectedAttributes(der: Uint8Array, verify: string): Attributes {
@@ -99,6 +110,7 @@ class RecordingSampler implements Sampler {
 }
 
 let receiver: OtlpReceiver;
+const memory = new InMemorySpanExporter();
 let provider: NodeTracerProvider;
 let unregister: () => void;
 let httpInstrumentation: HttpInstrumentation;
@@ -112,7 +124,10 @@ test('with the SDK: set up the OTLP exporter, HTTP and Express instrumentations'
   receiver = await startOtlpReceiver();
   provider = new NodeTracerProvider({
     sampler: new RecordingSampler(),
-    spanProcessors: [new SimpleSpanProcessor(new OTLPTraceExporter({ url: `${receiver.url}/v1/traces` }))],
+    spanProcessors: [
+      new SimpleSpanProcessor(new OTLPTraceExporter({ url: `${receiver.url}/v1/traces` })),
+      new SimpleSpanProcessor(memory),
+    ],
   });
   provider.register();
   unregister = registerInstrumentations({
@@ -188,6 +203,46 @@ test('a failed verification and a missing certificate are on the span too (plain
     assert.deepEqual(identityAttributes(expired.attributes), expectedAttributes(pki.clients.expired.der, 'FAILED:CERT_HAS_EXPIRED'));
     const none = (await serverSpanOf('/none')).server;
     assert.deepEqual(identityAttributes(none.attributes), { 'mtls.client.verify': 'NONE', 'mtls.client.source': 'tls' });
+  } finally {
+    await server.close();
+  }
+});
+
+test('a certificate of tens of kilobytes gives bounded, marked span attributes; res.locals keeps the full values', async () => {
+  withoutHook();
+  const app = express();
+  const subjects: number[] = [];
+  app.use(mtlsIdentity());
+  app.get('/large', (req, res) => {
+    subjects.push(getPeerIdentity(req)!.certificate!.subject.length);
+    res.send('ok');
+  });
+  const server = await startHttpsServer(app as never);
+  try {
+    assert.equal((await httpsRequest({ port: server.port, path: '/large', client: large })).body, 'ok');
+    const { server: received } = await serverSpanOf('/large');
+    const span = memory.getFinishedSpans().find((s) => s.kind === SpanKind.SERVER && s.attributes['url.path'] === '/large');
+    assert.ok(span);
+    const c = parseCertificate(large.der);
+    assert.equal(c.subject.length, 22_029);
+    assert.deepEqual(subjects, [22_029]);
+    // `CN=` and 255 `\0Aa` are 1,023 characters; the next `\0A` would pass 1,024.
+    const expected = {
+      'tls.client.subject': `CN=${'\\0Aa'.repeat(255)}${TRUNCATION_MARKER}`,
+      'tls.client.issuer': 'CN=mtls-observability development CA',
+      'tls.client.hash.sha256': c.fingerprint256,
+      'tls.client.not_before': c.notBefore.toISOString(),
+      'tls.client.not_after': c.notAfter.toISOString(),
+      'mtls.client.serial_number': LARGE_SERIAL,
+      'mtls.client.spiffe_id': `${LARGE_SPIFFE_ID.slice(0, MAX_LOG_FIELD_LENGTH)}${TRUNCATION_MARKER}`,
+      'mtls.client.verify': 'SUCCESS',
+      'mtls.client.source': 'tls',
+    };
+    assert.deepEqual(identityAttributes(span.attributes), expected);
+    assert.equal(String(span.attributes['tls.client.subject']).length, 1_037);
+    assert.equal(String(span.attributes['mtls.client.spiffe_id']).length, 1_038);
+    // The same over OTLP.
+    assert.deepEqual(identityAttributes(received.attributes), expected);
   } finally {
     await server.close();
   }
