@@ -6,8 +6,9 @@
  *   forever. So nothing is created at import or factory time; the provider is looked up when
  *   something is recorded, and instruments are (re)created whenever it changed.
  * - The per-request path must stay cheap. Request and handshake counts are therefore kept in
- *   plain in-process counters, one per attribute set, and reported by asynchronous (observable) counters at collection time: a request costs a `WeakMap` lookup and an
- *   increment, never an SDK call with attribute hashing. The attribute set of each connection's
+ *   plain in-process counters, one per attribute set, and reported by asynchronous (observable)
+ *   counters at collection time: a request costs a `WeakMap` lookup and an increment, never an
+ *   SDK call with attribute hashing. The attribute set of each connection's
  *   identity is resolved once and reused.
  *
  * Cardinality is bounded: attributes are the verification result, a reason from a fixed vocabulary
