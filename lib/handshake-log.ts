@@ -20,7 +20,7 @@ import { hexEscapeCharacter, logUnsafePatternWith, stringifyLogSafe, truncateLog
 
 /** How a failed handshake is classified. */
 export type HandshakeFailureOutcome =
-  /** The client certificate was missing or failed verification. */
+  /** The client certificate was missing or failed verification, or the client tried to change it by renegotiating. */
   | 'rejected'
   /** Anything else: plain HTTP on the TLS port, a health check's connect-and-close, version or cipher mismatch, a timeout. */
   | 'failed';
@@ -37,7 +37,9 @@ export interface TlsHandshakeFailure {
   readonly outcome: HandshakeFailureOutcome;
   /**
    * With `rejected`: Node/OpenSSL's verification code (`CERT_HAS_EXPIRED`,
-   * `UNABLE_TO_VERIFY_LEAF_SIGNATURE`, ...) or `CERT_MISSING`. With `failed`: one of
+   * `UNABLE_TO_VERIFY_LEAF_SIGNATURE`, ...), `CERT_MISSING`, or for a TLS 1.2 renegotiation that
+   * `observeTlsServer` refused, Node's `ERR_TLS_RENEGOTIATION_DISABLED` (`ERR_TLS_SESSION_ATTACK`
+   * past Node's own renegotiation limit). With `failed`: one of
    * {@link HANDSHAKE_NOISE_REASONS}. Always low-cardinality; this is the metrics' `error.type`.
    */
   readonly reason: string;

@@ -211,6 +211,10 @@ export function observeTlsServer(server: tls.Server, options?: ObserveTlsServerO
 
   const report = (failure: TlsHandshakeFailure): void => {
     metrics?.recordHandshake(failure.outcome, failure.reason, failure.tlsVersion);
+    logFailure(failure);
+  };
+
+  const logFailure = (failure: TlsHandshakeFailure): void => {
     if (write !== undefined && (logNoise || failure.outcome === 'rejected')) {
       guarded(() => write(formatHandshakeFailure(failure, format)));
     }
@@ -284,10 +288,23 @@ export function observeTlsServer(server: tls.Server, options?: ObserveTlsServerO
     try {
       const code = (error as { code?: unknown } | null | undefined)?.code;
       if (typeof code !== 'string' || !RENEGOTIATION_REFUSALS.has(code)) return;
+      const peer = peerOf(this);
+      const protocol = safeProtocol(this);
       // Once: destroying with the error (as http's 'clientError' handling does) emits it again.
       this.removeListener?.('error', onSocketError);
       this.destroy?.();
-      if (!detached) metrics?.recordRenegotiation('refused', code);
+      if (detached) return;
+      metrics?.recordRenegotiation('refused', code);
+      // A client that tries to change its certificate is rejected like one that presents a bad
+      // one: it gets a log line (its first handshake was already counted as a success).
+      logFailure({
+        time: new Date(),
+        outcome: 'rejected',
+        reason: code,
+        ...(peer.address !== undefined ? { remoteAddress: peer.address } : {}),
+        ...(peer.port !== undefined ? { remotePort: peer.port } : {}),
+        ...(protocol !== undefined ? { tlsVersion: protocol } : {}),
+      });
     } catch {
       // Never let observation break the server.
     }

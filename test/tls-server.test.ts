@@ -392,6 +392,8 @@ describe('observeTlsServer and TLS 1.2 renegotiation (Node client; the certifica
   /** A bare tls.Server (nothing but the observer closes a socket there) and one TLS 1.2 client that renegotiates. */
   async function renegotiateOnce(options: { allowRenegotiation?: boolean; maxVersion?: tls.SecureVersion }) {
     const meter = createTestMeter();
+    const lines: string[] = [];
+    const failures: TlsHandshakeFailure[] = [];
     const server = tls.createServer(
       { key: pki.server.keyPem, cert: pki.server.chainPem, ca: pki.ca.certPem, requestCert: true, rejectUnauthorized: false },
       (socket) => socket.on('data', (data) => socket.write(data)),
@@ -399,6 +401,8 @@ describe('observeTlsServer and TLS 1.2 renegotiation (Node client; the certifica
     const serverSocket = new Promise<tls.TLSSocket>((resolve) => server.once('secureConnection', resolve));
     const observer = observeTlsServer(server, {
       meterProvider: meter.provider,
+      log: (line) => lines.push(line),
+      onHandshakeFailure: (failure) => failures.push(failure),
       ...(options.allowRenegotiation !== undefined ? { allowRenegotiation: options.allowRenegotiation } : {}),
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -414,6 +418,7 @@ describe('observeTlsServer and TLS 1.2 renegotiation (Node client; the certifica
     client.on('error', () => {});
     try {
       await new Promise<void>((resolve) => client.once('secureConnect', () => resolve()));
+      const clientPort = client.localPort;
       // A TLS 1.3 client is connected before the server has finished its side.
       await serverSocket;
       const outcome = await new Promise<string>((resolve) => {
@@ -425,7 +430,7 @@ describe('observeTlsServer and TLS 1.2 renegotiation (Node client; the certifica
         });
         if (!started) resolve('not started');
       });
-      return { outcome, points: await meter.points(RENEGOTIATIONS), serverSocket: await serverSocket };
+      return { outcome, points: await meter.points(RENEGOTIATIONS), handshakes: await meter.points(HANDSHAKES), serverSocket: await serverSocket, lines, failures, clientPort };
     } finally {
       client.destroy();
       observer.detach();
@@ -434,19 +439,40 @@ describe('observeTlsServer and TLS 1.2 renegotiation (Node client; the certifica
     }
   }
 
-  test('refused by default: the connection is closed when the client starts it, and counted', async () => {
-    const { outcome, points, serverSocket } = await renegotiateOnce({});
+  test('refused by default: the connection is closed when the client starts it, counted and logged', async () => {
+    const { outcome, points, handshakes, serverSocket, lines, failures, clientPort } = await renegotiateOnce({});
     assert.equal(outcome, 'closed');
     assert.equal(serverSocket.destroyed, true);
     assert.deepEqual(points, [
       { attributes: { 'mtls.renegotiation.outcome': 'refused', 'error.type': 'ERR_TLS_RENEGOTIATION_DISABLED' }, value: 1 },
     ]);
+    // The first handshake stays counted as the success it was.
+    assert.deepEqual(handshakes, [
+      { attributes: { 'mtls.handshake.outcome': 'success', 'tls.protocol.version': '1.2', 'tls.resumed': false }, value: 1 },
+    ]);
+    assert.equal(failures.length, 1);
+    const { time, ...failure } = failures[0]!;
+    assert.ok(time instanceof Date);
+    assert.deepEqual(failure, {
+      outcome: 'rejected',
+      reason: 'ERR_TLS_RENEGOTIATION_DISABLED',
+      remoteAddress: '127.0.0.1',
+      remotePort: clientPort,
+      tlsVersion: 'TLSv1.2',
+    });
+    assert.equal(lines.length, 1);
+    assert.equal(
+      lines[0]!.replace(/\[[^\]]+\]/, '[TIME]'),
+      `127.0.0.1 - - [TIME] "TLS handshake failed" outcome=rejected reason=ERR_TLS_RENEGOTIATION_DISABLED` +
+        ` verify=FAILED:ERR_TLS_RENEGOTIATION_DISABLED tls_version=TLSv1.2 remote_port=${clientPort} error_code=-`,
+    );
   });
 
   test('allowRenegotiation: true lets it complete and counts it', async () => {
-    const { outcome, points } = await renegotiateOnce({ allowRenegotiation: true });
+    const { outcome, points, lines, failures } = await renegotiateOnce({ allowRenegotiation: true });
     assert.equal(outcome, 'renegotiated, echo ping');
     assert.deepEqual(points, [{ attributes: { 'mtls.renegotiation.outcome': 'completed' }, value: 1 }]);
+    assert.deepEqual([lines, failures], [[], []]);
   });
 
   test('TLS 1.3 connections are left alone (the protocol has no renegotiation)', async () => {
