@@ -192,12 +192,9 @@ const certificateJsonCache = new WeakMap<PeerCertificate, string>();
 function certificateJsonOf(certificate: PeerCertificate): string {
   let json = certificateJsonCache.get(certificate);
   if (json === undefined) {
+    // The tokens' values, but the SPIFFE ID as it is: JSON escapes it, a text line needs %XX.
     json = jsonMembers({
-      peer_cert_subject: logSafeName(certificate.subject),
-      peer_cert_issuer: logSafeName(certificate.issuer),
-      peer_cert_serial: truncateLogField(certificate.serialNumber),
-      peer_cert_fingerprint: truncateLogField(certificate.fingerprint256),
-      peer_cert_not_after: isoDate(certificate.notAfter),
+      ...certificateFieldsOf(certificate),
       peer_cert_spiffe: certificate.spiffeId === undefined ? undefined : truncateLogField(certificate.spiffeId),
     });
     certificateJsonCache.set(certificate, json);

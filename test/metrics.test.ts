@@ -294,6 +294,12 @@ describe('MtlsMetrics', () => {
 describe('expiry instruments are fed by verified certificates only', () => {
   const DAY_MS = 86_400_000;
 
+  /** What any client can present: a self-signed certificate that expired a day ago. */
+  function expiredSelfSigned() {
+    const now = Date.now();
+    return createSelfSignedCertificate({ subject: 'anyone', notBefore: new Date(now - 30 * DAY_MS), notAfter: new Date(now - DAY_MS) });
+  }
+
   /** `floor((notAfter - now) / 1000)` over the time `collect` ran: the gauge's exact value lies in it. */
   async function secondsLeftAround<T>(notAfter: Date, collect: () => Promise<T>): Promise<{ result: T; range: [number, number] }> {
     const before = Date.now();
@@ -303,12 +309,7 @@ describe('expiry instruments are fed by verified certificates only', () => {
   }
 
   test('a self-signed, expired certificate answered 403 moves neither gauge nor the histogram; a verified one does', async () => {
-    const now = Date.now();
-    const attacker = await createSelfSignedCertificate({
-      subject: 'anyone',
-      notBefore: new Date(now - 30 * DAY_MS),
-      notAfter: new Date(now - DAY_MS),
-    });
+    const attacker = await expiredSelfSigned();
     const meter = createTestMeter();
     const mw = mtlsIdentity({ tracing: false, meterProvider: meter.provider, require: true });
     const server = await startHttpsServer((req, res) => mw(req, res, () => res.end('ok')), { rejectUnauthorized: false });
@@ -348,12 +349,7 @@ describe('expiry instruments are fed by verified certificates only', () => {
   });
 
   test(`${MAX_RECENT_CERTIFICATES + 1} distinct unverified certificates do not push a verified one out of the recent set`, async () => {
-    const now = Date.now();
-    const attacker = await createSelfSignedCertificate({
-      subject: 'anyone',
-      notBefore: new Date(now - 30 * DAY_MS),
-      notAfter: new Date(now - DAY_MS),
-    });
+    const attacker = await expiredSelfSigned();
     const meter = createTestMeter();
     try {
       const m = new MtlsMetrics({ meterProvider: meter.provider, trackCertificates: true, expiryWarningSeconds: 400 * 86_400 });
