@@ -31,7 +31,7 @@ export function readCertFiles(dir: string): CertFiles {
 async function fromDevCerts(dir: string, poolSize: number): Promise<CertFiles | undefined> {
   let mod: Record<string, unknown>;
   try {
-    mod = (await import(new URL('../dist/dev-certs.js', import.meta.url).href)) as Record<string, unknown>;
+    mod = (await import(new URL('../dist/dev-certs/index.js', import.meta.url).href)) as Record<string, unknown>;
   } catch {
     return undefined;
   }

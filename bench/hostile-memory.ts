@@ -14,10 +14,10 @@
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { parseArgs } from 'node:util';
-import { escapeAttributeValue } from '../lib/distinguished-name.js';
+import { escapeAttributeValue } from '../lib/certificate/distinguished-name.js';
 import { mtlsIdentity } from '../lib/middleware.js';
-import { CertificateCache } from '../lib/identity-cache.js';
-import { createDevCertificates, createSelfSignedCertificate, generateDevKeyPair, type DevCertificate } from '../lib/dev-certs.js';
+import { CertificateCache } from '../lib/certificate/cache.js';
+import { createDevCertificates, createSelfSignedCertificate, generateDevKeyPair, type DevCertificate } from '../lib/dev-certs/index.js';
 
 const { values } = parseArgs({
   options: {

@@ -12,8 +12,8 @@
 import { X509Certificate } from 'node:crypto';
 import * as asn1js from 'asn1js';
 import * as pkijs from 'pkijs';
-import { parseCertificate } from '../lib/certificate.js';
-import { createCertificateAuthority } from '../lib/dev-certs.js';
+import { parseCertificate } from '../lib/certificate/parse.js';
+import { createCertificateAuthority } from '../lib/dev-certs/index.js';
 import { HOSTILE_MAX_BYTES, hostileInputs } from '../test/helpers/certificate-vectors.js';
 
 const quick = process.argv.includes('--quick');

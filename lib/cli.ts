@@ -99,7 +99,7 @@ async function devCerts(args: readonly string[], out: (s: string) => void): Prom
   if (parsed.positionals.length > 1) throw new UsageError(`dev-certs takes one directory, got ${parsed.positionals.length} arguments`);
   const dir = parsed.positionals[0]!;
   // Loaded only here: pkijs is most of the start-up time, and --help or a typo should be instant.
-  const { writeDevCertificates } = await import('./dev-certs.js');
+  const { writeDevCertificates } = await import('./dev-certs/index.js');
   try {
     const paths = await writeDevCertificates(dir, undefined, { overwrite: parsed.values.force === true });
     out(describeWritten(dir, paths));

@@ -7,27 +7,30 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
 import { isMtlsError, type MtlsErrorCode } from './errors.js';
-import { CertificateCache, DEFAULT_CERTIFICATE_CACHE_SIZE } from './identity-cache.js';
-import { DEFAULT_MAX_CERTIFICATE_BYTES, isCertificateByteLimit } from './certificate.js';
-import { assertFactoryCalled, isBoolean, isIntegerInRange, isNonEmptyString, validateOptions, type OptionCheck } from './options.js';
-import { attachPeerIdentity, type IdentityObserver, type IdentitySource } from './peer-identity.js';
-import { TlsSocketSource, TLS_SOURCE } from './tls-socket-source.js';
+import { CertificateCache, DEFAULT_CERTIFICATE_CACHE_SIZE } from './certificate/cache.js';
+import { DEFAULT_MAX_CERTIFICATE_BYTES, isCertificateByteLimit } from './certificate/parse.js';
+import { assertFactoryCalled, isBoolean, isIntegerInRange, isNonEmptyString, validateOptions, type OptionCheck } from './internal/options.js';
+import { attachPeerIdentity } from './identity/registry.js';
+import { IDENTITY_REASONS, TLS_SOURCE, failedIdentity, type PeerIdentity } from './identity/peer-identity.js';
+import { guardOnce } from './internal/warn-once.js';
+import type { IdentityOutput } from './outputs/output.js';
+import type { IdentitySource } from './sources/source.js';
+import { TlsSocketSource } from './sources/tls-socket.js';
 import {
   createProxySource,
   PROXY_SOURCE_OPTION_CHECKS,
   type ProxySourceOptions,
   type UntrustedProxyHeadersEvent,
-} from './proxy-source.js';
-import type { PeerIdentity } from './types.js';
+} from './sources/proxy/source.js';
 // Traces and metrics (lib/tracing.ts, lib/metrics.ts).
-import { createSpanObserver, TRACING_OPTION_CHECKS, type TracingOptions } from './tracing.js';
+import { createSpanObserver, TRACING_OPTION_CHECKS, type TracingOptions } from './outputs/tracing.js';
 import {
   CERTIFICATE_EXPIRY_OPTION_CHECKS,
   METRICS_OPTION_CHECKS,
   MtlsMetrics,
   type CertificateExpiryMetricsOptions,
   type MetricsOptions,
-} from './metrics.js';
+} from './outputs/metrics.js';
 
 /**
  * Options of {@link mtlsIdentity}. The trusted-proxy options (`trustedProxies`, `proxyFormat`, ...)
@@ -98,7 +101,7 @@ const OPTION_CHECKS: { readonly [K in keyof MtlsIdentityOptions]-?: OptionCheck 
 interface MiddlewareConfig {
   readonly source: IdentitySource;
   /** Already guarded: none of them can throw. */
-  readonly observers: readonly IdentityObserver[];
+  readonly observers: readonly IdentityOutput[];
   readonly require: boolean;
 }
 
@@ -119,10 +122,10 @@ function resolveConfig(options: MtlsIdentityOptions | undefined): MiddlewareConf
       maxCertificateBytes: o.maxCertificateBytes ?? DEFAULT_MAX_CERTIFICATE_BYTES,
     });
   const tlsSource = new TlsSocketSource({ certificates });
-  const observers: IdentityObserver[] = [guardObserver('res.locals', localsObserver(o.localsKey ?? DEFAULT_LOCALS_KEY))];
+  const observers: IdentityOutput[] = [guardOutput('res.locals', localsObserver(o.localsKey ?? DEFAULT_LOCALS_KEY))];
   // Traces and metrics (lib/tracing.ts, lib/metrics.ts): built here, nothing decided per request.
   const spanObserver = o.tracing === false ? undefined : createSpanObserver();
-  if (spanObserver !== undefined) observers.push(guardObserver('span attributes', spanObserver));
+  if (spanObserver !== undefined) observers.push(guardOutput('span attributes', spanObserver));
   const metrics =
     o.metrics === false
       ? undefined
@@ -133,7 +136,7 @@ function resolveConfig(options: MtlsIdentityOptions | undefined): MiddlewareConf
           ...(o.expiryWarningSeconds !== undefined ? { expiryWarningSeconds: o.expiryWarningSeconds } : {}),
           ...(o.recentCertificateSeconds !== undefined ? { recentCertificateSeconds: o.recentCertificateSeconds } : {}),
         });
-  if (metrics !== undefined) observers.push(guardObserver('metrics', (identity) => metrics.recordRequest(identity)));
+  if (metrics !== undefined) observers.push(guardOutput('metrics', (identity) => metrics.recordRequest(identity)));
   // Trusted-proxy source (lib/proxy-source.ts): headers from trusted proxies, the TLS socket
   // otherwise; every spoofing attempt is also counted.
   const countUntrusted =
@@ -179,40 +182,20 @@ export function mtlsIdentity(options?: MtlsIdentityOptions): MtlsIdentityMiddlew
   };
 }
 
-function localsObserver(key: string): IdentityObserver {
+/** An output that never throws; its first failure is reported once as a process warning. */
+function guardOutput(name: string, output: IdentityOutput): IdentityOutput {
+  return guardOnce('mtlsIdentity()', `the ${name} output`, output);
+}
+
+function localsObserver(key: string): IdentityOutput {
   return (identity, _req, res) => {
     const locals = (res as { locals?: unknown }).locals;
     if (typeof locals === 'object' && locals !== null) (locals as Record<string, unknown>)[key] = identity;
   };
 }
 
-/**
- * Wraps an observer so a throw never reaches the request; the first failure of each observer is
- * reported once as a process warning rather than swallowed silently.
- */
-export function guardObserver(name: string, observer: IdentityObserver): IdentityObserver {
-  let warned = false;
-  return (identity, req, res) => {
-    try {
-      observer(identity, req, res);
-    } catch (error) {
-      if (warned) return;
-      warned = true;
-      try {
-        process.emitWarning(
-          `mtlsIdentity(): the ${name} output threw and was skipped: ${error instanceof Error ? error.message : String(error)}`,
-          { code: 'MTLS_OBSERVER_ERROR' },
-        );
-      } catch {
-        // emitWarning itself can only fail in a broken process; the request still goes on.
-      }
-    }
-  };
-}
-
 function sourceFailure(error: unknown): PeerIdentity {
-  const reason = isMtlsError(error) ? error.code : 'SOURCE_ERROR';
-  return Object.freeze({ verified: false, verify: `FAILED:${reason}`, reason, source: TLS_SOURCE });
+  return failedIdentity(TLS_SOURCE, isMtlsError(error) ? error.code : IDENTITY_REASONS.sourceError);
 }
 
 function reject(res: ServerResponse, identity: PeerIdentity): void {

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import https from 'node:https';
-import { writeDevCertificates } from '../lib/dev-certs.js';
+import { writeDevCertificates } from '../lib/dev-certs/index.js';
 import { getTestPki } from './helpers/pki.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));

@@ -14,11 +14,11 @@ import connect from 'connect';
 import express from 'express';
 import type morganType from 'morgan';
 import { mtlsIdentity } from '../lib/middleware.js';
-import { getPeerIdentity } from '../lib/peer-identity.js';
-import { registerMorganTokens } from '../lib/morgan.js';
-import type { DevCertificate, DevCertificateSet } from '../lib/dev-certs.js';
+import { registerMorganTokens } from '../lib/outputs/morgan.js';
+import type { DevCertificate, DevCertificateSet } from '../lib/dev-certs/index.js';
 import { getTestPki } from './helpers/pki.js';
 import { http2MtlsServerOptions, httpsRequest, startHttpsServer } from './helpers/https.js';
+import { getPeerIdentity } from '../lib/get-peer-identity.js';
 
 const require = createRequire(import.meta.url);
 const express4 = require('express4') as typeof express;

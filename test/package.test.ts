@@ -100,7 +100,7 @@ describe('package', () => {
     assert.deepEqual(unexpected, []);
     assert.deepEqual(paths.filter((p) => p.endsWith('.map')), []);
     assert.deepEqual(paths.filter((p) => /\.(pem|key|crt|p12|tgz)$/.test(p) || /(^|\/)test\//.test(p) || p.endsWith('.ts') && !p.endsWith('.d.ts')), []);
-    for (const required of ['package.json', 'README.md', 'dist/index.js', 'dist/index.d.ts', 'dist/dev-certs.js', 'dist/dev-certs.d.ts', 'dist/cli.js']) {
+    for (const required of ['package.json', 'README.md', 'dist/index.js', 'dist/index.d.ts', 'dist/dev-certs/index.js', 'dist/dev-certs/index.d.ts', 'dist/cli.js']) {
       assert.ok(paths.includes(required), required);
     }
     // Every target the package.json points at is in the tarball.

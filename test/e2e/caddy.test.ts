@@ -5,7 +5,7 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import type { DevCertificateSet } from '../../lib/dev-certs.js';
+import type { DevCertificateSet } from '../../lib/dev-certs/index.js';
 import { getTestPki } from '../helpers/pki.js';
 import { freePort, startProxy, type RunningProxy } from './proxy-configs/proxy-process.js';
 import { startProxiedApp, withoutSource, type ProxiedApp } from './proxy-configs/proxied-app.js';

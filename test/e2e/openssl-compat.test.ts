@@ -11,7 +11,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { parseCertificate } from '../../lib/certificate.js';
+import { parseCertificate } from '../../lib/certificate/parse.js';
 import { buildCertificateVectors, handBuiltCertificate, handBuiltVectors, nameDer, seededBytes, tlv } from '../helpers/certificate-vectors.js';
 
 const run = promisify(execFile);

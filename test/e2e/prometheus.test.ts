@@ -16,8 +16,8 @@ import { fileURLToPath } from 'node:url';
 import { MeterProvider } from '@opentelemetry/sdk-metrics';
 import { PrometheusExporter } from '@opentelemetry/exporter-prometheus';
 import { mtlsIdentity } from '../../lib/middleware.js';
-import { observeTlsServer, type TlsServerObserver } from '../../lib/tls-server.js';
-import type { DevCertificate, DevCertificateSet } from '../../lib/dev-certs.js';
+import { observeTlsServer, type TlsServerObserver } from '../../lib/handshake/observer.js';
+import type { DevCertificate, DevCertificateSet } from '../../lib/dev-certs/index.js';
 import { getTestPki } from '../helpers/pki.js';
 import { startHttpsServer, httpsRequest, type StartedHttpsServer } from '../helpers/https.js';
 

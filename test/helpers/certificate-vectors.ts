@@ -5,13 +5,8 @@
  * deviation (docs/identity-format.md) explains the difference.
  */
 import { generateKeyPairSync } from 'node:crypto';
-import {
-  createCertificateAuthority,
-  generateDevKeyPair,
-  type CertificateOptions,
-  type DevCertificate,
-} from '../../lib/dev-certs.js';
-import type { DnAttribute, SubjectAltNames } from '../../lib/types.js';
+import { createCertificateAuthority, generateDevKeyPair, type CertificateOptions, type DevCertificate } from '../../lib/dev-certs/index.js';
+import type { DnAttribute, SubjectAltNames } from '../../lib/certificate/peer-certificate.js';
 
 /** The issuer of every vector. */
 export const VECTOR_ISSUER = 'CN=Vectors Root,O=Vector CA\\, Inc.,C=US';

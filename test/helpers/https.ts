@@ -8,7 +8,7 @@ import type { IncomingMessage, ServerResponse, IncomingHttpHeaders, OutgoingHttp
 import type { Socket } from 'node:net';
 import type { SecureVersion } from 'node:tls';
 import type http2 from 'node:http2';
-import type { DevCertificate, DevCertificateSet } from '../../lib/dev-certs.js';
+import type { DevCertificate, DevCertificateSet } from '../../lib/dev-certs/index.js';
 import { getTestPki } from './pki.js';
 
 export type RequestHandler = (req: IncomingMessage, res: ServerResponse) => void;

@@ -2,7 +2,7 @@
  * A trusted client certificate that is large but under a 16 KiB certificate limit (about 14 KB
  * of DER): the material of log and trace amplification tests.
  */
-import type { DevCertificate, DevCertificateSet } from '../../lib/dev-certs.js';
+import type { DevCertificate, DevCertificateSet } from '../../lib/dev-certs/index.js';
 
 /** Its SPIFFE ID: 1,521 characters. */
 export const LARGE_SPIFFE_ID = `spiffe://example.org/${'p'.repeat(1500)}`;

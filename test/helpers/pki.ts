@@ -2,7 +2,7 @@
  * The development PKI for tests, generated once per test-file process (Node's test runner runs each
  * file in its own process) and shared by every test in it.
  */
-import { createDevCertificates, type DevCertificateSet } from '../../lib/dev-certs.js';
+import { createDevCertificates, type DevCertificateSet } from '../../lib/dev-certs/index.js';
 
 let pending: Promise<DevCertificateSet> | undefined;
 

@@ -6,7 +6,7 @@
 import http from 'node:http';
 import net from 'node:net';
 import { mtlsIdentity, type MtlsIdentityOptions } from '../../lib/middleware.js';
-import { getPeerIdentity } from '../../lib/peer-identity.js';
+import { getPeerIdentity } from '../../lib/get-peer-identity.js';
 
 /** What the handler saw: the identity (certificate reduced to its loggable fields) and headers. */
 export interface SeenIdentity {

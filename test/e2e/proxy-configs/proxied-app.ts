@@ -12,7 +12,7 @@ import express from 'express';
 import morgan from 'morgan';
 import { mtlsIdentity, registerMorganTokens } from '../../../lib/index.js';
 import type { PeerIdentity, ProxyFormatName, UntrustedProxyHeadersEvent } from '../../../lib/index.js';
-import type { DevCertificate, DevCertificateSet } from '../../../lib/dev-certs.js';
+import type { DevCertificate, DevCertificateSet } from '../../../lib/dev-certs/index.js';
 import { startHttpsServer } from '../../helpers/https.js';
 
 export interface Sent {

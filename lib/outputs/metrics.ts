@@ -1,0 +1,446 @@
+/**
+ * Metrics through the OpenTelemetry metrics API (docs/metrics.md lists every instrument).
+ *
+ * Two facts shape this module:
+ * - The metrics API has no proxy provider: a meter obtained before the SDK registers stays a no-op
+ *   forever. So nothing is created at import or factory time; the provider is looked up when
+ *   something is recorded, and instruments are (re)created whenever it changed.
+ * - The per-request path must stay cheap. Request and handshake counts are therefore kept in
+ *   plain in-process counters, one per attribute set, and reported by asynchronous (observable)
+ *   counters at collection time: a request costs a `WeakMap` lookup and an increment, never an
+ *   SDK call with attribute hashing. The attribute set of each connection's
+ *   identity is resolved once and reused.
+ *
+ * Cardinality is bounded: attributes are the verification result, a reason from a fixed vocabulary
+ * (anything else becomes `_OTHER`) and the identity source. Subject, serial and fingerprint never
+ * become attributes.
+ */
+import type { Attributes, BatchObservableResult, Histogram, MeterProvider, Observable } from '@opentelemetry/api';
+import {
+  ATTR_ERROR_TYPE,
+  ATTR_MTLS_CLIENT_SOURCE,
+  ATTR_MTLS_HANDSHAKE_OUTCOME,
+  ATTR_MTLS_RENEGOTIATION_OUTCOME,
+  ATTR_MTLS_VERIFY_REQUIRED,
+  ATTR_MTLS_VERIFY_RESULT,
+  ATTR_TLS_PROTOCOL_VERSION,
+  ATTR_TLS_RESUMED,
+  ERROR_TYPE_OTHER,
+  INSTRUMENTATION_SCOPE_NAME,
+  METRIC_MTLS_CLIENT_CERTIFICATE_EXPIRING,
+  METRIC_MTLS_CLIENT_CERTIFICATE_MIN_TIME_LEFT,
+  METRIC_MTLS_CLIENT_CERTIFICATE_TIME_LEFT,
+  METRIC_MTLS_SERVER_HANDSHAKES,
+  METRIC_MTLS_SERVER_RENEGOTIATIONS,
+  METRIC_MTLS_SERVER_REQUESTS,
+  METRIC_MTLS_SERVER_UNTRUSTED_PROXY_HEADERS,
+} from './semconv.js';
+import { isBoolean, isIntegerInRange, type OptionCheck } from '../internal/options.js';
+import { libraryVersion, otelApi } from './otel-api.js';
+import type { PeerCertificate } from '../certificate/peer-certificate.js';
+import { reasonCodeOr, verifyOutcomeOf, type PeerIdentity } from '../identity/peer-identity.js';
+
+/** Metrics options shared by `mtlsIdentity()` and `observeTlsServer()`. */
+export interface MetricsOptions {
+  /** Record metrics. Default: `true` (a no-op without an OpenTelemetry SDK). */
+  readonly metrics?: boolean;
+  /**
+   * The `MeterProvider` to record to. Default: the global one (`metrics.getMeterProvider()`),
+   * looked up when something is recorded, so an SDK started after this factory ran is still used.
+   */
+  readonly meterProvider?: MeterProvider;
+}
+
+/** Options of the certificate-expiry instruments (`mtlsIdentity()` only: it sees the certificates). */
+export interface CertificateExpiryMetricsOptions {
+  /**
+   * `mtls.server.client_certificate.expiring` counts the certificates seen recently that expire
+   * within this many seconds (expired ones included). Default: `604800` (7 days).
+   */
+  readonly expiryWarningSeconds?: number;
+  /**
+   * How long a certificate counts as "seen recently" for the two certificate gauges after its last
+   * connection, in seconds. Default: `86400` (24 hours).
+   */
+  readonly recentCertificateSeconds?: number;
+}
+
+/** Default of {@link CertificateExpiryMetricsOptions.expiryWarningSeconds}: 7 days. */
+export const DEFAULT_EXPIRY_WARNING_SECONDS = 7 * 24 * 3600;
+/** Default of {@link CertificateExpiryMetricsOptions.recentCertificateSeconds}: 24 hours. */
+export const DEFAULT_RECENT_CERTIFICATE_SECONDS = 24 * 3600;
+/** Most distinct (verified) certificates remembered for the gauges; the least recently seen go first. */
+export const MAX_RECENT_CERTIFICATES = 10_000;
+/** Most distinct attribute sets per counter; beyond, new sets are counted under `error.type=_OTHER`. */
+const MAX_ATTRIBUTE_SETS = 256;
+
+/** Histogram bucket boundaries (seconds): 0 (expired), 1 h, 1 d, 7 d, 14 d, 30 d, 90 d, 180 d, 1 y, 2 y. */
+export const TIME_LEFT_BUCKETS: readonly number[] = [
+  0, 3600, 86_400, 604_800, 1_209_600, 2_592_000, 7_776_000, 15_552_000, 31_536_000, 63_072_000,
+];
+
+const isMeterProvider: OptionCheck = (v) =>
+  typeof v === 'object' && v !== null && typeof (v as { getMeter?: unknown }).getMeter === 'function'
+    ? undefined
+    : 'a MeterProvider (an object with getMeter(), e.g. from @opentelemetry/sdk-metrics)';
+
+/** Checks of {@link MetricsOptions}, for factories that spread them into their own. */
+export const METRICS_OPTION_CHECKS: { readonly [K in keyof MetricsOptions]-?: OptionCheck } = {
+  metrics: isBoolean,
+  meterProvider: isMeterProvider,
+};
+
+/** Checks of {@link CertificateExpiryMetricsOptions}. */
+export const CERTIFICATE_EXPIRY_OPTION_CHECKS: {
+  readonly [K in keyof CertificateExpiryMetricsOptions]-?: OptionCheck;
+} = {
+  expiryWarningSeconds: isIntegerInRange(1, 10 * 366 * 86_400),
+  recentCertificateSeconds: isIntegerInRange(1, 366 * 86_400),
+};
+
+/** Values of `mtls.verify.result`. */
+export type VerifyResult = 'success' | 'failed' | 'none';
+/** Values of `mtls.handshake.outcome`. */
+export type HandshakeOutcome = 'success' | 'rejected' | 'failed';
+/** Values of `mtls.renegotiation.outcome`. */
+export type RenegotiationOutcome = 'refused' | 'completed';
+
+interface CountEntry {
+  readonly attributes: Attributes;
+  count: number;
+}
+
+/** Cumulative counts, one entry per attribute set. */
+class CountTable {
+  readonly entries = new Map<string, CountEntry>();
+
+  entry(key: string, attributes: () => Attributes, overflow: () => [string, Attributes]): CountEntry {
+    let entry = this.entries.get(key);
+    if (entry !== undefined) return entry;
+    if (this.entries.size >= MAX_ATTRIBUTE_SETS) {
+      const [overflowKey, overflowAttributes] = overflow();
+      entry = this.entries.get(overflowKey);
+      if (entry !== undefined) return entry;
+      entry = { attributes: Object.freeze(overflowAttributes), count: 0 };
+      this.entries.set(overflowKey, entry);
+      return entry;
+    }
+    entry = { attributes: Object.freeze(attributes()), count: 0 };
+    this.entries.set(key, entry);
+    return entry;
+  }
+}
+
+/** Certificates seen recently: fingerprint → expiry, in least-recently-seen-first order. */
+class RecentCertificates {
+  readonly #seen = new Map<string, { readonly notAfter: number; readonly seenAt: number }>();
+  readonly #windowMs: number;
+  readonly expiringMs: number;
+
+  constructor(windowSeconds: number, expiringSeconds: number) {
+    this.#windowMs = windowSeconds * 1000;
+    this.expiringMs = expiringSeconds * 1000;
+  }
+
+  add(certificate: PeerCertificate, now: number): void {
+    const key = certificate.fingerprint256;
+    this.#seen.delete(key);
+    this.#seen.set(key, { notAfter: certificate.notAfter.getTime(), seenAt: now });
+    if (this.#seen.size > MAX_RECENT_CERTIFICATES) {
+      const oldest = this.#seen.keys().next();
+      if (oldest.done !== true) this.#seen.delete(oldest.value);
+    }
+  }
+
+  /** Drops what was last seen before the window, then visits the rest. */
+  *current(now: number): IterableIterator<[string, number]> {
+    const cutoff = now - this.#windowMs;
+    for (const [key, value] of this.#seen) {
+      if (value.seenAt < cutoff) this.#seen.delete(key);
+      else yield [key, value.notAfter];
+    }
+  }
+}
+
+interface ProviderInstruments {
+  readonly timeLeft: Histogram;
+  readonly recorders: Set<WeakRef<MtlsMetrics>>;
+}
+
+const instrumentsByProvider = new WeakMap<MeterProvider, ProviderInstruments>();
+
+/**
+ * One set of instruments per `MeterProvider`, shared by every recorder that reports to it: the
+ * same instrument registered twice would have two callbacks observe the same attribute set, and
+ * for asynchronous instruments the last observation wins instead of the sum.
+ */
+function instrumentsFor(provider: MeterProvider, recorder: MtlsMetrics): ProviderInstruments {
+  let instruments = instrumentsByProvider.get(provider);
+  if (instruments === undefined) {
+    const meter = provider.getMeter(INSTRUMENTATION_SCOPE_NAME, libraryVersion());
+    const recorders = new Set<WeakRef<MtlsMetrics>>();
+    const requests = meter.createObservableCounter(METRIC_MTLS_SERVER_REQUESTS, {
+      unit: '{request}',
+      description: 'Requests seen by the mtlsIdentity middleware, by client-certificate verification result.',
+    });
+    const handshakes = meter.createObservableCounter(METRIC_MTLS_SERVER_HANDSHAKES, {
+      unit: '{handshake}',
+      description: 'TLS handshakes seen by observeTlsServer, by outcome and failure reason.',
+    });
+    const minTimeLeft = meter.createObservableGauge(METRIC_MTLS_CLIENT_CERTIFICATE_MIN_TIME_LEFT, {
+      unit: 's',
+      description:
+        'Smallest remaining validity among verified client certificates seen recently; negative once expired.',
+    });
+    const expiring = meter.createObservableGauge(METRIC_MTLS_CLIENT_CERTIFICATE_EXPIRING, {
+      unit: '{certificate}',
+      description: 'Distinct verified client certificates seen recently that expire within the warning window.',
+    });
+    const timeLeft = meter.createHistogram(METRIC_MTLS_CLIENT_CERTIFICATE_TIME_LEFT, {
+      unit: 's',
+      description: 'Remaining validity of the verified client certificate presented on each new connection (0 when expired).',
+      advice: { explicitBucketBoundaries: [...TIME_LEFT_BUCKETS] },
+    });
+    const untrustedProxyHeaders = meter.createObservableCounter(METRIC_MTLS_SERVER_UNTRUSTED_PROXY_HEADERS, {
+      unit: '{request}',
+      description:
+        'Requests from peers outside trustedProxies that carried forwarded client-certificate headers (ignored and removed).',
+    });
+    const renegotiations = meter.createObservableCounter(METRIC_MTLS_SERVER_RENEGOTIATIONS, {
+      unit: '{renegotiation}',
+      description: 'TLS renegotiations seen by observeTlsServer: refused (connection closed) or completed.',
+    });
+    const counters: CounterInstruments = { requests, handshakes, untrustedProxyHeaders, renegotiations };
+    const observables: Observable[] = [requests, handshakes, untrustedProxyHeaders, renegotiations, minTimeLeft, expiring];
+    meter.addBatchObservableCallback((result) => observe(result, recorders, counters, minTimeLeft, expiring), observables);
+    instruments = { timeLeft, recorders };
+    instrumentsByProvider.set(provider, instruments);
+  }
+  instruments.recorders.add(new WeakRef(recorder));
+  return instruments;
+}
+
+/** The observable counters fed from each recorder's in-process count tables. */
+interface CounterInstruments {
+  readonly requests: Observable;
+  readonly handshakes: Observable;
+  readonly untrustedProxyHeaders: Observable;
+  readonly renegotiations: Observable;
+}
+
+function observe(
+  result: BatchObservableResult,
+  recorders: Set<WeakRef<MtlsMetrics>>,
+  counters: CounterInstruments,
+  minTimeLeft: Observable,
+  expiring: Observable,
+): void {
+  const now = Date.now();
+  const requestSums = new Map<string, CountEntry>();
+  const handshakeSums = new Map<string, CountEntry>();
+  const untrustedSums = new Map<string, CountEntry>();
+  const renegotiationSums = new Map<string, CountEntry>();
+  let soonest = Number.POSITIVE_INFINITY;
+  const expiringSoon = new Set<string>();
+  let sawCertificates = false;
+  for (const ref of recorders) {
+    const recorder = ref.deref();
+    if (recorder === undefined) {
+      recorders.delete(ref);
+      continue;
+    }
+    addInto(requestSums, recorder.requests);
+    addInto(handshakeSums, recorder.handshakes);
+    addInto(untrustedSums, recorder.untrustedProxyHeaders);
+    addInto(renegotiationSums, recorder.renegotiations);
+    const recent = recorder.recentCertificates;
+    if (recent === undefined) continue;
+    sawCertificates = true;
+    for (const [fingerprint, notAfter] of recent.current(now)) {
+      if (notAfter < soonest) soonest = notAfter;
+      if (notAfter - now <= recent.expiringMs) expiringSoon.add(fingerprint);
+    }
+  }
+  for (const entry of requestSums.values()) result.observe(counters.requests, entry.count, entry.attributes);
+  for (const entry of handshakeSums.values()) result.observe(counters.handshakes, entry.count, entry.attributes);
+  for (const entry of untrustedSums.values()) {
+    result.observe(counters.untrustedProxyHeaders, entry.count, entry.attributes);
+  }
+  for (const entry of renegotiationSums.values()) result.observe(counters.renegotiations, entry.count, entry.attributes);
+  // No certificate seen recently: no point, so "expires within 7 days" alerts stay quiet.
+  if (soonest !== Number.POSITIVE_INFINITY) result.observe(minTimeLeft, Math.floor((soonest - now) / 1000));
+  if (sawCertificates) result.observe(expiring, expiringSoon.size);
+}
+
+function addInto(sums: Map<string, CountEntry>, table: CountTable): void {
+  for (const [key, entry] of table.entries) {
+    const sum = sums.get(key);
+    if (sum === undefined) sums.set(key, { attributes: entry.attributes, count: entry.count });
+    else sum.count += entry.count;
+  }
+}
+
+/** A reason safe as a metric attribute value: an OpenSSL/Node/library code, else `_OTHER`. */
+export function boundedReason(reason: string | undefined): string | undefined {
+  return reason === undefined ? undefined : reasonCodeOr(reason, ERROR_TYPE_OTHER);
+}
+
+const SOURCE_PATTERN = /^[a-z0-9_-]{1,32}$/;
+
+
+/** `TLSv1.3` → `1.3` (semconv `tls.protocol.version` is the numeric part). */
+export function protocolVersionOf(protocol: string | null | undefined): string | undefined {
+  if (typeof protocol !== 'string') return undefined;
+  const match = /^TLSv(\d(?:\.\d)?)$/.exec(protocol);
+  return match?.[1];
+}
+
+interface IdentityEntry {
+  readonly counts: CountEntry;
+  readonly histogramAttributes: Attributes;
+}
+
+/**
+ * Records the library's metrics. Built at factory time (no OpenTelemetry call then); each record
+ * call looks up the provider and binds instruments lazily.
+ */
+export class MtlsMetrics {
+  readonly requests = new CountTable();
+  readonly handshakes = new CountTable();
+  readonly untrustedProxyHeaders = new CountTable();
+  readonly renegotiations = new CountTable();
+  /** Present when this recorder tracks certificate expiry (the middleware's recorder). */
+  readonly recentCertificates: RecentCertificates | undefined;
+  readonly #fixedProvider: MeterProvider | undefined;
+  readonly #required: boolean | undefined;
+  #boundProvider: MeterProvider | undefined;
+  #instruments: ProviderInstruments | undefined;
+  readonly #identities = new WeakMap<PeerIdentity, IdentityEntry>();
+
+  /**
+   * `trackCertificates`: feed the certificate gauges (the middleware's recorder). `required`: the
+   * middleware's `require` option, recorded as `mtls.verify.required` on requests.
+   */
+  constructor(
+    options: MetricsOptions & CertificateExpiryMetricsOptions & { trackCertificates?: boolean; required?: boolean } = {},
+  ) {
+    this.#fixedProvider = options.meterProvider;
+    this.#required = options.required;
+    this.recentCertificates = options.trackCertificates
+      ? new RecentCertificates(
+          options.recentCertificateSeconds ?? DEFAULT_RECENT_CERTIFICATE_SECONDS,
+          options.expiryWarningSeconds ?? DEFAULT_EXPIRY_WARNING_SECONDS,
+        )
+      : undefined;
+  }
+
+  #bind(): ProviderInstruments | undefined {
+    const provider = this.#fixedProvider ?? otelApi()?.metrics.getMeterProvider();
+    if (provider !== this.#boundProvider) {
+      this.#boundProvider = provider;
+      this.#instruments = provider === undefined ? undefined : instrumentsFor(provider, this);
+    }
+    return this.#instruments;
+  }
+
+  /**
+   * Counts one request. The identity's attribute set (and, for a verified certificate, expiry
+   * data) is resolved once per identity object, i.e. per connection.
+   */
+  recordRequest(identity: PeerIdentity): void {
+    let entry = this.#identities.get(identity);
+    if (entry !== undefined) {
+      entry.counts.count++;
+      this.#bind();
+      return;
+    }
+    entry = this.#identityEntry(identity);
+    this.#identities.set(identity, entry);
+    entry.counts.count++;
+    const instruments = this.#bind();
+    const certificate = identity.certificate;
+    // Only verified certificates feed the expiry instruments: anyone can present a self-signed,
+    // expired one, which would fire expiry alerts and push real clients out of the recent set.
+    // Unverified ones keep no per-certificate state; they are counted in the requests counter.
+    if (certificate === undefined || !identity.verified) return;
+    const now = Date.now();
+    this.recentCertificates?.add(certificate, now);
+    // Histograms take non-negative values; an expired certificate lands in the first bucket (le=0).
+    const seconds = Math.max(0, (certificate.notAfter.getTime() - now) / 1000);
+    instruments?.timeLeft.record(seconds, entry.histogramAttributes);
+  }
+
+  #identityEntry(identity: PeerIdentity): IdentityEntry {
+    const result: VerifyResult = verifyOutcomeOf(identity);
+    const reason = boundedReason(identity.reason);
+    const source = SOURCE_PATTERN.test(identity.source) ? identity.source : ERROR_TYPE_OTHER;
+    const required = this.#required === undefined ? {} : { [ATTR_MTLS_VERIFY_REQUIRED]: this.#required };
+    const counts = this.requests.entry(
+      `${result}|${reason ?? ''}|${source}`,
+      () => ({
+        [ATTR_MTLS_VERIFY_RESULT]: result,
+        ...(reason !== undefined ? { [ATTR_ERROR_TYPE]: reason } : {}),
+        [ATTR_MTLS_CLIENT_SOURCE]: source,
+        ...required,
+      }),
+      () => [
+        `${result}|${ERROR_TYPE_OTHER}|${source}`,
+        { [ATTR_MTLS_VERIFY_RESULT]: result, [ATTR_ERROR_TYPE]: ERROR_TYPE_OTHER, [ATTR_MTLS_CLIENT_SOURCE]: source, ...required },
+      ],
+    );
+    return {
+      counts,
+      histogramAttributes: Object.freeze({ [ATTR_MTLS_VERIFY_RESULT]: result, [ATTR_MTLS_CLIENT_SOURCE]: source }),
+    };
+  }
+
+  /**
+   * Counts one TLS handshake. `reason` for failures (bounded to a code), `protocol` as Node reports
+   * it (`TLSv1.3`), `resumed` for successful ones.
+   */
+  recordHandshake(outcome: HandshakeOutcome, reason?: string, protocol?: string | null, resumed?: boolean): void {
+    const errorType = outcome === 'success' ? undefined : (boundedReason(reason) ?? ERROR_TYPE_OTHER);
+    const version = protocolVersionOf(protocol);
+    const entry = this.handshakes.entry(
+      `${outcome}|${errorType ?? ''}|${version ?? ''}|${resumed === undefined ? '' : String(resumed)}`,
+      () => ({
+        [ATTR_MTLS_HANDSHAKE_OUTCOME]: outcome,
+        ...(errorType !== undefined ? { [ATTR_ERROR_TYPE]: errorType } : {}),
+        ...(version !== undefined ? { [ATTR_TLS_PROTOCOL_VERSION]: version } : {}),
+        ...(resumed !== undefined ? { [ATTR_TLS_RESUMED]: resumed } : {}),
+      }),
+      () => [`${outcome}|${ERROR_TYPE_OTHER}`, { [ATTR_MTLS_HANDSHAKE_OUTCOME]: outcome, [ATTR_ERROR_TYPE]: ERROR_TYPE_OTHER }],
+    );
+    entry.count++;
+    this.#bind();
+  }
+
+  /**
+   * Counts one TLS renegotiation: `refused` with the Node error code that refused it, or `completed`.
+   */
+  recordRenegotiation(outcome: RenegotiationOutcome, reason?: string): void {
+    const errorType = outcome === 'refused' ? (boundedReason(reason) ?? ERROR_TYPE_OTHER) : undefined;
+    const entry = this.renegotiations.entry(
+      `${outcome}|${errorType ?? ''}`,
+      () => ({ [ATTR_MTLS_RENEGOTIATION_OUTCOME]: outcome, ...(errorType !== undefined ? { [ATTR_ERROR_TYPE]: errorType } : {}) }),
+      () => [`${outcome}|${ERROR_TYPE_OTHER}`, { [ATTR_MTLS_RENEGOTIATION_OUTCOME]: outcome, [ATTR_ERROR_TYPE]: ERROR_TYPE_OTHER }],
+    );
+    entry.count++;
+    this.#bind();
+  }
+
+  /**
+   * Counts one request whose forwarded-certificate headers (of proxy `format`) came from a peer
+   * outside `trustedProxies`. The format name is from a fixed list, so cardinality stays bounded.
+   */
+  recordUntrustedProxyHeaders(format: string): void {
+    const source = SOURCE_PATTERN.test(format) ? format : ERROR_TYPE_OTHER;
+    const entry = this.untrustedProxyHeaders.entry(
+      source,
+      () => ({ [ATTR_MTLS_CLIENT_SOURCE]: source }),
+      () => [ERROR_TYPE_OTHER, { [ATTR_MTLS_CLIENT_SOURCE]: ERROR_TYPE_OTHER }],
+    );
+    entry.count++;
+    this.#bind();
+  }
+}

@@ -1,0 +1,435 @@
+/**
+ * morgan tokens and formats for the peer identity, registered on the app's own morgan instance
+ * (a format that names a token missing from the app's morgan throws inside morgan and crashes the
+ * process). Tokens read the identity attached to the request, never the socket: morgan runs after
+ * the response, when the socket may be gone.
+ *
+ * Every value is log-safe (lib/log-safe.ts) and every identity field is cut to
+ * `MAX_LOG_FIELD_LENGTH` with a visible marker, once per certificate: a client controls its
+ * certificate, and a certificate of many kilobytes must not become kilobytes per logged request.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import {
+  hexEscapeLogUnsafe,
+  logUnsafePatternWith,
+  percentEncodeCharacter,
+  replaceLogUnsafe,
+  stringifyLogSafe,
+  truncateLogField,
+  truncatePercentEncoded,
+  unicodeEscapeCharacter,
+} from '../internal/log-safe.js';
+import { isBoolean, validateOptions } from '../internal/options.js';
+import { peekPeerIdentity } from '../identity/registry.js';
+import { processWideKey } from '../internal/process-wide.js';
+import type { PeerCertificate } from '../certificate/peer-certificate.js';
+import type { PeerIdentity } from '../identity/peer-identity.js';
+
+/** A morgan token function. */
+export type MorganTokenFunction = (req: IncomingMessage, res: ServerResponse, arg?: string | number | boolean) => string | undefined;
+
+/** A morgan format function; `tokens` is the morgan instance. */
+export type MorganFormatFunction = (tokens: unknown, req: IncomingMessage, res: ServerResponse) => string | undefined | null;
+
+/** The parts of the `morgan` module used here (morgan 1.10 to 1.12). */
+export interface MorganLike {
+  token(name: string, fn: MorganTokenFunction): unknown;
+  format(name: string, format: string | MorganFormatFunction): unknown;
+  /** morgan's format-string compiler; without it `mtls-combined` is registered as its string. */
+  compile?(format: string): (tokens: never, req: never, res: never) => unknown;
+}
+
+/** Options of {@link registerMorganTokens}. */
+export interface RegisterMorganTokensOptions {
+  /** Also register the `mtls-combined` and `mtls-json` formats. Default: `true`. */
+  readonly formats?: boolean;
+}
+
+/**
+ * Token names and what they print. Every value is safe inside a quoted field of a text log line
+ * on every morgan version: distinguished names keep their RFC 4514 escapes (`\"`, `\\`, control
+ * and invisible characters as `\0A`), and URIs and verify results are percent-encoded where a
+ * character is not allowed in a URI. Each is at most `MAX_LOG_FIELD_LENGTH` characters plus the
+ * truncation marker (before morgan 1.12's own escaping of `\` and `"`).
+ */
+export const MORGAN_TOKEN_NAMES = [
+  'peer_cert_subject',
+  'peer_cert_issuer',
+  'peer_cert_serial',
+  'peer_cert_fingerprint',
+  'peer_cert_verify',
+  'peer_cert_not_after',
+  'peer_cert_spiffe',
+] as const;
+
+/** morgan's `combined`: the request part of `mtls-combined`. */
+const COMBINED_PART =
+  ':remote-addr - :remote-user [:date[clf]] ":method :url HTTP/:http-version" :status :res[content-length]' +
+  ' ":referrer" ":user-agent"';
+
+/** The identity part of `mtls-combined`. */
+const IDENTITY_PART =
+  'verify=:peer_cert_verify subject=":peer_cert_subject" issuer=":peer_cert_issuer" serial=:peer_cert_serial' +
+  ' not_after=:peer_cert_not_after spiffe=:peer_cert_spiffe fingerprint=:peer_cert_fingerprint';
+
+/** `combined` followed by the identity fields; absent values print `-`. */
+export const MTLS_COMBINED_FORMAT = `${COMBINED_PART} ${IDENTITY_PART}`;
+
+/** The names {@link registerMorganTokens} registers formats under. */
+export const MORGAN_FORMAT_NAMES = ['mtls-combined', 'mtls-json'] as const;
+
+type TokenName = (typeof MORGAN_TOKEN_NAMES)[number];
+/** The certificate's token values (`peer_cert_verify` comes from the identity). */
+type CertificateFields = { readonly [K in Exclude<TokenName, 'peer_cert_verify'>]: string | undefined };
+
+const NO_CERTIFICATE_FIELDS: CertificateFields = Object.freeze({
+  peer_cert_subject: undefined,
+  peer_cert_issuer: undefined,
+  peer_cert_serial: undefined,
+  peer_cert_fingerprint: undefined,
+  peer_cert_not_after: undefined,
+  peer_cert_spiffe: undefined,
+});
+
+// A certificate's fields are computed once and shared by every connection that presents it (the
+// certificate cache hands out one object). Nothing is cached per identity: with a new connection
+// per request, a per-identity entry would be one more short-lived WeakMap key per connection.
+const certificateFieldsCache = new WeakMap<PeerCertificate, CertificateFields>();
+
+function certificateFieldsOf(certificate: PeerCertificate | undefined): CertificateFields {
+  if (certificate === undefined) return NO_CERTIFICATE_FIELDS;
+  let fields = certificateFieldsCache.get(certificate);
+  if (fields === undefined) {
+    fields = {
+      peer_cert_subject: logSafeName(certificate.subject),
+      peer_cert_issuer: logSafeName(certificate.issuer),
+      peer_cert_serial: logSafeUri(certificate.serialNumber),
+      peer_cert_fingerprint: logSafeUri(certificate.fingerprint256),
+      peer_cert_not_after: isoDate(certificate.notAfter),
+      peer_cert_spiffe: certificate.spiffeId === undefined ? undefined : logSafeUri(certificate.spiffeId),
+    };
+    certificateFieldsCache.set(certificate, fields);
+  }
+  return fields;
+}
+
+// `verify` takes few distinct values (SUCCESS, NONE, FAILED:<code>); their encodings are kept, a bounded number.
+const MAX_VERIFY_VALUES = 256;
+const verifyFields = new Map<string, string>();
+
+function verifyFieldOf(verify: string): string {
+  let field = verifyFields.get(verify);
+  if (field === undefined) {
+    field = logSafeUri(verify);
+    if (verifyFields.size < MAX_VERIFY_VALUES) verifyFields.set(verify, field);
+  }
+  return field;
+}
+
+function isoDate(date: Date): string | undefined {
+  return Number.isNaN(date.getTime()) ? undefined : date.toISOString();
+}
+
+/**
+ * A distinguished name as logs and spans show it: parseCertificate already writes names with
+ * log-safe escapes; this keeps them so whatever produced the identity. Then bounded.
+ */
+function logSafeName(name: string): string {
+  return truncateLogField(hexEscapeLogUnsafe(name));
+}
+
+// Characters never allowed in a URI (RFC 3986 section 2): controls, space, `"`, `<`, `>`, `\`,
+// `^`, backquote, `{`, `|`, `}` and everything outside ASCII, which includes every log-unsafe
+// character. `%` stays, so an already encoded URI is not encoded twice.
+// eslint-disable-next-line no-control-regex
+const NOT_URI_SAFE = /[^\u0021\u0023-\u003b\u003d\u003f-\u005b\u005d\u005f\u0061-\u007a\u007e]/u;
+// eslint-disable-next-line no-control-regex
+const NOT_URI_SAFE_GLOBAL = /[^\u0021\u0023-\u003b\u003d\u003f-\u005b\u005d\u005f\u0061-\u007a\u007e]/gu;
+
+/** A URI-like value (SPIFFE ID, serial, verify result) percent-encoded where a URI does not allow the character, then bounded. */
+function logSafeUri(value: string): string {
+  const encoded = NOT_URI_SAFE.test(value) ? value.replace(NOT_URI_SAFE_GLOBAL, percentEncodeCharacter) : value;
+  return truncatePercentEncoded(encoded);
+}
+
+function tokenFor(name: TokenName): MorganTokenFunction {
+  if (name === 'peer_cert_verify') {
+    return (req) => {
+      const identity = peekPeerIdentity(req);
+      return identity === undefined ? undefined : verifyFieldOf(identity.verify);
+    };
+  }
+  return (req) => {
+    const identity = peekPeerIdentity(req);
+    return identity === undefined ? undefined : certificateFieldsOf(identity.certificate)[name];
+  };
+}
+
+interface MorganRequestState {
+  readonly _startAt?: [number, number];
+  readonly _remoteAddress?: string;
+  readonly ip?: string;
+  readonly originalUrl?: string;
+}
+
+function responseTimeMs(req: IncomingMessage, res: ServerResponse): number | undefined {
+  const start = (req as MorganRequestState)._startAt;
+  const end = (res as { _startAt?: [number, number] })._startAt;
+  if (!Array.isArray(start) || !Array.isArray(end)) return undefined;
+  const ms = (end[0] - start[0]) * 1e3 + (end[1] - start[1]) * 1e-6;
+  return Number(ms.toFixed(3));
+}
+
+function contentLength(res: ServerResponse): number | undefined {
+  const value = res.getHeader('content-length');
+  const n = typeof value === 'number' ? value : typeof value === 'string' ? Number(value) : NaN;
+  return Number.isSafeInteger(n) && n >= 0 ? n : undefined;
+}
+
+// The certificate's part of an `mtls-json` line, serialized once per certificate:
+// `,"peer_cert_subject":…` up to `peer_cert_spiffe`, or '' when every field is absent.
+const certificateJsonCache = new WeakMap<PeerCertificate, string>();
+
+function certificateJsonOf(certificate: PeerCertificate): string {
+  let json = certificateJsonCache.get(certificate);
+  if (json === undefined) {
+    // The tokens' values, but the SPIFFE ID as it is: JSON escapes it, a text line needs %XX.
+    json = jsonMembers({
+      ...certificateFieldsOf(certificate),
+      peer_cert_spiffe: certificate.spiffeId === undefined ? undefined : truncateLogField(certificate.spiffeId),
+    });
+    certificateJsonCache.set(certificate, json);
+  }
+  return json;
+}
+
+/** `record`'s members as log-safe JSON with a leading comma, to append to an object; '' when none. */
+function jsonMembers(record: object): string {
+  const json = stringifyLogSafe(record);
+  return json.length > 2 ? `,${json.slice(1, -1)}` : '';
+}
+
+/**
+ * The `mtls-json` format: one JSON object per line with the request fields of `combined` and the
+ * identity. Values are read directly, not through tokens: morgan 1.12 escapes token output, and
+ * `JSON.stringify` would escape it a second time. Absent values are left out. Names are written
+ * as the tokens write them (log-safe escapes), and identity fields are bounded like the tokens.
+ */
+export function mtlsJsonFormat(_tokens: unknown, req: IncomingMessage, res: ServerResponse): string {
+  const state = req as IncomingMessage & MorganRequestState;
+  const identity = peekPeerIdentity(req);
+  const referrer = req.headers.referer ?? req.headers.referrer;
+  // Always has `time`, so it ends in `}` after at least one member.
+  const request = stringifyLogSafe({
+    time: new Date().toISOString(),
+    remote_addr: state.ip ?? state._remoteAddress ?? req.socket?.remoteAddress,
+    method: req.method,
+    url: state.originalUrl ?? req.url,
+    http_version: `${req.httpVersionMajor}.${req.httpVersionMinor}`,
+    status: res.headersSent ? res.statusCode : undefined,
+    content_length: contentLength(res),
+    referrer: typeof referrer === 'string' ? referrer : undefined,
+    user_agent: req.headers['user-agent'],
+    response_time_ms: responseTimeMs(req, res),
+  });
+  if (identity === undefined) return request;
+  const verdict = jsonMembers({
+    peer_cert_verify: truncateLogField(identity.verify),
+    peer_cert_reason: identity.reason === undefined ? undefined : truncateLogField(identity.reason),
+    peer_cert_source: truncateLogField(identity.source),
+  });
+  const certificate = identity.certificate === undefined ? '' : certificateJsonOf(identity.certificate);
+  return `${request.slice(0, -1)}${verdict}${certificate}}`;
+}
+
+// Distinct verify results without a certificate (NONE, FAILED:<code>) whose identity part is kept.
+const MAX_UNCERTIFIED_PARTS = 256;
+
+// Token output as morgan 1.12 escapes it (a backslash before `\` and `"`, the short forms of five
+// controls, `\uXXXX` for other controls and U+2028/U+2029), here extended to every log-unsafe
+// character, which 1.12 leaves partly raw (a soft hyphen, U+061C, tag characters, ...).
+// A character-class body: `"`, `\`, backspace, form feed, line feed, carriage return, tab.
+const MORGAN_ESCAPED = String.raw`"\\\b\f\n\r\t`;
+const RAW_FIELD_UNSAFE = logUnsafePatternWith(MORGAN_ESCAPED, 'gu');
+const SHORT_ESCAPE: Readonly<Record<string, string>> = { '"': '\\"', '\\': '\\\\', '\b': '\\b', '\f': '\\f', '\n': '\\n', '\r': '\\r', '\t': '\\t' };
+
+function escapeRawCharacter(character: string): string {
+  return SHORT_ESCAPE[character] ?? unicodeEscapeCharacter(character);
+}
+
+/** A token value from a morgan that does not escape (1.10), escaped as 1.12 would and fully log-safe; falsy prints `-` as in morgan's compile(). */
+function escapeRawField(value: unknown): string {
+  if (!value) return '-';
+  return String(value).replace(RAW_FIELD_UNSAFE, escapeRawCharacter);
+}
+
+/** One piece of a morgan format string: literal text or a token call. */
+type FormatPiece = string | { readonly name: string; readonly arg: string | undefined };
+
+/** `format` split as morgan's compile() splits it: `:name` or `:name[arg]` between literals. */
+function piecesOf(format: string): readonly FormatPiece[] {
+  const pieces: FormatPiece[] = [];
+  let last = 0;
+  for (const match of format.matchAll(/:([-\w]{2,})(?:\[([^\]]+)\])?/g)) {
+    if (match.index > last) pieces.push(format.slice(last, match.index));
+    pieces.push({ name: match[1]!, arg: match[2] });
+    last = match.index + match[0].length;
+  }
+  if (last < format.length) pieces.push(format.slice(last));
+  return pieces;
+}
+
+/** `pieces` with each token value passed through `field`. */
+function formatPieces(pieces: readonly FormatPiece[], tokens: unknown, req: IncomingMessage, res: ServerResponse, field: (value: unknown) => string): string {
+  const table = tokens as Record<string, MorganTokenFunction>;
+  let line = '';
+  for (const piece of pieces) {
+    line += typeof piece === 'string' ? piece : field(table[piece.name]!(req, res, piece.arg));
+  }
+  return line;
+}
+
+// Printable ASCII: nothing log-unsafe. Tested without the `u` flag the shared set needs, on the
+// whole request part, because nearly every line passes.
+const PRINTABLE = /^[\x20-\x7e]*$/;
+
+/**
+ * The request part of `mtls-combined`, log-safe on every morgan version. Compiled by morgan, as
+ * morgan's `combined` prints it; usually that is already safe and is returned as is:
+ * - morgan 1.12 escapes every token's output, except for some invisible characters, which are
+ *   escaped here in the whole part (its own text has none), as `\uXXXX` like 1.12's escapes;
+ * - morgan 1.10 escapes nothing: a part that is printable ASCII with only the format's own quotes
+ *   and no backslash needs nothing; otherwise it is formatted again, each token value escaped as
+ *   1.12 would and fully log-safe, so the line is the same on both versions.
+ */
+function requestPartFormat(compile: (format: string) => MorganFormatFunction, morganEscapes: boolean): MorganFormatFunction {
+  const compiled = compile(COMBINED_PART);
+  if (morganEscapes) {
+    return (tokens, req, res) => {
+      const part = String(compiled(tokens, req, res));
+      return PRINTABLE.test(part) ? part : replaceLogUnsafe(part, unicodeEscapeCharacter);
+    };
+  }
+  const pieces = piecesOf(COMBINED_PART);
+  const quotes = COMBINED_PART.split('"').length - 1;
+  const plain = new RegExp(`^[\\x20\\x21\\x23-\\x5b\\x5d-\\x7e]*(?:"[\\x20\\x21\\x23-\\x5b\\x5d-\\x7e]*){${quotes}}$`);
+  return (tokens, req, res) => {
+    const part = String(compiled(tokens, req, res));
+    return plain.test(part) ? part : formatPieces(pieces, tokens, req, res, escapeRawField);
+  };
+}
+
+/**
+ * `mtls-combined` as a format function: the line morgan compiles from
+ * {@link MTLS_COMBINED_FORMAT}, through the same morgan and its tokens, made log-safe as a whole.
+ * The request part's token values (`:remote-user`, `:url`, `:referrer`, `:user-agent` come from the
+ * client) are escaped as morgan 1.12 escapes them, also on a morgan that does not escape, and
+ * every other log-unsafe character as `\uXXXX`; what morgan escaped already is not escaped again.
+ * The identity part depends only on the certificate and the verify result, so it is formatted
+ * once per pair and kept, not rebuilt from seven escaped tokens on every request.
+ */
+function mtlsCombinedFormat(compile: (format: string) => MorganFormatFunction, morganEscapes: boolean): MorganFormatFunction {
+  const requestPart = requestPartFormat(compile, morganEscapes);
+  const identityPart = compile(IDENTITY_PART);
+  // One slot per certificate: its verify result rarely changes, and a changed one is re-formatted.
+  const byCertificate = new WeakMap<PeerCertificate, { readonly verify: string; readonly part: string }>();
+  const withoutCertificate = new Map<string, string>();
+  let withoutIdentity: string | undefined;
+
+  return (tokens, req, res) => {
+    const line = requestPart(tokens, req, res);
+    const identity = peekPeerIdentity(req);
+    let part: string | undefined;
+    if (identity === undefined) {
+      part = withoutIdentity ??= String(identityPart(tokens, req, res));
+    } else if (identity.certificate !== undefined) {
+      const kept = byCertificate.get(identity.certificate);
+      if (kept !== undefined && kept.verify === identity.verify) {
+        part = kept.part;
+      } else {
+        part = String(identityPart(tokens, req, res));
+        byCertificate.set(identity.certificate, { verify: identity.verify, part });
+      }
+    } else {
+      part = withoutCertificate.get(identity.verify);
+      if (part === undefined) {
+        part = String(identityPart(tokens, req, res));
+        if (withoutCertificate.size < MAX_UNCERTIFIED_PARTS) withoutCertificate.set(identity.verify, part);
+      }
+    }
+    return `${line} ${part}`;
+  };
+}
+
+// Versioned like the shared identity state: tokens of a copy with another state version read
+// identities this copy does not write, so they are not taken for this copy's own.
+const REGISTERED = processWideKey('morganRegistered');
+/** Whether this morgan escapes token output itself (set when the tokens are registered). */
+const ESCAPES = processWideKey('morganEscapesTokens');
+
+/**
+ * Registers the `peer_cert_*` tokens (and, unless `formats: false`, the `mtls-combined` and
+ * `mtls-json` formats) on the app's own morgan. Calling it again on the same morgan is a no-op
+ * for what it registered before. Tokens print `-` until `mtlsIdentity()` (or `getPeerIdentity`)
+ * ran for the request.
+ *
+ * @returns the same morgan, for chaining.
+ * @throws {TypeError} when `morgan` is not the morgan module, for bad options, and when a token
+ *   or format of the same name already exists (nothing is registered then). Tokens and formats
+ *   share morgan's namespace with its own members (`compile`, `format`, `token`).
+ */
+export function registerMorganTokens<M extends MorganLike>(morgan: M, options?: RegisterMorganTokensOptions): M {
+  const candidate: unknown = morgan;
+  if (
+    typeof candidate !== 'function' ||
+    typeof (candidate as Partial<MorganLike>).token !== 'function' ||
+    typeof (candidate as Partial<MorganLike>).format !== 'function'
+  ) {
+    throw new TypeError(
+      'registerMorganTokens(): the first argument must be the morgan module (import morgan from "morgan"; registerMorganTokens(morgan)).',
+    );
+  }
+  const o = validateOptions<RegisterMorganTokensOptions>('registerMorganTokens()', options, { formats: isBoolean });
+  const target = morgan as unknown as Record<string | symbol, unknown>;
+  const ours = (target[REGISTERED] as Set<string> | undefined) ?? new Set<string>();
+  const names: string[] = [...MORGAN_TOKEN_NAMES, ...(o.formats === false ? [] : MORGAN_FORMAT_NAMES)];
+  for (const name of names) {
+    if (name in target && !ours.has(name)) {
+      throw new TypeError(
+        `registerMorganTokens(): morgan already has a token or format named "${name}"; ` +
+          'refusing to overwrite it. Remove the other definition (another copy of mtls-observability ' +
+          'with a different state version also registers these names) or register on a morgan instance without it.',
+      );
+    }
+  }
+  for (const name of MORGAN_TOKEN_NAMES) {
+    if (!ours.has(name)) {
+      const fn = tokenFor(name);
+      morgan.token(name, fn);
+      // morgan 1.12 stores a wrapper that escapes the token's output; 1.10 stores the function.
+      if (target[ESCAPES] === undefined) {
+        Object.defineProperty(morgan, ESCAPES, { value: target[name] !== fn, enumerable: false });
+      }
+    }
+    ours.add(name);
+  }
+  if (o.formats !== false) {
+    if (!ours.has('mtls-combined')) {
+      const compile = morgan.compile;
+      // Unknown only when another copy of this library registered the tokens before this flag existed.
+      const escapes = (target[ESCAPES] as boolean | undefined) ?? true;
+      morgan.format(
+        'mtls-combined',
+        typeof compile === 'function'
+          ? mtlsCombinedFormat((format) => compile.call(morgan, format) as MorganFormatFunction, escapes)
+          : MTLS_COMBINED_FORMAT,
+      );
+    }
+    if (!ours.has('mtls-json')) morgan.format('mtls-json', mtlsJsonFormat);
+    for (const name of MORGAN_FORMAT_NAMES) ours.add(name);
+  }
+  if (target[REGISTERED] === undefined) {
+    Object.defineProperty(morgan, REGISTERED, { value: ours, enumerable: false });
+  }
+  return morgan;
+}

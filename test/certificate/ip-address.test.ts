@@ -1,0 +1,70 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { isIPv6 } from 'node:net';
+import fc from 'fast-check';
+import { formatIpAddress } from '../../lib/certificate/ip-address.js';
+
+const v6 = (text: string): Uint8Array => {
+  // Test-side parser for full 8-group notation only.
+  const out = new Uint8Array(16);
+  text.split(':').forEach((group, i) => {
+    const value = parseInt(group, 16);
+    out[i * 2] = value >> 8;
+    out[i * 2 + 1] = value & 0xff;
+  });
+  return out;
+};
+
+test('IPv4 dotted decimal', () => {
+  assert.equal(formatIpAddress(Uint8Array.from([192, 0, 2, 1])), '192.0.2.1');
+  assert.equal(formatIpAddress(Uint8Array.from([0, 0, 0, 0])), '0.0.0.0');
+  assert.equal(formatIpAddress(Uint8Array.from([255, 255, 255, 255])), '255.255.255.255');
+});
+
+test('IPv6 in RFC 5952 form', () => {
+  const cases: [string, string][] = [
+    ['2001:0db8:0000:0000:0000:0000:0000:0001', '2001:db8::1'],
+    ['2001:0DB8:0000:0000:0001:0000:0000:0001', '2001:db8::1:0:0:1'], // first of two equal runs
+    ['2001:0000:0000:0001:0000:0000:0000:0001', '2001:0:0:1::1'], // the longest run
+    ['2001:0db8:0000:0001:0001:0001:0001:0001', '2001:db8:0:1:1:1:1:1'], // a single zero group stays
+    ['0000:0000:0000:0000:0000:0000:0000:0000', '::'],
+    ['0000:0000:0000:0000:0000:0000:0000:0001', '::1'],
+    ['fe80:0000:0000:0000:0000:0000:0000:0000', 'fe80::'],
+    ['2001:0db8:0001:0002:0003:0004:0005:0006', '2001:db8:1:2:3:4:5:6'],
+    ['0000:0000:0000:0000:0000:0000:c000:0201', '::c000:201'], // IPv4-compatible: not mixed
+    ['0064:ff9b:0000:0000:0000:0000:c000:0201', '64:ff9b::c000:201'],
+    ['ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff', 'ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff'],
+  ];
+  for (const [input, expected] of cases) assert.equal(formatIpAddress(v6(input)), expected, input);
+});
+
+test('IPv4-mapped IPv6 in mixed notation (RFC 5952 section 5)', () => {
+  assert.equal(formatIpAddress(v6('0000:0000:0000:0000:0000:ffff:c000:0201')), '::ffff:192.0.2.1');
+  assert.equal(formatIpAddress(v6('0000:0000:0000:0000:0000:ffff:0000:0000')), '::ffff:0.0.0.0');
+});
+
+test('other lengths give undefined', () => {
+  for (const length of [0, 1, 3, 5, 8, 15, 17, 32]) assert.equal(formatIpAddress(new Uint8Array(length)), undefined);
+});
+
+test('property: every 16-byte address round-trips through Node and is canonical', () => {
+  fc.assert(
+    fc.property(fc.uint8Array({ minLength: 16, maxLength: 16 }).chain((bytes) =>
+      // Bias towards zero groups so compression is exercised.
+      fc.array(fc.nat(7), { maxLength: 6 }).map((zeros) => {
+        for (const group of zeros) bytes[group * 2] = bytes[group * 2 + 1] = 0;
+        return bytes;
+      })), (bytes) => {
+      const text = formatIpAddress(bytes)!;
+      assert.ok(isIPv6(text), text);
+      assert.equal(text, text.toLowerCase());
+      assert.ok(!/(^|:)0[0-9a-f]/.test(text), text);
+      // Node's URL parser serializes IPv6 per the WHATWG URL standard, which is RFC 5952 except
+      // for IPv4-mapped addresses (written in hex there).
+      if (!text.startsWith('::ffff:') || !text.includes('.')) {
+        assert.equal(new URL(`http://[${text}]/`).hostname, `[${text}]`);
+      }
+    }),
+    { numRuns: 1000, seed: 7 },
+  );
+});
