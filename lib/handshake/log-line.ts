@@ -18,6 +18,7 @@
 
 import { IDENTITY_REASONS, type VerifyResult } from '../identity/peer-identity.js';
 import { hexEscapeCharacter, logUnsafePatternWith, stringifyLogSafe, truncateLogField } from '../internal/log-safe.js';
+import { clfDate, eventTime, logDate } from '../internal/log-date.js';
 
 /** How a failed handshake is classified. */
 export type HandshakeFailureOutcome =
@@ -82,20 +83,6 @@ export function formatHandshakeFailure(failure: TlsHandshakeFailure, format: Han
   return format === 'json' ? formatJson(failure) : formatText(failure);
 }
 
-const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
-
-function pad2(n: number): string {
-  return n < 10 ? `0${n}` : String(n);
-}
-
-/** morgan's `:date[clf]`: `27/Nov/2026:07:50:01 +0000` (UTC). */
-function clfDate(date: Date): string {
-  return (
-    `${pad2(date.getUTCDate())}/${MONTHS[date.getUTCMonth()] ?? '???'}/${date.getUTCFullYear()}` +
-    `:${pad2(date.getUTCHours())}:${pad2(date.getUTCMinutes())}:${pad2(date.getUTCSeconds())} +0000`
-  );
-}
-
 // Unquoted fields end at whitespace, and `"` or `\` would fake quoting or an escape: all of them
 // are escaped besides the log-unsafe characters, in one pass.
 const FIELD_UNSAFE = logUnsafePatternWith(String.raw`\s"\\`, 'gu');
@@ -114,7 +101,7 @@ function textField(value: string | number | undefined): string {
 
 function formatText(f: TlsHandshakeFailure): string {
   return (
-    `${textField(f.remoteAddress)} - - [${clfDate(validDate(f.time))}] "TLS handshake failed"` +
+    `${textField(f.remoteAddress)} - - [${clfDate(eventTime(f.time))}] "TLS handshake failed"` +
     ` outcome=${textField(f.outcome)} reason=${textField(f.reason)} verify=${textField(verifyOf(f))}` +
     ` tls_version=${textField(f.tlsVersion)} remote_port=${textField(portOf(f.remotePort))}` +
     ` error_code=${textField(f.errorCode)}`
@@ -123,7 +110,7 @@ function formatText(f: TlsHandshakeFailure): string {
 
 function formatJson(f: TlsHandshakeFailure): string {
   const record = {
-    time: validDate(f.time).toISOString(),
+    time: logDate(eventTime(f.time)),
     event: 'tls_handshake_failed',
     remote_addr: bounded(nonEmpty(f.remoteAddress)),
     remote_port: portOf(f.remotePort),
@@ -146,8 +133,4 @@ function nonEmpty(value: string | undefined): string | undefined {
 
 function portOf(port: number | undefined): number | undefined {
   return typeof port === 'number' && Number.isInteger(port) && port >= 0 && port <= 65535 ? port : undefined;
-}
-
-function validDate(date: Date): Date {
-  return date instanceof Date && !Number.isNaN(date.getTime()) ? date : new Date();
 }

@@ -4,7 +4,15 @@
  * process). Tokens read the identity attached to the request, never the socket: morgan runs after
  * the response, when the socket may be gone.
  *
- * Every value is log-safe (lib/log-safe.ts) and every identity field is cut to
+ * The formats read the request through morgan's public API only: the `tokens` a format function
+ * receives (`tokens['remote-addr'](req, res)`, `tokens['response-time'](req, res)`, ...), never
+ * morgan's private request state. morgan 1.12 escapes every token's string output for text lines
+ * and 1.10 does not; which one runs is asked of the morgan itself (its `:req[header]` token is
+ * given a backslash), not of a version number. `mtls-combined` keeps 1.12's escaping and applies
+ * it on 1.10 too; `mtls-json` undoes it before JSON escapes the value, because 1.12's escapes are
+ * a JSON string's own and would otherwise be escaped twice.
+ *
+ * Every value is log-safe (lib/internal/log-safe.ts) and every identity field is cut to
  * `MAX_LOG_FIELD_LENGTH` with a visible marker, once per certificate: a client controls its
  * certificate, and a certificate of many kilobytes must not become kilobytes per logged request.
  */
@@ -19,6 +27,7 @@ import {
   truncatePercentEncoded,
   unicodeEscapeCharacter,
 } from '../internal/log-safe.js';
+import { logDate } from '../internal/log-date.js';
 import { isBoolean, validateOptions } from '../internal/options.js';
 import { peekPeerIdentity } from '../identity/registry.js';
 import { processWideKey } from '../internal/process-wide.js';
@@ -105,7 +114,7 @@ function certificateFieldsOf(certificate: PeerCertificate | undefined): Certific
       peer_cert_issuer: logSafeName(certificate.issuer),
       peer_cert_serial: logSafeUri(certificate.serialNumber),
       peer_cert_fingerprint: logSafeUri(certificate.fingerprint256),
-      peer_cert_not_after: isoDate(certificate.notAfter),
+      peer_cert_not_after: logDate(certificate.notAfter),
       peer_cert_spiffe: certificate.spiffeId === undefined ? undefined : logSafeUri(certificate.spiffeId),
     };
     certificateFieldsCache.set(certificate, fields);
@@ -124,10 +133,6 @@ function verifyFieldOf(verify: string): string {
     if (verifyFields.size < MAX_VERIFY_VALUES) verifyFields.set(verify, field);
   }
   return field;
-}
-
-function isoDate(date: Date): string | undefined {
-  return Number.isNaN(date.getTime()) ? undefined : date.toISOString();
 }
 
 /**
@@ -165,25 +170,66 @@ function tokenFor(name: TokenName): MorganTokenFunction {
   };
 }
 
-interface MorganRequestState {
-  readonly _startAt?: [number, number];
-  readonly _remoteAddress?: string;
-  readonly ip?: string;
-  readonly originalUrl?: string;
+/** The morgan instance a format function receives: its tokens by name. */
+type TokenTable = Readonly<Record<string | symbol, unknown>>;
+
+/** The value of token `name`, called as morgan's compiled formats call it; `undefined` when morgan has no such token. */
+function tokenValue(tokens: TokenTable, name: string, req: IncomingMessage, res: ServerResponse, arg?: string): unknown {
+  const fn = tokens[name];
+  return typeof fn === 'function' ? (fn as MorganTokenFunction).call(tokens, req, res, arg) : undefined;
 }
 
-function responseTimeMs(req: IncomingMessage, res: ServerResponse): number | undefined {
-  const start = (req as MorganRequestState)._startAt;
-  const end = (res as { _startAt?: [number, number] })._startAt;
-  if (!Array.isArray(start) || !Array.isArray(end)) return undefined;
-  const ms = (end[0] - start[0]) * 1e3 + (end[1] - start[1]) * 1e-6;
-  return Number(ms.toFixed(3));
+// Whether a morgan escapes its tokens' output is asked of the morgan itself, not of its version
+// number: its `:req[header]` token is given a header holding one backslash.
+const PROBE_HEADER = 'x-mtls-observability-probe';
+const PROBE_REQUEST = { headers: { [PROBE_HEADER]: '\\' } } as unknown as IncomingMessage;
+const escapingMorgans = new WeakMap<object, boolean>();
+
+/**
+ * Whether `morgan` escapes token output (1.12 does, 1.10 does not). Unless its `:req` token
+ * returns the probe's backslash as it is, escaping is assumed: the worst a wrong guess does then
+ * is read a backslash sequence as its escape, which still prints log-safe.
+ */
+function escapesTokenOutput(morgan: object): boolean {
+  let escapes = escapingMorgans.get(morgan);
+  if (escapes === undefined) {
+    let probe: unknown;
+    try {
+      probe = tokenValue(morgan as TokenTable, 'req', PROBE_REQUEST, {} as ServerResponse, PROBE_HEADER);
+    } catch {
+      probe = undefined;
+    }
+    escapes = probe !== '\\';
+    escapingMorgans.set(morgan, escapes);
+  }
+  return escapes;
 }
 
-function contentLength(res: ServerResponse): number | undefined {
-  const value = res.getHeader('content-length');
-  const n = typeof value === 'number' ? value : typeof value === 'string' ? Number(value) : NaN;
-  return Number.isSafeInteger(n) && n >= 0 ? n : undefined;
+/**
+ * A token's value as the token function produced it. morgan 1.12 escapes string output with
+ * `\\`, `\"`, `\n`-style and `\uXXXX` escapes and leaves every other character raw: exactly the
+ * body of a JSON string, so JSON.parse reads the original back. A value without a backslash was
+ * not changed.
+ */
+function unescapedTokenValue(value: unknown, escaped: boolean): unknown {
+  if (!escaped || typeof value !== 'string' || !value.includes('\\')) return value;
+  try {
+    return JSON.parse(`"${value}"`) as unknown;
+  } catch {
+    // Not morgan's escaping (another token wrapper): kept as it came, and JSON escapes it again.
+    return value;
+  }
+}
+
+function stringOrUndefined(value: unknown): string | undefined {
+  return typeof value === 'string' ? value : undefined;
+}
+
+/** A token value that is a decimal number (`:status`, `:response-time`, `:res[content-length]`), as a number. */
+function numberOrUndefined(value: unknown, integer: boolean): number | undefined {
+  const n = typeof value === 'number' ? value : typeof value === 'string' && value.length > 0 ? Number(value) : NaN;
+  if (!Number.isFinite(n) || n < 0) return undefined;
+  return integer && !Number.isSafeInteger(n) ? undefined : n;
 }
 
 // The certificate's part of an `mtls-json` line, serialized once per certificate:
@@ -211,27 +257,32 @@ function jsonMembers(record: object): string {
 
 /**
  * The `mtls-json` format: one JSON object per line with the request fields of `combined` and the
- * identity. Values are read directly, not through tokens: morgan 1.12 escapes token output, and
- * `JSON.stringify` would escape it a second time. Absent values are left out. Names are written
- * as the tokens write them (log-safe escapes), and identity fields are bounded like the tokens.
+ * identity. The request fields are morgan's own tokens (`:date[iso]`, `:remote-addr`, `:method`,
+ * `:url`, `:http-version`, `:status`, `:res[content-length]`, `:referrer`, `:user-agent`,
+ * `:response-time`), read through `tokens` as morgan's format functions do, so a token the app
+ * redefined is what the line shows. morgan 1.12 escapes token output for text lines; that escaping
+ * is undone before `JSON.stringify` escapes the value for JSON, so every value is escaped once
+ * on every morgan version. Absent values are left out. Names are written as the tokens write them
+ * (log-safe escapes), and identity fields are bounded like the tokens.
  */
-export function mtlsJsonFormat(_tokens: unknown, req: IncomingMessage, res: ServerResponse): string {
-  const state = req as IncomingMessage & MorganRequestState;
-  const identity = peekPeerIdentity(req);
-  const referrer = req.headers.referer ?? req.headers.referrer;
+export function mtlsJsonFormat(tokens: unknown, req: IncomingMessage, res: ServerResponse): string {
+  const table: TokenTable = typeof tokens === 'function' || (typeof tokens === 'object' && tokens !== null) ? (tokens as TokenTable) : {};
+  const escaped = escapesTokenOutput(table);
+  const token = (name: string, arg?: string): unknown => unescapedTokenValue(tokenValue(table, name, req, res, arg), escaped);
   // Always has `time`, so it ends in `}` after at least one member.
   const request = stringifyLogSafe({
-    time: new Date().toISOString(),
-    remote_addr: state.ip ?? state._remoteAddress ?? req.socket?.remoteAddress,
-    method: req.method,
-    url: state.originalUrl ?? req.url,
-    http_version: `${req.httpVersionMajor}.${req.httpVersionMinor}`,
-    status: res.headersSent ? res.statusCode : undefined,
-    content_length: contentLength(res),
-    referrer: typeof referrer === 'string' ? referrer : undefined,
-    user_agent: req.headers['user-agent'],
-    response_time_ms: responseTimeMs(req, res),
+    time: stringOrUndefined(token('date', 'iso')) ?? logDate(new Date()),
+    remote_addr: stringOrUndefined(token('remote-addr')),
+    method: stringOrUndefined(token('method')),
+    url: stringOrUndefined(token('url')),
+    http_version: stringOrUndefined(token('http-version')),
+    status: numberOrUndefined(token('status'), true),
+    content_length: numberOrUndefined(token('res', 'content-length'), true),
+    referrer: stringOrUndefined(token('referrer')),
+    user_agent: stringOrUndefined(token('user-agent')),
+    response_time_ms: numberOrUndefined(token('response-time'), false),
   });
+  const identity = peekPeerIdentity(req);
   if (identity === undefined) return request;
   const verdict = jsonMembers({
     peer_cert_verify: truncateLogField(identity.verify),
@@ -364,8 +415,6 @@ function mtlsCombinedFormat(compile: (format: string) => MorganFormatFunction, m
 // Versioned like the shared identity state: tokens of a copy with another state version read
 // identities this copy does not write, so they are not taken for this copy's own.
 const REGISTERED = processWideKey('morganRegistered');
-/** Whether this morgan escapes token output itself (set when the tokens are registered). */
-const ESCAPES = processWideKey('morganEscapesTokens');
 
 /**
  * Registers the `peer_cert_*` tokens (and, unless `formats: false`, the `mtls-combined` and
@@ -404,24 +453,17 @@ export function registerMorganTokens<M extends MorganLike>(morgan: M, options?: 
   }
   for (const name of MORGAN_TOKEN_NAMES) {
     if (!ours.has(name)) {
-      const fn = tokenFor(name);
-      morgan.token(name, fn);
-      // morgan 1.12 stores a wrapper that escapes the token's output; 1.10 stores the function.
-      if (target[ESCAPES] === undefined) {
-        Object.defineProperty(morgan, ESCAPES, { value: target[name] !== fn, enumerable: false });
-      }
+      morgan.token(name, tokenFor(name));
     }
     ours.add(name);
   }
   if (o.formats !== false) {
     if (!ours.has('mtls-combined')) {
       const compile = morgan.compile;
-      // Unknown only when another copy of this library registered the tokens before this flag existed.
-      const escapes = (target[ESCAPES] as boolean | undefined) ?? true;
       morgan.format(
         'mtls-combined',
         typeof compile === 'function'
-          ? mtlsCombinedFormat((format) => compile.call(morgan, format) as MorganFormatFunction, escapes)
+          ? mtlsCombinedFormat((format) => compile.call(morgan, format) as MorganFormatFunction, escapesTokenOutput(morgan))
           : MTLS_COMBINED_FORMAT,
       );
     }

@@ -36,6 +36,7 @@ import {
   ATTR_TLS_CLIENT_SUBJECT,
 } from './semconv.js';
 import { hexEscapeLogUnsafe, percentEncodeCharacter, replaceLogUnsafe, truncateLogField, truncatePercentEncoded } from '../internal/log-safe.js';
+import { logDate } from '../internal/log-date.js';
 import { isBoolean, type OptionCheck } from '../internal/options.js';
 import { otelApi } from './otel-api.js';
 import type { IdentityOutput } from './output.js';
@@ -62,11 +63,6 @@ const RPC_METADATA_KEY = Symbol.for('OpenTelemetry SDK Context Key RPC_METADATA'
 const attributeCache = new WeakMap<PeerIdentity, Attributes>();
 const certificateAttributeCache = new WeakMap<PeerCertificate, Readonly<Record<string, string>>>();
 
-function isoOrUndefined(date: Date): string | undefined {
-  const time = date.getTime();
-  return Number.isNaN(time) ? undefined : date.toISOString();
-}
-
 /** A log-safe, bounded text value (names keep RFC 4514's `\XX` style for escaped characters). */
 function boundedText(value: string): string {
   return truncateLogField(hexEscapeLogUnsafe(value));
@@ -84,9 +80,9 @@ function certificateAttributesOf(c: PeerCertificate): Readonly<Record<string, st
   result[ATTR_TLS_CLIENT_SUBJECT] = boundedText(c.subject);
   result[ATTR_TLS_CLIENT_ISSUER] = boundedText(c.issuer);
   result[ATTR_TLS_CLIENT_HASH_SHA256] = boundedText(c.fingerprint256);
-  const notBefore = isoOrUndefined(c.notBefore);
+  const notBefore = logDate(c.notBefore);
   if (notBefore !== undefined) result[ATTR_TLS_CLIENT_NOT_BEFORE] = notBefore;
-  const notAfter = isoOrUndefined(c.notAfter);
+  const notAfter = logDate(c.notAfter);
   if (notAfter !== undefined) result[ATTR_TLS_CLIENT_NOT_AFTER] = notAfter;
   result[ATTR_MTLS_CLIENT_SERIAL_NUMBER] = boundedText(c.serialNumber);
   if (c.spiffeId !== undefined) result[ATTR_MTLS_CLIENT_SPIFFE_ID] = boundedUri(c.spiffeId);

@@ -9,7 +9,7 @@ import { parseCertificate } from '../../lib/certificate/parse.js';
 import { mtlsIdentity } from '../../lib/middleware.js';
 import { attachPeerIdentity } from '../../lib/identity/registry.js';
 import { MAX_LOG_FIELD_LENGTH, TRUNCATION_MARKER } from '../../lib/internal/log-safe.js';
-import { registerMorganTokens, MORGAN_TOKEN_NAMES, MTLS_COMBINED_FORMAT, type MorganFormatFunction, type MorganLike } from '../../lib/outputs/morgan.js';
+import { registerMorganTokens, mtlsJsonFormat, MORGAN_TOKEN_NAMES, MTLS_COMBINED_FORMAT, type MorganFormatFunction, type MorganLike } from '../../lib/outputs/morgan.js';
 import type { DevCertificate, DevCertificateSet } from '../../lib/dev-certs/index.js';
 import { HOSTILE_COMMON_NAME } from '../../lib/dev-certs/index.js';
 import type { PeerCertificate } from '../../lib/certificate/peer-certificate.js';
@@ -296,6 +296,35 @@ for (const { name, version, escapes } of VERSIONS) {
     assert.ok(!/[\u0085\u009f\u2028\u2029]/.test(text));
     assert.equal(text.split('\n').length, 2);
     assert.equal(JSON.parse(text).user_agent, 'a\x85b\x9fc');
+  });
+
+  test(`morgan ${version}: mtls-json reads morgan's tokens, escaped once, also without registerMorganTokens`, () => {
+    // morgan(mtlsJsonFormat) on a morgan nothing was registered on: whether it escapes is asked of it.
+    const morgan = freshMorgan(name);
+    const req = {
+      method: 'GET',
+      url: '/x',
+      originalUrl: '/a"b\\c',
+      httpVersionMajor: 1,
+      httpVersionMinor: 1,
+      headers: { 'user-agent': 'ua \\"q\\" \\n\n', referer: 'ref\u2028' },
+      ip: '192.0.2.1',
+      _startAt: [100, 0],
+    };
+    const res = { statusCode: 201, headersSent: true, _header: 'HTTP/1.1 201 Created', getHeader: (n: string) => (n === 'content-length' ? '17' : undefined), _startAt: [100, 1_500_000] };
+    const line = mtlsJsonFormat(morgan, req as never, res as never);
+    assert.equal(
+      line.replace(/"time":"[^"]+"/, '"time":"T"'),
+      '{"time":"T","remote_addr":"192.0.2.1","method":"GET","url":"/a\\"b\\\\c","http_version":"1.1","status":201,' +
+        '"content_length":17,"referrer":"ref\\u2028","user_agent":"ua \\\\\\"q\\\\\\" \\\\n\\n","response_time_ms":1.5}',
+    );
+    const record = JSON.parse(line) as Record<string, unknown>;
+    assert.equal(record.url, '/a"b\\c');
+    assert.equal(record.user_agent, 'ua \\"q\\" \\n\n');
+    assert.match(record.time as string, /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/);
+    // A token the app redefines is what the line shows, as in morgan's own formats.
+    morgan.token('remote-addr', () => 'redefined "addr"');
+    assert.equal((JSON.parse(mtlsJsonFormat(morgan, req as never, res as never)) as Record<string, unknown>).remote_addr, 'redefined "addr"');
   });
 
   test(`morgan ${version}: URI and verify values are percent-encoded where a URI does not allow the character`, async () => {
