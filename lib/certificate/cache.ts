@@ -5,6 +5,7 @@
  */
 import { DEFAULT_MAX_CERTIFICATE_BYTES, isCertificateByteLimit, parseCertificateWithin } from './parse.js';
 import { CertificateTooLargeError } from '../errors.js';
+import { withCertificateJson } from './json.js';
 import type { PeerCertificate } from './peer-certificate.js';
 import { isFunction, isIntegerInRange, validateOptions } from '../internal/options.js';
 
@@ -401,8 +402,12 @@ function asBuffer(der: Uint8Array): Buffer {
   return Buffer.isBuffer(der) ? der : Buffer.from(der.buffer, der.byteOffset, der.byteLength);
 }
 
-/** Freezes everything but `der` (a typed array with elements cannot be frozen). */
+/**
+ * Freezes everything but `der` (a typed array with elements cannot be frozen), after giving a
+ * certificate from a custom `parse` the `toJSON` parseCertificate's results have.
+ */
 function freezeCertificate(certificate: PeerCertificate): PeerCertificate {
+  withCertificateJson(certificate);
   for (const rdn of certificate.subjectAttributes) {
     for (const attribute of rdn) Object.freeze(attribute);
     Object.freeze(rdn);

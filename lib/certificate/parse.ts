@@ -9,6 +9,7 @@ import { CertificateParseError, CertificateTooLargeError } from '../errors.js';
 import { decodeLatin1, decodeObjectIdentifier, expectElement, readElement, toHex, validateDerTree, type DerElement } from './der.js';
 import { decodeName } from './distinguished-name.js';
 import { formatIpAddress } from './ip-address.js';
+import { withCertificateJson } from './json.js';
 import { isIntegerInRange, validateOptions, type OptionCheck } from '../internal/options.js';
 import type { PeerCertificate, SubjectAltNames } from './peer-certificate.js';
 
@@ -203,7 +204,7 @@ function parseDer(copy: Uint8Array): PeerCertificate {
     der: copy,
   };
   if (spiffeCount === 1) (result as { spiffeId?: string }).spiffeId = spiffeId;
-  return result;
+  return withCertificateJson(result);
 }
 
 const EMPTY_SAN: SubjectAltNames = Object.freeze({

@@ -3,6 +3,7 @@
  * and `source` can hold, and the only constructors of identities. Sources build identities here;
  * outputs read them. The vocabulary follows nginx's `$ssl_client_verify`.
  */
+import { certificateJson, type PeerCertificateJson } from '../certificate/json.js';
 import type { PeerCertificate } from '../certificate/peer-certificate.js';
 
 /** `SUCCESS`, `NONE` (no certificate), or `FAILED:` followed by the reason. */
@@ -20,7 +21,10 @@ export const TLS_SOURCE = 'tls';
 /** Where an identity came from: the TLS connection, or the format of a trusted proxy's headers. */
 export type IdentitySourceName = typeof TLS_SOURCE | ProxyFormatName;
 
-/** What `res.locals.mtls` holds, and what `getPeerIdentity(req)` returns. Frozen. */
+/**
+ * What `res.locals.mtls` holds, and what `getPeerIdentity(req)` returns. Frozen. `JSON.stringify`
+ * writes its {@link PeerIdentityJson} (the certificate without its DER).
+ */
 export interface PeerIdentity {
   /** The chain was verified by Node's TLS layer, or by a trusted proxy that says so. */
   readonly verified: boolean;
@@ -68,9 +72,39 @@ export function reasonCodeOr(reason: unknown, fallback: string): string {
   return isReasonCode(reason) ? reason : fallback;
 }
 
+/** The JSON form of a {@link PeerIdentity}: its fields, with the certificate as {@link PeerCertificateJson}. */
+export interface PeerIdentityJson {
+  readonly verified: boolean;
+  readonly verify: VerifyResult;
+  readonly reason?: string;
+  readonly source: IdentitySourceName;
+  readonly certificate?: PeerCertificateJson;
+}
+
+// Shared by every identity; reads the certificate's fields itself, so a certificate without its
+// own `toJSON` (built by hand or by a custom parser) serialises the same.
+function identityToJson(this: PeerIdentity): PeerIdentityJson {
+  return {
+    verified: this.verified,
+    verify: this.verify,
+    ...(this.reason === undefined ? {} : { reason: this.reason }),
+    source: this.source,
+    ...(this.certificate === undefined ? {} : { certificate: certificateJson(this.certificate) }),
+  };
+}
+
+/**
+ * `identity` frozen, with a non-enumerable `toJSON`: `assert.deepStrictEqual`, spreading and
+ * `Object.keys` see the fields only.
+ */
+function frozenIdentity(identity: PeerIdentity): PeerIdentity {
+  Object.defineProperty(identity, 'toJSON', { value: identityToJson, enumerable: false, writable: false, configurable: false });
+  return Object.freeze(identity);
+}
+
 /** A verified identity. */
 export function verifiedIdentity(source: IdentitySourceName, certificate?: PeerCertificate): PeerIdentity {
-  return Object.freeze(
+  return frozenIdentity(
     certificate === undefined
       ? { verified: true, verify: 'SUCCESS' as const, source }
       : { verified: true, verify: 'SUCCESS' as const, source, certificate },
@@ -79,7 +113,7 @@ export function verifiedIdentity(source: IdentitySourceName, certificate?: PeerC
 
 /** No certificate was presented (`verify: 'NONE'`); `reason` says how that is known. */
 export function missingIdentity(source: IdentitySourceName, reason: string = IDENTITY_REASONS.certificateMissing): PeerIdentity {
-  return Object.freeze({ verified: false, verify: 'NONE' as const, reason: reasonCodeOr(reason, IDENTITY_REASONS.unknown), source });
+  return frozenIdentity({ verified: false, verify: 'NONE' as const, reason: reasonCodeOr(reason, IDENTITY_REASONS.unknown), source });
 }
 
 /**
@@ -89,7 +123,7 @@ export function missingIdentity(source: IdentitySourceName, reason: string = IDE
 export function failedIdentity(source: IdentitySourceName, reason: string, certificate?: PeerCertificate): PeerIdentity {
   const code = reasonCodeOr(reason, IDENTITY_REASONS.unknown);
   const verify: VerifyResult = `FAILED:${code}`;
-  return Object.freeze(
+  return frozenIdentity(
     certificate === undefined
       ? { verified: false, verify, reason: code, source }
       : { verified: false, verify, reason: code, source, certificate },
