@@ -2,8 +2,10 @@
 export { MtlsError, CertificateParseError, CertificateTooLargeError, isMtlsError, MTLS_ERROR_CODES } from './errors.js';
 export type { MtlsErrorCode, CertificateErrorCode } from './errors.js';
 export type { DnAttribute, SubjectAltNames, PeerCertificate } from './certificate/peer-certificate.js';
+export type { PeerCertificateJson } from './certificate/json.js';
+export { certificateModel } from './certificate/model.js';
 export { IDENTITY_REASONS, PROXY_FORMAT_NAMES, TLS_SOURCE, isReasonCode } from './identity/peer-identity.js';
-export type { PeerIdentity, VerifyResult, IdentitySourceName, ProxyFormatName } from './identity/peer-identity.js';
+export type { PeerIdentity, PeerIdentityJson, VerifyResult, IdentitySourceName, ProxyFormatName } from './identity/peer-identity.js';
 export { parseCertificate, DEFAULT_MAX_CERTIFICATE_BYTES, MAX_SUBJECT_ALT_NAMES } from './certificate/parse.js';
 export type { ParseCertificateOptions } from './certificate/parse.js';
 export { MAX_NAME_ATTRIBUTES } from './certificate/distinguished-name.js';
