@@ -32,7 +32,6 @@ import { isBoolean, validateOptions } from '../internal/options.js';
 import { peekPeerIdentity } from '../identity/registry.js';
 import { processWideKey } from '../internal/process-wide.js';
 import type { PeerCertificate } from '../certificate/peer-certificate.js';
-import type { PeerIdentity } from '../identity/peer-identity.js';
 
 /** A morgan token function. */
 export type MorganTokenFunction = (req: IncomingMessage, res: ServerResponse, arg?: string | number | boolean) => string | undefined;
