@@ -3,7 +3,8 @@
  * attribute names, plus log-safe escapes. See docs/identity-format.md for every rule.
  */
 import { CertificateParseError } from '../errors.js';
-import { decodeLatin1, decodeObjectIdentifier, expectElement, readElement, toHex, type DerElement } from './der.js';
+import { decodeLatin1, decodeObjectIdentifier, expectElement, readElement, type DerElement } from './der.js';
+import { toHex } from './hex.js';
 import { hexEscapeCharacter, isLogUnsafeAt } from '../internal/log-safe.js';
 import type { DnAttribute } from './peer-certificate.js';
 

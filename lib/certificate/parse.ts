@@ -6,7 +6,8 @@
  */
 import { hash } from 'node:crypto';
 import { CertificateParseError, CertificateTooLargeError } from '../errors.js';
-import { decodeLatin1, decodeObjectIdentifier, expectElement, readElement, toHex, validateDerTree, type DerElement } from './der.js';
+import { decodeLatin1, decodeObjectIdentifier, expectElement, readElement, validateDerTree, type DerElement } from './der.js';
+import { hexByte, toHex } from './hex.js';
 import { decodeName } from './distinguished-name.js';
 import { formatIpAddress } from './ip-address.js';
 import { isIntegerInRange, validateOptions, type OptionCheck } from '../internal/options.js';
@@ -174,7 +175,7 @@ function parseDer(copy: Uint8Array): PeerCertificate {
     }
   }
   if (position !== tbs.end) {
-    throw new CertificateParseError(`unexpected element (tag 0x${toHex(der, position, position + 1)}) in TBSCertificate at offset ${position}`);
+    throw new CertificateParseError(`unexpected element (tag 0x${hexByte(der[position]!)}) in TBSCertificate at offset ${position}`);
   }
 
   const notBefore = expectElementOf(der, validity.contentStart, validity.end, 'notBefore');
@@ -196,7 +197,7 @@ function parseDer(copy: Uint8Array): PeerCertificate {
     issuer: decodeName(der, issuer, 'issuer', false).text,
     subjectAttributes: subjectName.rdns,
     serialNumber: formatSerialNumber(der, serial),
-    fingerprint256: hash('sha256', der, 'hex').toUpperCase(),
+    fingerprint256: toHex(hash('sha256', der, 'buffer')),
     notBefore: decodeTime(der, notBefore, 'notBefore'),
     notAfter: decodeTime(der, notAfter, 'notAfter'),
     san,
@@ -251,7 +252,7 @@ function formatSerialNumber(der: Uint8Array, serial: DerElement): string {
   }
   let first = 0;
   while (first < magnitude.length - 1 && magnitude[first] === 0) first++;
-  return '-' + Buffer.from(magnitude.buffer, first).toString('hex').toUpperCase();
+  return '-' + toHex(magnitude, first);
 }
 
 function digits(der: Uint8Array, start: number, count: number, what: string, offset: number): number {
@@ -282,7 +283,7 @@ function decodeTime(der: Uint8Array, element: DerElement, what: string): Date {
   } else if (element.tag === 0x17 || element.tag === 0x18) {
     throw new CertificateParseError(`${what} at offset ${element.start} is not in the RFC 5280 form YYMMDDHHMMSSZ / YYYYMMDDHHMMSSZ`);
   } else {
-    throw new CertificateParseError(`expected UTCTime or GeneralizedTime (${what}) at offset ${element.start}, found tag 0x${toHex(der, element.start, element.start + 1)}`);
+    throw new CertificateParseError(`expected UTCTime or GeneralizedTime (${what}) at offset ${element.start}, found tag 0x${hexByte(element.tag)}`);
   }
   const month = digits(der, position, 2, what, element.start);
   const day = digits(der, position + 2, 2, what, element.start);
