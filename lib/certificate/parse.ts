@@ -1,8 +1,9 @@
 /**
- * `parseCertificate`: DER or PEM to a {@link PeerCertificate}. This is the project's one
- * certificate parser. It reads X.509 (RFC 5280 section 4.1) with the strict DER scanner in
- * `der.ts` by offsets instead of building an asn1js object per ASN.1 block, which is what makes
- * it many times faster than pkijs (see bench/parse.ts and docs/identity-format.md).
+ * `parseCertificate`: DER or PEM to a {@link PeerCertificate}, the project's one certificate
+ * parser. It reads X.509 (RFC 5280 section 4.1) with the strict DER scanner in `der.ts` by
+ * offsets, without building an object per ASN.1 block, because every new client certificate is
+ * parsed on a connection's first request (bench/parse.ts measures it; docs/identity-format.md
+ * gives the output's rules).
  */
 import { hash } from 'node:crypto';
 import { CertificateParseError, CertificateTooLargeError } from '../errors.js';

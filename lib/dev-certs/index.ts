@@ -177,7 +177,7 @@ export const DEV_CLIENT_ORGANIZATION = 'mtls-observability demo';
 
 /**
  * Short names accepted in {@link NameAttributeInput.type}, with their OIDs: the string-valued
- * attributes of the parser's OpenSSL name table (lib/distinguished-name.ts), the one source of OIDs.
+ * attributes of the parser's OpenSSL name table (lib/certificate/distinguished-name.ts), the one source of OIDs.
  */
 export const NAME_ATTRIBUTE_OIDS: Readonly<Record<string, string>> = Object.freeze(
   Object.fromEntries(
