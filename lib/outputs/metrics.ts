@@ -13,7 +13,8 @@
  *
  * Cardinality is bounded: attributes are the verification result, a reason from a fixed vocabulary
  * (anything else becomes `_OTHER`) and the identity source. Subject, serial and fingerprint never
- * become attributes.
+ * become attributes; the per-certificate state behind the certificate gauges is the record in
+ * certificate-expiry.ts.
  */
 import type { Attributes, BatchObservableResult, Histogram, MeterProvider, Observable } from '@opentelemetry/api';
 import {
