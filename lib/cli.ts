@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /**
- * `mtls-observability` command line. One command today:
+ * `mtls-observability` command line. One command:
  * `mtls-observability dev-certs <dir> [--force]` writes the development PKI.
  *
  * Exit codes: 0 success or `--help`, 1 failure (e.g. files exist), 2 usage error.

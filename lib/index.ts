@@ -54,6 +54,7 @@ export {
   DEFAULT_EXPIRY_WARNING_SECONDS,
   DEFAULT_RECENT_CERTIFICATE_SECONDS,
   TIME_LEFT_BUCKETS,
-} from './outputs/metrics.js';
-export type { MetricsOptions, CertificateExpiryMetricsOptions } from './outputs/metrics.js';
+} from './outputs/certificate-expiry.js';
+export type { CertificateExpiryMetricsOptions } from './outputs/certificate-expiry.js';
+export type { MetricsOptions } from './outputs/metrics.js';
 export * as mtlsAttributes from './outputs/semconv.js';

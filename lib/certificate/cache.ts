@@ -7,7 +7,7 @@ import { DEFAULT_MAX_CERTIFICATE_BYTES, isCertificateByteLimit, parseCertificate
 import { CertificateTooLargeError } from '../errors.js';
 import { withCertificateJson } from './json.js';
 import type { PeerCertificate } from './peer-certificate.js';
-import { isFunction, isIntegerInRange, validateOptions } from '../internal/options.js';
+import { isIntegerInRange, validateOptions } from '../internal/options.js';
 
 /** Default {@link CertificateCacheOptions.maxEntries}. */
 export const DEFAULT_CERTIFICATE_CACHE_SIZE = 1000;
@@ -50,11 +50,6 @@ export interface CertificateCacheOptions {
    * 1048576. Default: `16384` (16 KiB).
    */
   readonly maxCertificateBytes?: number;
-  /**
-   * The parser. Default: `parseCertificate` with `maxBytes: maxCertificateBytes`. Meant for tests
-   * and instrumentation (count parses); it must throw for input it cannot parse.
-   */
-  readonly parse?: (der: Uint8Array) => PeerCertificate;
 }
 
 /** Whether the source that presents a certificate verified it. */
@@ -257,7 +252,6 @@ export class CertificateCache {
   readonly #verified: BoundedLru;
   readonly #unverified: BoundedLru;
   readonly #maxCertificateBytes: number;
-  readonly #parse: (der: Uint8Array) => PeerCertificate;
   #parses = 0;
 
   constructor(options?: CertificateCacheOptions) {
@@ -267,7 +261,6 @@ export class CertificateCache {
       maxUnverifiedEntries: isIntegerInRange(0, 1_000_000),
       maxUnverifiedBytes: MAX_BYTES_OPTION,
       maxCertificateBytes: isCertificateByteLimit,
-      parse: isFunction,
     });
     const maxEntries = o.maxEntries ?? DEFAULT_CERTIFICATE_CACHE_SIZE;
     const maxBytes = o.maxBytes ?? DEFAULT_CERTIFICATE_CACHE_BYTES;
@@ -276,9 +269,7 @@ export class CertificateCache {
       o.maxUnverifiedEntries ?? Math.min(DEFAULT_UNVERIFIED_CACHE_SIZE, maxEntries),
       o.maxUnverifiedBytes ?? Math.min(DEFAULT_UNVERIFIED_CACHE_BYTES, maxBytes),
     );
-    const maxCertificateBytes = o.maxCertificateBytes ?? DEFAULT_MAX_CERTIFICATE_BYTES;
-    this.#maxCertificateBytes = maxCertificateBytes;
-    this.#parse = o.parse ?? ((der) => parseCertificateWithin(der, maxCertificateBytes));
+    this.#maxCertificateBytes = o.maxCertificateBytes ?? DEFAULT_MAX_CERTIFICATE_BYTES;
   }
 
   /** Most verified entries kept. */
@@ -336,9 +327,8 @@ export class CertificateCache {
    * whether the source verified this certificate (Node's TLS layer, a trusted proxy's verdict);
    * it decides which LRU the entry goes to.
    * @throws {CertificateTooLargeError} (`ERR_MTLS_CERT_TOO_LARGE`) for a DER over
-   *   `maxCertificateBytes`, without parsing; otherwise whatever the parser throws
-   *   (`CertificateParseError` for the default parser); a cached failure is thrown again without
-   *   re-parsing.
+   *   `maxCertificateBytes`, without parsing; `CertificateParseError` (`ERR_MTLS_CERT_PARSE`)
+   *   for a DER that does not parse; a cached failure is thrown again without re-parsing.
    */
   get(der: Uint8Array, trust: CertificateTrust): PeerCertificate {
     if (der.byteLength > this.#maxCertificateBytes) throw new CertificateTooLargeError(der.byteLength, this.#maxCertificateBytes);
@@ -375,13 +365,11 @@ export class CertificateCache {
 
   #parseEntry(der: Buffer): Entry {
     try {
+      // The certificate holds its own copy of the DER, which the entry compares against.
       const certificate = this.#parseFrozen(der);
-      // parseCertificate's result holds its own copy of the DER; anything else gets one, with its
-      // own ArrayBuffer (a small Buffer.from() copy would keep a whole shared pool slab alive).
-      const own = certificate.der instanceof Uint8Array && der.equals(certificate.der) ? certificate.der : new Uint8Array(der);
-      const weight = certificateCacheWeight(certificate) + (own === certificate.der ? 0 : TYPED_ARRAY_BYTES + own.byteLength);
-      return { der: own, certificate, weight };
+      return { der: certificate.der, certificate, weight: certificateCacheWeight(certificate) };
     } catch (error) {
+      // A copy with its own ArrayBuffer: `der` may be a view of a pooled socket buffer.
       const own = new Uint8Array(der);
       return { der: own, error, weight: errorWeight(own, error) };
     }
@@ -389,7 +377,7 @@ export class CertificateCache {
 
   #parseFrozen(der: Uint8Array): PeerCertificate {
     this.#parses++;
-    return freezeCertificate(this.#parse(der));
+    return freezeCertificate(parseCertificateWithin(der, this.#maxCertificateBytes));
   }
 }
 

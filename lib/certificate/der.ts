@@ -5,6 +5,7 @@
  * minimal length octets, minimal high tag numbers. Nothing here recurses.
  */
 import { CertificateParseError } from '../errors.js';
+import { hexByte } from './hex.js';
 
 /** Deepest nesting of constructed elements accepted; real certificates stay below 10. */
 export const MAX_DER_DEPTH = 32;
@@ -132,21 +133,6 @@ export function decodeLatin1(der: Uint8Array, start: number, end: number): strin
   for (let i = start; i < end; i += 4096) {
     out += String.fromCharCode.apply(null, der.subarray(i, Math.min(end, i + 4096)) as unknown as number[]);
   }
-  return out;
-}
-
-const HEX_DIGITS = '0123456789ABCDEF';
-
-/** Two uppercase hex digits. */
-export function hexByte(value: number): string {
-  return HEX_DIGITS[(value >> 4) & 15]! + HEX_DIGITS[value & 15]!;
-}
-
-/** Uppercase hex of `der[start, end)`, two digits per octet, no separators. */
-export function toHex(der: Uint8Array, start: number, end: number): string {
-  if (Buffer.isBuffer(der)) return der.toString('hex', start, end).toUpperCase();
-  let out = '';
-  for (let i = start; i < end; i++) out += HEX_DIGITS[der[i]! >> 4]! + HEX_DIGITS[der[i]! & 15]!;
   return out;
 }
 

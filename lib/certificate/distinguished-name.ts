@@ -3,7 +3,8 @@
  * attribute names, plus log-safe escapes. See docs/identity-format.md for every rule.
  */
 import { CertificateParseError } from '../errors.js';
-import { decodeLatin1, decodeObjectIdentifier, expectElement, readElement, toHex, type DerElement } from './der.js';
+import { decodeLatin1, decodeObjectIdentifier, expectElement, readElement, type DerElement } from './der.js';
+import { toHex } from './hex.js';
 import { hexEscapeCharacter, isLogUnsafeAt } from '../internal/log-safe.js';
 import type { DnAttribute } from './peer-certificate.js';
 
@@ -227,7 +228,7 @@ const RFC4514_SPECIALS = '"+,;<>\\';
 
 /**
  * The escape of each ASCII character that needs one (an RFC 4514 special, or log-unsafe per
- * lib/log-safe.ts), `undefined` for the others: the common path is one table lookup.
+ * lib/internal/log-safe.ts), `undefined` for the others: the common path is one table lookup.
  */
 const ASCII_ESCAPES: readonly (string | undefined)[] = Array.from({ length: 128 }, (_, code) => {
   const character = String.fromCharCode(code);
@@ -253,7 +254,7 @@ function wideEscape(key: number, character: string): string {
 /**
  * Escapes an attribute value per RFC 4514 section 2.4 (`"+,;<>\` anywhere, `#` or space first,
  * space last, so a value of exactly `#` becomes `\#`) and writes every log-unsafe character
- * (lib/log-safe.ts) as `\XX` per UTF-8 byte (`\0A`, `\E2\80\AE`), which section 2.4 allows for
+ * (lib/internal/log-safe.ts) as `\XX` per UTF-8 byte (`\0A`, `\E2\80\AE`), which section 2.4 allows for
  * any character. The result is one flat string: the pieces are joined once rather than
  * concatenated one by one, which would leave a rope holding every piece.
  */

@@ -1,12 +1,14 @@
 /**
- * `parseCertificate`: DER or PEM to a {@link PeerCertificate}. This is the project's one
- * certificate parser. It reads X.509 (RFC 5280 section 4.1) with the strict DER scanner in
- * `der.ts` by offsets instead of building an asn1js object per ASN.1 block, which is what makes
- * it many times faster than pkijs (see bench/parse.ts and docs/identity-format.md).
+ * `parseCertificate`: DER or PEM to a {@link PeerCertificate}, the project's one certificate
+ * parser. It reads X.509 (RFC 5280 section 4.1) with the strict DER scanner in `der.ts` by
+ * offsets, without building an object per ASN.1 block, because every new client certificate is
+ * parsed on a connection's first request (bench/parse.ts measures it; docs/identity-format.md
+ * gives the output's rules).
  */
 import { hash } from 'node:crypto';
 import { CertificateParseError, CertificateTooLargeError } from '../errors.js';
-import { decodeLatin1, decodeObjectIdentifier, expectElement, readElement, toHex, validateDerTree, type DerElement } from './der.js';
+import { decodeLatin1, decodeObjectIdentifier, expectElement, readElement, validateDerTree, type DerElement } from './der.js';
+import { hexByte, toHex } from './hex.js';
 import { decodeName } from './distinguished-name.js';
 import { formatIpAddress } from './ip-address.js';
 import { withCertificateJson } from './json.js';
@@ -175,7 +177,7 @@ function parseDer(copy: Uint8Array): PeerCertificate {
     }
   }
   if (position !== tbs.end) {
-    throw new CertificateParseError(`unexpected element (tag 0x${toHex(der, position, position + 1)}) in TBSCertificate at offset ${position}`);
+    throw new CertificateParseError(`unexpected element (tag 0x${hexByte(der[position]!)}) in TBSCertificate at offset ${position}`);
   }
 
   const notBefore = expectElementOf(der, validity.contentStart, validity.end, 'notBefore');
@@ -197,7 +199,7 @@ function parseDer(copy: Uint8Array): PeerCertificate {
     issuer: decodeName(der, issuer, 'issuer', false).text,
     subjectAttributes: subjectName.rdns,
     serialNumber: formatSerialNumber(der, serial),
-    fingerprint256: hash('sha256', der, 'hex').toUpperCase(),
+    fingerprint256: toHex(hash('sha256', der, 'buffer')),
     notBefore: decodeTime(der, notBefore, 'notBefore'),
     notAfter: decodeTime(der, notAfter, 'notAfter'),
     san,
@@ -252,7 +254,7 @@ function formatSerialNumber(der: Uint8Array, serial: DerElement): string {
   }
   let first = 0;
   while (first < magnitude.length - 1 && magnitude[first] === 0) first++;
-  return '-' + Buffer.from(magnitude.buffer, first).toString('hex').toUpperCase();
+  return '-' + toHex(magnitude, first);
 }
 
 function digits(der: Uint8Array, start: number, count: number, what: string, offset: number): number {
@@ -283,7 +285,7 @@ function decodeTime(der: Uint8Array, element: DerElement, what: string): Date {
   } else if (element.tag === 0x17 || element.tag === 0x18) {
     throw new CertificateParseError(`${what} at offset ${element.start} is not in the RFC 5280 form YYMMDDHHMMSSZ / YYYYMMDDHHMMSSZ`);
   } else {
-    throw new CertificateParseError(`expected UTCTime or GeneralizedTime (${what}) at offset ${element.start}, found tag 0x${toHex(der, element.start, element.start + 1)}`);
+    throw new CertificateParseError(`expected UTCTime or GeneralizedTime (${what}) at offset ${element.start}, found tag 0x${hexByte(element.tag)}`);
   }
   const month = digits(der, position, 2, what, element.start);
   const day = digits(der, position + 2, 2, what, element.start);

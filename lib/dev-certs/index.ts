@@ -8,11 +8,11 @@
  */
 import { mkdir, writeFile, chmod, access } from 'node:fs/promises';
 import { join } from 'node:path';
-import { isIP } from 'node:net';
 import type { webcrypto } from 'node:crypto';
 import * as asn1js from 'asn1js';
 import * as pkijs from 'pkijs';
 import { attributeOid } from '../certificate/distinguished-name.js';
+import { parseIpAddress } from '../certificate/ip-address.js';
 import { validateOptions, describeValue, isOneOf, type OptionCheck } from '../internal/options.js';
 
 /** A WebCrypto key pair (`crypto.subtle.generateKey`). */
@@ -177,7 +177,7 @@ export const DEV_CLIENT_ORGANIZATION = 'mtls-observability demo';
 
 /**
  * Short names accepted in {@link NameAttributeInput.type}, with their OIDs: the string-valued
- * attributes of the parser's OpenSSL name table (lib/distinguished-name.ts), the one source of OIDs.
+ * attributes of the parser's OpenSSL name table (lib/certificate/distinguished-name.ts), the one source of OIDs.
  */
 export const NAME_ATTRIBUTE_OIDS: Readonly<Record<string, string>> = Object.freeze(
   Object.fromEntries(
@@ -468,30 +468,10 @@ function encodeSubjectAltNames(factory: string, san: SubjectAltNameInput): Uint8
 
 function ipBytes(factory: string, text: string): Uint8Array {
   // A zone index (fe80::1%eth0) has no place in a certificate's 16 bytes.
-  const version = text.includes('%') ? 0 : isIP(text);
-  if (version === 4) return Uint8Array.from(text.split('.').map(Number));
-  if (version === 6) {
-    let head = text;
-    let v4: number[] = [];
-    const lastColon = text.lastIndexOf(':');
-    if (text.includes('.', lastColon)) {
-      v4 = text.slice(lastColon + 1).split('.').map(Number);
-      head = text.slice(0, lastColon + 1) + '0:0';
-    }
-    const [left, right] = head.includes('::') ? head.split('::') : [head, undefined];
-    const parse = (part: string | undefined) => (part ? part.split(':').map((h) => parseInt(h, 16)) : []);
-    const l = parse(left);
-    const r = parse(right);
-    const groups = right === undefined ? l : [...l, ...new Array<number>(8 - l.length - r.length).fill(0), ...r];
-    const out = new Uint8Array(16);
-    groups.forEach((g, i) => {
-      out[2 * i] = g >> 8;
-      out[2 * i + 1] = g & 0xff;
-    });
-    if (v4.length === 4) out.set(v4, 12);
-    return out;
-  }
-  throw new TypeError(`${factory}: option "san.ip": ${describeValue(text)} is not an IPv4 or IPv6 address.`);
+  const bytes = text.includes('%') ? undefined : parseIpAddress(text);
+  if (bytes === undefined) throw new TypeError(`${factory}: option "san.ip": ${describeValue(text)} is not an IPv4 or IPv6 address.`);
+  // RFC 5280 section 4.2.1.6: four octets for IPv4; an IPv4-mapped IPv6 address keeps its 16.
+  return text.includes(':') ? bytes : bytes.slice(12);
 }
 
 // ---------------------------------------------------------------------------------------------

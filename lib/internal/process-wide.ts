@@ -13,8 +13,8 @@
  */
 
 /**
- * Version of the shared state's format. `1` was the unversioned `mtls-observability.<name>` key,
- * whose connection identities trusted `authorized` alone and were kept across TLS renegotiation.
+ * Version of the shared state's format, part of every key. `1` stands for the unversioned key
+ * `mtls-observability.<name>`, whose entries follow other rules, so it is never reused.
  */
 export const PROCESS_WIDE_STATE_VERSION = 2;
 

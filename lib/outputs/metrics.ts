@@ -13,7 +13,8 @@
  *
  * Cardinality is bounded: attributes are the verification result, a reason from a fixed vocabulary
  * (anything else becomes `_OTHER`) and the identity source. Subject, serial and fingerprint never
- * become attributes.
+ * become attributes; the per-certificate state behind the certificate gauges is the record in
+ * certificate-expiry.ts.
  */
 import type { Attributes, BatchObservableResult, Histogram, MeterProvider, Observable } from '@opentelemetry/api';
 import {
@@ -35,10 +36,18 @@ import {
   METRIC_MTLS_SERVER_REQUESTS,
   METRIC_MTLS_SERVER_UNTRUSTED_PROXY_HEADERS,
 } from './semconv.js';
-import { isBoolean, isIntegerInRange, type OptionCheck } from '../internal/options.js';
+import { isBoolean, type OptionCheck } from '../internal/options.js';
 import { libraryVersion, otelApi } from './otel-api.js';
-import type { PeerCertificate } from '../certificate/peer-certificate.js';
+import {
+  RecentCertificates,
+  summarizeExpiry,
+  TIME_LEFT_BUCKETS,
+  type CertificateExpiryMetricsOptions,
+} from './certificate-expiry.js';
 import { reasonCodeOr, verifyOutcomeOf, type PeerIdentity } from '../identity/peer-identity.js';
+
+// The middleware validates and passes the expiry options with the others.
+export { CERTIFICATE_EXPIRY_OPTION_CHECKS, type CertificateExpiryMetricsOptions } from './certificate-expiry.js';
 
 /** Metrics options shared by `mtlsIdentity()` and `observeTlsServer()`. */
 export interface MetricsOptions {
@@ -51,33 +60,8 @@ export interface MetricsOptions {
   readonly meterProvider?: MeterProvider;
 }
 
-/** Options of the certificate-expiry instruments (`mtlsIdentity()` only: it sees the certificates). */
-export interface CertificateExpiryMetricsOptions {
-  /**
-   * `mtls.server.client_certificate.expiring` counts the certificates seen recently that expire
-   * within this many seconds (expired ones included). Default: `604800` (7 days).
-   */
-  readonly expiryWarningSeconds?: number;
-  /**
-   * How long a certificate counts as "seen recently" for the two certificate gauges after its last
-   * connection, in seconds. Default: `86400` (24 hours).
-   */
-  readonly recentCertificateSeconds?: number;
-}
-
-/** Default of {@link CertificateExpiryMetricsOptions.expiryWarningSeconds}: 7 days. */
-export const DEFAULT_EXPIRY_WARNING_SECONDS = 7 * 24 * 3600;
-/** Default of {@link CertificateExpiryMetricsOptions.recentCertificateSeconds}: 24 hours. */
-export const DEFAULT_RECENT_CERTIFICATE_SECONDS = 24 * 3600;
-/** Most distinct (verified) certificates remembered for the gauges; the least recently seen go first. */
-export const MAX_RECENT_CERTIFICATES = 10_000;
 /** Most distinct attribute sets per counter; beyond, new sets are counted under `error.type=_OTHER`. */
 const MAX_ATTRIBUTE_SETS = 256;
-
-/** Histogram bucket boundaries (seconds): 0 (expired), 1 h, 1 d, 7 d, 14 d, 30 d, 90 d, 180 d, 1 y, 2 y. */
-export const TIME_LEFT_BUCKETS: readonly number[] = [
-  0, 3600, 86_400, 604_800, 1_209_600, 2_592_000, 7_776_000, 15_552_000, 31_536_000, 63_072_000,
-];
 
 const isMeterProvider: OptionCheck = (v) =>
   typeof v === 'object' && v !== null && typeof (v as { getMeter?: unknown }).getMeter === 'function'
@@ -88,14 +72,6 @@ const isMeterProvider: OptionCheck = (v) =>
 export const METRICS_OPTION_CHECKS: { readonly [K in keyof MetricsOptions]-?: OptionCheck } = {
   metrics: isBoolean,
   meterProvider: isMeterProvider,
-};
-
-/** Checks of {@link CertificateExpiryMetricsOptions}. */
-export const CERTIFICATE_EXPIRY_OPTION_CHECKS: {
-  readonly [K in keyof CertificateExpiryMetricsOptions]-?: OptionCheck;
-} = {
-  expiryWarningSeconds: isIntegerInRange(1, 10 * 366 * 86_400),
-  recentCertificateSeconds: isIntegerInRange(1, 366 * 86_400),
 };
 
 /** Values of `mtls.verify.result`. */
@@ -128,37 +104,6 @@ class CountTable {
     entry = { attributes: Object.freeze(attributes()), count: 0 };
     this.entries.set(key, entry);
     return entry;
-  }
-}
-
-/** Certificates seen recently: fingerprint → expiry, in least-recently-seen-first order. */
-class RecentCertificates {
-  readonly #seen = new Map<string, { readonly notAfter: number; readonly seenAt: number }>();
-  readonly #windowMs: number;
-  readonly expiringMs: number;
-
-  constructor(windowSeconds: number, expiringSeconds: number) {
-    this.#windowMs = windowSeconds * 1000;
-    this.expiringMs = expiringSeconds * 1000;
-  }
-
-  add(certificate: PeerCertificate, now: number): void {
-    const key = certificate.fingerprint256;
-    this.#seen.delete(key);
-    this.#seen.set(key, { notAfter: certificate.notAfter.getTime(), seenAt: now });
-    if (this.#seen.size > MAX_RECENT_CERTIFICATES) {
-      const oldest = this.#seen.keys().next();
-      if (oldest.done !== true) this.#seen.delete(oldest.value);
-    }
-  }
-
-  /** Drops what was last seen before the window, then visits the rest. */
-  *current(now: number): IterableIterator<[string, number]> {
-    const cutoff = now - this.#windowMs;
-    for (const [key, value] of this.#seen) {
-      if (value.seenAt < cutoff) this.#seen.delete(key);
-      else yield [key, value.notAfter];
-    }
   }
 }
 
@@ -235,14 +180,11 @@ function observe(
   minTimeLeft: Observable,
   expiring: Observable,
 ): void {
-  const now = Date.now();
   const requestSums = new Map<string, CountEntry>();
   const handshakeSums = new Map<string, CountEntry>();
   const untrustedSums = new Map<string, CountEntry>();
   const renegotiationSums = new Map<string, CountEntry>();
-  let soonest = Number.POSITIVE_INFINITY;
-  const expiringSoon = new Set<string>();
-  let sawCertificates = false;
+  const records: RecentCertificates[] = [];
   for (const ref of recorders) {
     const recorder = ref.deref();
     if (recorder === undefined) {
@@ -253,13 +195,7 @@ function observe(
     addInto(handshakeSums, recorder.handshakes);
     addInto(untrustedSums, recorder.untrustedProxyHeaders);
     addInto(renegotiationSums, recorder.renegotiations);
-    const recent = recorder.recentCertificates;
-    if (recent === undefined) continue;
-    sawCertificates = true;
-    for (const [fingerprint, notAfter] of recent.current(now)) {
-      if (notAfter < soonest) soonest = notAfter;
-      if (notAfter - now <= recent.expiringMs) expiringSoon.add(fingerprint);
-    }
+    if (recorder.recentCertificates !== undefined) records.push(recorder.recentCertificates);
   }
   for (const entry of requestSums.values()) result.observe(counters.requests, entry.count, entry.attributes);
   for (const entry of handshakeSums.values()) result.observe(counters.handshakes, entry.count, entry.attributes);
@@ -267,9 +203,11 @@ function observe(
     result.observe(counters.untrustedProxyHeaders, entry.count, entry.attributes);
   }
   for (const entry of renegotiationSums.values()) result.observe(counters.renegotiations, entry.count, entry.attributes);
+  if (records.length === 0) return;
+  const expiry = summarizeExpiry(records, Date.now());
   // No certificate seen recently: no point, so "expires within 7 days" alerts stay quiet.
-  if (soonest !== Number.POSITIVE_INFINITY) result.observe(minTimeLeft, Math.floor((soonest - now) / 1000));
-  if (sawCertificates) result.observe(expiring, expiringSoon.size);
+  if (expiry.minTimeLeftSeconds !== undefined) result.observe(minTimeLeft, expiry.minTimeLeftSeconds);
+  result.observe(expiring, expiry.expiring);
 }
 
 function addInto(sums: Map<string, CountEntry>, table: CountTable): void {
@@ -326,12 +264,7 @@ export class MtlsMetrics {
   ) {
     this.#fixedProvider = options.meterProvider;
     this.#required = options.required;
-    this.recentCertificates = options.trackCertificates
-      ? new RecentCertificates(
-          options.recentCertificateSeconds ?? DEFAULT_RECENT_CERTIFICATE_SECONDS,
-          options.expiryWarningSeconds ?? DEFAULT_EXPIRY_WARNING_SECONDS,
-        )
-      : undefined;
+    this.recentCertificates = options.trackCertificates ? new RecentCertificates(options) : undefined;
   }
 
   #bind(): ProviderInstruments | undefined {

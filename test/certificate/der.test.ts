@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { readElement, validateDerTree, expectElement, decodeObjectIdentifier, toHex, MAX_DER_DEPTH } from '../../lib/certificate/der.js';
+import { readElement, validateDerTree, expectElement, decodeObjectIdentifier, MAX_DER_DEPTH } from '../../lib/certificate/der.js';
 import { isMtlsError } from '../../lib/errors.js';
 import { nestedSequences, tlv } from '../helpers/certificate-vectors.js';
 
@@ -77,11 +77,6 @@ test('decodeObjectIdentifier', () => {
   rejects(() => oid(0x55, 0x84), 'OBJECT IDENTIFIER at offset 0 is truncated');
   rejects(() => oid(0x55, 0x80, 0x04), 'OBJECT IDENTIFIER at offset 0 is not minimally encoded');
   rejects(() => oid(0x55, ...new Array(20).fill(0x81), 0x01), 'OBJECT IDENTIFIER at offset 0 has a sub-identifier longer than 20 octets');
-});
-
-test('toHex', () => {
-  assert.equal(toHex(bytes(0x00, 0x0f, 0xab, 0xff), 1, 4), '0FABFF');
-  assert.equal(toHex(bytes(), 0, 0), '');
 });
 
 test('property: readElement and validateDerTree only ever throw ERR_MTLS_CERT_PARSE', () => {

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { isIPv6 } from 'node:net';
 import fc from 'fast-check';
-import { formatIpAddress } from '../../lib/certificate/ip-address.js';
+import { formatIpAddress, parseIpAddress } from '../../lib/certificate/ip-address.js';
 
 const v6 = (text: string): Uint8Array => {
   // Test-side parser for full 8-group notation only.
@@ -66,5 +66,79 @@ test('property: every 16-byte address round-trips through Node and is canonical'
       }
     }),
     { numRuns: 1000, seed: 7 },
+  );
+});
+
+const hex = (bytes: Uint8Array | undefined): string | undefined =>
+  bytes === undefined ? undefined : Buffer.from(bytes).toString('hex');
+
+test('parseIpAddress: IPv4 becomes IPv4-mapped IPv6', () => {
+  assert.equal(hex(parseIpAddress('127.0.0.1')), '00000000000000000000ffff7f000001');
+  assert.equal(hex(parseIpAddress('::ffff:127.0.0.1')), '00000000000000000000ffff7f000001');
+  assert.equal(hex(parseIpAddress('::ffff:7f00:1')), '00000000000000000000ffff7f000001');
+});
+
+test('parseIpAddress: IPv6 forms', () => {
+  assert.equal(hex(parseIpAddress('::1')), '00000000000000000000000000000001');
+  assert.equal(hex(parseIpAddress('::')), '00000000000000000000000000000000');
+  assert.equal(hex(parseIpAddress('2001:db8::')), '20010db8000000000000000000000000');
+  assert.equal(hex(parseIpAddress('2001:DB8:0:0:0:0:0:1')), '20010db8000000000000000000000001');
+  assert.equal(hex(parseIpAddress('fe80::1%eth0')), 'fe800000000000000000000000000001');
+  assert.equal(hex(parseIpAddress('1:2:3:4:5:6:1.2.3.4')), '00010002000300040005000601020304');
+  assert.equal(hex(parseIpAddress('64:ff9b::192.0.2.33')), '0064ff9b0000000000000000c0000221');
+  assert.equal(hex(parseIpAddress('::1.2.3.4')), '00000000000000000000000001020304');
+});
+
+test('parseIpAddress: rejects malformed addresses', () => {
+  for (const bad of [
+    '',
+    '1.2.3',
+    '1.2.3.4.5',
+    '256.1.1.1',
+    '01.2.3.4',
+    '1.2.3.4 ',
+    ':::',
+    '1::2::3',
+    ':1',
+    '1:',
+    '1:2:3:4:5:6:7',
+    '1:2:3:4:5:6:7:8:9',
+    '1:2:3:4:5:6:7::8',
+    '12345::',
+    'g::1',
+    '::1.2.3.4.5',
+    '1.2.3.4::',
+    '1:2:3:4:5:6:7:1.2.3.4',
+    '1::2:3:4:5:6:1.2.3.4',
+    '1.2.3.4:1::',
+    'localhost',
+  ]) {
+    assert.equal(parseIpAddress(bad), undefined, bad);
+  }
+});
+
+test('property: parseIpAddress never throws and accepts every IPv6 address fast-check makes', () => {
+  fc.assert(
+    fc.property(fc.ipV6(), (address) => {
+      assert.notEqual(parseIpAddress(address), undefined, address);
+    }),
+  );
+  fc.assert(
+    fc.property(fc.string(), (text) => {
+      parseIpAddress(text);
+    }),
+  );
+});
+
+test('property: parseIpAddress reads back every address formatIpAddress writes', () => {
+  fc.assert(
+    fc.property(fc.uint8Array({ minLength: 16, maxLength: 16 }), (bytes) => {
+      assert.deepEqual(parseIpAddress(formatIpAddress(bytes)!), bytes);
+    }),
+  );
+  fc.assert(
+    fc.property(fc.uint8Array({ minLength: 4, maxLength: 4 }), (bytes) => {
+      assert.deepEqual(parseIpAddress(formatIpAddress(bytes)!), Uint8Array.from([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, ...bytes]));
+    }),
   );
 });

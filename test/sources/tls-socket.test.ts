@@ -6,11 +6,9 @@ import https from 'node:https';
 import type { TLSSocket } from 'node:tls';
 import type { AddressInfo } from 'node:net';
 import type { IncomingMessage } from 'node:http';
-import { parseCertificate } from '../../lib/certificate/parse.js';
-import { CertificateParseError } from '../../lib/errors.js';
+import { MAX_SUBJECT_ALT_NAMES, parseCertificate } from '../../lib/certificate/parse.js';
 import { CertificateCache } from '../../lib/certificate/cache.js';
 import { TlsSocketSource } from '../../lib/sources/tls-socket.js';
-import type { PeerCertificate } from '../../lib/certificate/peer-certificate.js';
 import type { DevCertificate, DevCertificateSet } from '../../lib/dev-certs/index.js';
 import { getTestPki } from '../helpers/pki.js';
 import { http2MtlsServerOptions, httpsRequest, keepAliveAgent, startHttpsServer } from '../helpers/https.js';
@@ -24,11 +22,8 @@ before(async () => {
 
 const CA = 'CN=mtls-observability development CA';
 
-function newSource(parse?: (der: Uint8Array) => PeerCertificate, maxEntries?: number) {
-  const certificates = new CertificateCache({
-    ...(parse ? { parse } : {}),
-    ...(maxEntries !== undefined ? { maxEntries } : {}),
-  });
+function newSource(maxEntries?: number) {
+  const certificates = new CertificateCache(maxEntries !== undefined ? { maxEntries } : {});
   return { certificates, source: new TlsSocketSource({ certificates, connections: new ConnectionIdentities() }) };
 }
 
@@ -256,12 +251,7 @@ test('the certificate in the identity is the parsed DER the client presented', a
 });
 
 test('keep-alive: parsed once per connection, one identity object for all its requests', async () => {
-  const calls: string[] = [];
-  const { source, certificates } = newSource((der) => {
-    const c = parseCertificate(der);
-    calls.push(c.subject);
-    return c;
-  });
+  const { source, certificates } = newSource();
   const server = await serve(source);
   const agent = keepAliveAgent(pki.clients.valid);
   try {
@@ -271,9 +261,11 @@ test('keep-alive: parsed once per connection, one identity object for all its re
     assert.equal(certificates.parseCount, 1);
     // A new connection per request with the same certificate: the certificate cache answers.
     for (let i = 0; i < 3; i++) await httpsRequest({ port: server.port, client: pki.clients.valid });
+    assert.equal(certificates.parseCount, 1);
     // A second distinct certificate: parsed once more, then cached as well.
     for (let i = 0; i < 3; i++) await httpsRequest({ port: server.port, client: pki.clients.expired });
-    assert.deepEqual(calls, ['CN=alice,O=mtls-observability demo', 'CN=expired,O=mtls-observability demo']);
+    assert.equal(certificates.parseCount, 2);
+    assert.equal(server.seen[8]!.certificate?.subject, 'CN=expired,O=mtls-observability demo');
     assert.equal(server.seen[5]!.certificate, server.seen[0]!.certificate);
   } finally {
     agent.destroy();
@@ -282,7 +274,7 @@ test('keep-alive: parsed once per connection, one identity object for all its re
 });
 
 test('certificate cache disabled: parsed once per connection, still never per request', async () => {
-  const { source, certificates } = newSource(undefined, 0);
+  const { source, certificates } = newSource(0);
   const server = await serve(source);
   const agent = keepAliveAgent(pki.clients.valid);
   try {
@@ -297,19 +289,21 @@ test('certificate cache disabled: parsed once per connection, still never per re
 });
 
 test('a certificate that does not parse: FAILED:ERR_MTLS_CERT_PARSE without a certificate', async () => {
-  // Node's TLS layer accepts every certificate OpenSSL accepts; a parser failure can only be
-  // provoked by a stricter parser, so this one refuses everything.
-  const { source } = newSource(() => {
-    throw new CertificateParseError('refused by the test');
+  // OpenSSL accepts any number of subjectAltName entries; the parser refuses more than
+  // MAX_SUBJECT_ALT_NAMES rather than cut the list, so this trusted certificate does not parse.
+  const tooManyNames = await pki.ca.issue({
+    subject: 'many-names',
+    san: { dns: Array.from({ length: MAX_SUBJECT_ALT_NAMES + 1 }, (_, i) => `h${i}.example`) },
   });
+  const { source, certificates } = newSource();
   const server = await serve(source);
   try {
-    await httpsRequest({ port: server.port, client: pki.clients.valid });
-    await httpsRequest({ port: server.port, client: pki.clients.expired });
-    assert.deepEqual(server.seen, [
-      { verified: false, verify: 'FAILED:ERR_MTLS_CERT_PARSE', reason: 'ERR_MTLS_CERT_PARSE', source: 'tls' },
-      { verified: false, verify: 'FAILED:ERR_MTLS_CERT_PARSE', reason: 'ERR_MTLS_CERT_PARSE', source: 'tls' },
-    ]);
+    await httpsRequest({ port: server.port, client: tooManyNames });
+    await httpsRequest({ port: server.port, client: tooManyNames });
+    const failed = { verified: false, verify: 'FAILED:ERR_MTLS_CERT_PARSE', reason: 'ERR_MTLS_CERT_PARSE', source: 'tls' };
+    assert.deepEqual(server.seen, [failed, failed]);
+    // The failure is cached like a certificate: the second connection does not parse again.
+    assert.equal(certificates.parseCount, 1);
   } finally {
     await server.close();
   }

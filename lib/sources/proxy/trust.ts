@@ -12,6 +12,7 @@
  * entries naming the same zone (`fe80::1%eth0`, `fe80::%eth0/64`); an entry without a zone matches
  * only peers without one.
  */
+import { IPV4_MAPPED_PREFIX, parseIpAddress } from '../../certificate/ip-address.js';
 
 /** One compiled CIDR range. */
 interface CidrRange {
@@ -28,70 +29,9 @@ interface CidrRange {
  */
 export type TrustedProxyMatcher = (address: string | undefined) => boolean;
 
-const IPV4_MAPPED_PREFIX = [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff] as const;
 // Node prints a zone as the interface name or its number.
 const ZONE = /^[A-Za-z0-9_.\-]{1,32}$/;
 const MATCH_CACHE_LIMIT = 1024;
-
-function parseIpv4Into(text: string, out: Uint8Array, offset: number): boolean {
-  const parts = text.split('.');
-  if (parts.length !== 4) return false;
-  for (let i = 0; i < 4; i++) {
-    const part = parts[i]!;
-    // No leading zeros: `010` is octal to inet_aton and decimal elsewhere; refuse the ambiguity.
-    if (!/^(?:0|[1-9][0-9]{0,2})$/.test(part)) return false;
-    const value = Number(part);
-    if (value > 255) return false;
-    out[offset + i] = value;
-  }
-  return true;
-}
-
-function parseIpv6(input: string): Uint8Array | undefined {
-  let text = input;
-  // An embedded IPv4 address may only end the address (RFC 4291 section 2.2, form 3): rewrite it
-  // as two hex groups and parse the rest uniformly.
-  const lastColon = text.lastIndexOf(':');
-  const lastPart = text.slice(lastColon + 1);
-  if (lastPart.includes('.')) {
-    const v4 = new Uint8Array(4);
-    if (!parseIpv4Into(lastPart, v4, 0)) return undefined;
-    const high = ((v4[0]! << 8) | v4[1]!).toString(16);
-    const low = ((v4[2]! << 8) | v4[3]!).toString(16);
-    text = `${text.slice(0, lastColon + 1)}${high}:${low}`;
-  }
-  const halves = text.split('::');
-  if (halves.length > 2) return undefined;
-  const head = halves[0] === '' ? [] : halves[0]!.split(':');
-  const tail = halves.length === 2 && halves[1] !== '' ? halves[1]!.split(':') : [];
-  if (halves.length === 1 ? head.length !== 8 : head.length + tail.length > 7) return undefined;
-  const groups = [...head, ...new Array<string>(8 - head.length - tail.length).fill('0'), ...tail];
-  const out = new Uint8Array(16);
-  for (let i = 0; i < 8; i++) {
-    const group = groups[i]!;
-    if (!/^[0-9A-Fa-f]{1,4}$/.test(group)) return undefined;
-    const value = parseInt(group, 16);
-    out[2 * i] = value >> 8;
-    out[2 * i + 1] = value & 0xff;
-  }
-  return out;
-}
-
-/**
- * Parses an IPv4 or IPv6 address into its 16-byte form (IPv4 as IPv4-mapped IPv6). A zone index
- * (`fe80::1%eth0`) is dropped: zones only scope link-local addresses to an interface. Returns
- * `undefined` for anything else.
- */
-export function parseIpAddress(text: string): Uint8Array | undefined {
-  if (typeof text !== 'string' || text.length === 0 || text.length > 64) return undefined;
-  if (!text.includes(':')) {
-    const out = new Uint8Array(16);
-    out.set(IPV4_MAPPED_PREFIX, 0);
-    return parseIpv4Into(text, out, 12) ? out : undefined;
-  }
-  const zone = text.indexOf('%');
-  return parseIpv6(zone === -1 ? text : text.slice(0, zone));
-}
 
 const IPV4_MAPPED_ALL = new Uint8Array([...IPV4_MAPPED_PREFIX, 0, 0, 0, 0]);
 

@@ -1,50 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { compileTrustedProxies, parseIpAddress } from '../../../lib/sources/proxy/trust.js';
-
-const hex = (bytes: Uint8Array | undefined): string | undefined =>
-  bytes === undefined ? undefined : Buffer.from(bytes).toString('hex');
-
-test('parseIpAddress: IPv4 becomes IPv4-mapped IPv6', () => {
-  assert.equal(hex(parseIpAddress('127.0.0.1')), '00000000000000000000ffff7f000001');
-  assert.equal(hex(parseIpAddress('::ffff:127.0.0.1')), '00000000000000000000ffff7f000001');
-  assert.equal(hex(parseIpAddress('::ffff:7f00:1')), '00000000000000000000ffff7f000001');
-});
-
-test('parseIpAddress: IPv6 forms', () => {
-  assert.equal(hex(parseIpAddress('::1')), '00000000000000000000000000000001');
-  assert.equal(hex(parseIpAddress('::')), '00000000000000000000000000000000');
-  assert.equal(hex(parseIpAddress('2001:db8::')), '20010db8000000000000000000000000');
-  assert.equal(hex(parseIpAddress('2001:DB8:0:0:0:0:0:1')), '20010db8000000000000000000000001');
-  assert.equal(hex(parseIpAddress('fe80::1%eth0')), 'fe800000000000000000000000000001');
-  assert.equal(hex(parseIpAddress('1:2:3:4:5:6:1.2.3.4')), '00010002000300040005000601020304');
-});
-
-test('parseIpAddress: rejects malformed addresses', () => {
-  for (const bad of [
-    '',
-    '1.2.3',
-    '1.2.3.4.5',
-    '256.1.1.1',
-    '01.2.3.4',
-    '1.2.3.4 ',
-    ':::',
-    '1::2::3',
-    ':1',
-    '1:',
-    '1:2:3:4:5:6:7',
-    '1:2:3:4:5:6:7:8:9',
-    '1:2:3:4:5:6:7::8',
-    '12345::',
-    'g::1',
-    '::1.2.3.4.5',
-    '1.2.3.4::',
-    'localhost',
-  ]) {
-    assert.equal(parseIpAddress(bad), undefined, bad);
-  }
-});
+import { compileTrustedProxies } from '../../../lib/sources/proxy/trust.js';
 
 test('compileTrustedProxies: IPv4, IPv6 and IPv4-mapped peers', () => {
   const trusted = compileTrustedProxies(['127.0.0.1/32', '10.0.0.0/8', '2001:db8::/32', '::1']);
@@ -106,19 +63,6 @@ test('property: every IPv4 address matches its own /32 and its /24 and nothing e
       const net = a.split('.').slice(0, 3).join('.');
       const subnet = compileTrustedProxies([`${net}.0/24`]);
       assert.equal(subnet(b), b.split('.').slice(0, 3).join('.') === net);
-    }),
-  );
-});
-
-test('property: parseIpAddress never throws and accepts every IPv6 address fast-check makes', () => {
-  fc.assert(
-    fc.property(fc.ipV6(), (address) => {
-      assert.notEqual(parseIpAddress(address), undefined, address);
-    }),
-  );
-  fc.assert(
-    fc.property(fc.string(), (text) => {
-      parseIpAddress(text);
     }),
   );
 });
