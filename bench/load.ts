@@ -72,7 +72,7 @@ class ResponseReader {
       this.buffer += chunk;
       this.drain();
     });
-    socket.on('error', (error) => this.fail(error));
+    socket.on('error', (error: Error) => this.fail(error));
     socket.on('close', () => this.fail(new Error('socket closed before the response')));
   }
 

@@ -29,8 +29,7 @@
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir, cpus } from 'node:os';
-import { join, dirname } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { makeCertFiles } from './certs.js';
 import { type Child, startBenchChild } from './child.js';
 import { MODES, MODE_NAMES, VARIANTS, VARIANT_NAMES, type ModeName, type VariantName } from './variants.js';
@@ -38,9 +37,6 @@ import { fixed, signed, formatTable, halfIqr, median, percentile, roundOrder } f
 import { CounterSession, counterProblem } from './counters.js';
 import { GOALS, evaluateGoals, type MemoryReport, type Results, type CellResult } from './goals.js';
 import type { WindowResult } from './load.js';
-
-const benchDir = dirname(fileURLToPath(import.meta.url));
-const root = dirname(benchDir);
 
 // ---------- options ----------
 const argv = process.argv.slice(2);
@@ -290,7 +286,7 @@ async function main(): Promise<void> {
   });
   try {
     const problem = counterEvents && counterProblem(counterEvents);
-    if (problem) throw new Error(`bench: --counters ${counterEvents!.join(',')}: ${problem}`);
+    if (problem) throw new Error(`bench: --counters ${counterEvents.join(',')}: ${problem}`);
     log(`bench: making ${options.pool} client certificates ...`);
     const certs = await makeCertFiles(work, options.pool);
     log(`bench: certificates from ${certs.source}`);

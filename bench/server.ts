@@ -7,6 +7,9 @@
 import { createRequire } from 'node:module';
 import { Writable } from 'node:stream';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type * as Https from 'node:https';
+import type Express from 'express';
+import type Morgan from 'morgan';
 import { readCertFiles } from './certs.js';
 import { VARIANTS, type VariantName } from './variants.js';
 
@@ -41,7 +44,7 @@ async function startTracing(): Promise<void> {
   const { HttpInstrumentation } = await import('@opentelemetry/instrumentation-http');
   const { ExpressInstrumentation } = await import('@opentelemetry/instrumentation-express');
   const sdk = new NodeSDK({
-    spanProcessors: [new BatchSpanProcessor(nullSpanExporter as never)],
+    spanProcessors: [new BatchSpanProcessor(nullSpanExporter)],
     instrumentations: [new HttpInstrumentation(), new ExpressInstrumentation()],
     resourceDetectors: [],
   });
@@ -62,7 +65,7 @@ async function makeMeterProvider(): Promise<unknown> {
     selectAggregationTemporality: () => AggregationTemporality.CUMULATIVE,
   };
   return new MeterProvider({
-    readers: [new PeriodicExportingMetricReader({ exporter: exporter as never, exportIntervalMillis: 5000 })],
+    readers: [new PeriodicExportingMetricReader({ exporter, exportIntervalMillis: 5000 })],
   });
 }
 
@@ -80,8 +83,8 @@ async function buildHandler(): Promise<Handler> {
       res.end('ok');
     };
   }
-  const express = require('express') as typeof import('express');
-  const morgan = require('morgan') as typeof import('morgan');
+  const express = require('express') as typeof Express;
+  const morgan = require('morgan') as typeof Morgan;
   const lib = (await import('mtls-observability')) as Record<string, unknown>;
   const app = express();
   let format = 'combined';
@@ -100,7 +103,7 @@ async function buildHandler(): Promise<Handler> {
     try {
       middleware = mtlsIdentity(options);
     } catch (error) {
-      throw new Error(`mtlsIdentity(${Object.keys(options).join(', ')}) refused: ${(error as Error).message}`);
+      throw new Error(`mtlsIdentity(${Object.keys(options).join(', ')}) refused: ${(error as Error).message}`, { cause: error });
     }
     app.use(middleware as never);
     registerMorganTokens(morgan);
@@ -110,11 +113,11 @@ async function buildHandler(): Promise<Handler> {
   app.get('/', (_req, res) => {
     res.send('ok');
   });
-  return app as unknown as Handler;
+  return app;
 }
 
 const handler = await buildHandler();
-const https = require('node:https') as typeof import('node:https');
+const https = require('node:https') as typeof Https;
 const certs = readCertFiles(certDir);
 const server = https.createServer(
   {

@@ -214,7 +214,7 @@ const EMPTY_SAN: SubjectAltNames = Object.freeze({
   uri: Object.freeze([]),
   email: Object.freeze([]),
   ip: Object.freeze([]),
-}) as SubjectAltNames;
+});
 
 function expectAlgorithmIdentifier(der: Uint8Array, offset: number, limit: number, what: string): DerElement {
   // AlgorithmIdentifier ::= SEQUENCE { algorithm OBJECT IDENTIFIER, parameters ANY OPTIONAL }

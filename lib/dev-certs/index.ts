@@ -487,7 +487,7 @@ export async function generateDevKeyPair(keyType: DevKeyType = 'ec-p256'): Promi
     keyType === 'ec-p256'
       ? { name: 'ECDSA', namedCurve: 'P-256' }
       : { name: 'RSASSA-PKCS1-v1_5', modulusLength: 2048, publicExponent: new Uint8Array([1, 0, 1]), hash: 'SHA-256' };
-  return (await crypto.subtle.generateKey(algorithm, true, ['sign', 'verify'])) as CryptoKeyPair;
+  return await crypto.subtle.generateKey(algorithm, true, ['sign', 'verify']);
 }
 
 interface Signer {
@@ -599,7 +599,7 @@ function nameFromDer(der: Uint8Array): pkijs.RelativeDistinguishedNames {
 }
 
 function toArrayBuffer(bytes: Uint8Array): ArrayBuffer {
-  return bytes.slice().buffer as ArrayBuffer;
+  return bytes.slice().buffer;
 }
 
 function pem(label: string, der: Uint8Array): string {

@@ -72,9 +72,9 @@ export class TlsSocketSource implements IdentitySource {
       const cached = this.#connections.entry(socket);
       // An identity read with another certificate cache may have been read under other limits.
       if (cached !== undefined && (cached.readBy === this.#certificates || cached.identity === NOT_TLS)) return cached.identity;
-      const identity = this.#read(socket as TlsSocketLike);
+      const identity = this.#read(socket);
       if (identity === NOT_TLS) this.#connections.set(socket, identity, false, this.#certificates);
-      else if (identity !== CLOSED && identity !== RENEGOTIATING) this.#remember(socket, socket as TlsSocketLike, identity, cached === undefined);
+      else if (identity !== CLOSED && identity !== RENEGOTIATING) this.#remember(socket, socket, identity, cached === undefined);
       return identity;
     } catch {
       // HTTP/2's socket proxy throws ERR_HTTP2_SOCKET_UNBOUND once its session is gone.
