@@ -70,7 +70,7 @@ const HOSTS: Record<string, (log: Writable) => Handler> = {
     app.get('/who', (req, res) => {
       res.send(describe(req, res));
     });
-    return app as unknown as Handler;
+    return app;
   },
   Connect: (log) => {
     const app = connect();

@@ -145,9 +145,9 @@ function logSafeName(name: string): string {
 // Characters never allowed in a URI (RFC 3986 section 2): controls, space, `"`, `<`, `>`, `\`,
 // `^`, backquote, `{`, `|`, `}` and everything outside ASCII, which includes every log-unsafe
 // character. `%` stays, so an already encoded URI is not encoded twice.
-// eslint-disable-next-line no-control-regex
+ 
 const NOT_URI_SAFE = /[^\u0021\u0023-\u003b\u003d\u003f-\u005b\u005d\u005f\u0061-\u007a\u007e]/u;
-// eslint-disable-next-line no-control-regex
+ 
 const NOT_URI_SAFE_GLOBAL = /[^\u0021\u0023-\u003b\u003d\u003f-\u005b\u005d\u005f\u0061-\u007a\u007e]/gu;
 
 /** A URI-like value (SPIFFE ID, serial, verify result) percent-encoded where a URI does not allow the character, then bounded. */

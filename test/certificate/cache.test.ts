@@ -98,7 +98,7 @@ test('a failure is cached and thrown again without re-parsing', () => {
     return undefined;
   })();
   assert.ok(first instanceof CertificateParseError);
-  assert.equal((first as CertificateParseError).code, 'ERR_MTLS_CERT_PARSE');
+  assert.equal((first).code, 'ERR_MTLS_CERT_PARSE');
   assert.throws(() => cache.get(Buffer.from(garbage), 'verified'), (error) => error === first);
   assert.equal(cache.parseCount, 1);
 });

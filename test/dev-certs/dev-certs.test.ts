@@ -537,7 +537,7 @@ describe('writeDevCertificates', () => {
   });
 
   test('rejects bad arguments', async () => {
-    await assert.rejects(writeDevCertificates('' as string), /dir must be a non-empty string/);
+    await assert.rejects(writeDevCertificates(''), /dir must be a non-empty string/);
     await assert.rejects(writeDevCertificates(tmpdir(), undefined, { force: true } as never), /unknown option "force"/);
   });
 });

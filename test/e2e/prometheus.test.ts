@@ -66,8 +66,8 @@ async function startPrometheus(targetPort: number): Promise<void> {
   // Port 0: Prometheus logs the address it really listens on.
   prometheusUrl = await new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`prometheus did not start:\n${log}`)), 15_000);
-    child.stderr!.setEncoding('utf8');
-    child.stderr!.on('data', (chunk: string) => {
+    child.stderr.setEncoding('utf8');
+    child.stderr.on('data', (chunk: string) => {
       log += chunk;
       const m = /msg="Listening on" address=(127\.0\.0\.1:\d+)/.exec(log);
       if (m) {
@@ -80,7 +80,7 @@ async function startPrometheus(targetPort: number): Promise<void> {
       reject(new Error(`prometheus exited with ${code}:\n${log}`));
     });
   });
-  child.stderr!.resume();
+  child.stderr.resume();
 }
 
 async function getJson(url: string): Promise<unknown> {

@@ -155,7 +155,7 @@ test('keep-alive: getPeerCertificate() is called once per connection, never per 
           socket.getPeerCertificate = ((detailed?: boolean) => {
             calls++;
             return original(detailed as true);
-          }) as TLSSocket['getPeerCertificate'];
+          });
         }
         seen.push(source.resolve(req));
         res.end();

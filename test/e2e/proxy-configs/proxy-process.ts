@@ -99,8 +99,8 @@ export async function startProxy(options: StartProxyOptions): Promise<RunningPro
       env: { ...process.env, ...options.env?.(dir) },
     });
     let output = '';
-    child.stdout!.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
-    child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
     const exited = new Promise<void>((resolve) => {
       child.once('exit', () => resolve());
       child.once('error', (error) => {
