@@ -33,8 +33,8 @@ export {
   DEFAULT_MAX_PROXY_CHAIN_LENGTH,
 } from './sources/proxy/source.js';
 export type { ProxySourceOptions, UntrustedProxyHeadersEvent } from './sources/proxy/source.js';
-export { PROXY_FAILURE_REASONS } from './sources/proxy/formats/encoding.js';
-export type { ProxyFailureReason } from './sources/proxy/formats/encoding.js';
+export { PROXY_FAILURE_REASONS } from './sources/proxy/formats/format.js';
+export type { ProxyFailureReason } from './sources/proxy/formats/format.js';
 export { parseXfcc, serializeXfccElement } from './sources/proxy/formats/envoy-xfcc.js';
 export type { XfccElement } from './sources/proxy/formats/envoy-xfcc.js';
 export { compileTrustedProxies } from './sources/proxy/trust.js';

@@ -14,7 +14,8 @@ import {
   type ForwardedCertificate,
   type ProxyFailureReason,
   type ProxyFormat,
-} from './formats/encoding.js';
+} from './formats/format.js';
+import { DEFAULT_MAX_PROXY_CHAIN_LENGTH, DEFAULT_MAX_PROXY_HEADER_BYTES } from './limits.js';
 import { awsAlbFormat } from './formats/aws-alb.js';
 import { caddyFormat } from './formats/caddy.js';
 import { cloudflareFormat } from './formats/cloudflare.js';
@@ -50,10 +51,7 @@ export const PROXY_FORMATS = Object.freeze({
   rfc9440: rfc9440Format,
 } satisfies Record<ProxyFormatName, ProxyFormat>);
 
-/** Default {@link ProxySourceOptions.maxProxyHeaderBytes}: Node's default limit for all headers. */
-export const DEFAULT_MAX_PROXY_HEADER_BYTES = 16_384;
-/** Default {@link ProxySourceOptions.maxProxyChainLength}. */
-export const DEFAULT_MAX_PROXY_CHAIN_LENGTH = 8;
+export { DEFAULT_MAX_PROXY_CHAIN_LENGTH, DEFAULT_MAX_PROXY_HEADER_BYTES };
 
 /**
  * Reported once per request that carried forwarded-certificate headers from an untrusted peer,

@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
 import { parseCertificate } from '../../../lib/certificate/parse.js';
 import { mtlsIdentity } from '../../../lib/middleware.js';
-import { ProxyHeaderError } from '../../../lib/sources/proxy/formats/encoding.js';
+import { ProxyHeaderError } from '../../../lib/sources/proxy/formats/format.js';
 import { CertificateCache } from '../../../lib/certificate/cache.js';
 import { createProxySource, PROXY_FORMATS, type ProxySourceOptions, type UntrustedProxyHeadersEvent } from '../../../lib/sources/proxy/source.js';
 import type { DevCertificateSet } from '../../../lib/dev-certs/index.js';

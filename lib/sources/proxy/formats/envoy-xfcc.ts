@@ -23,13 +23,9 @@
 import { createHash } from 'node:crypto';
 import { parseCertificate } from '../../../certificate/parse.js';
 import type { PeerCertificate } from '../../../certificate/peer-certificate.js';
-import {
-  ProxyHeaderError,
-  percentEncodedPemCertificates,
-  type ForwardedCertificate,
-  type FormatLimits,
-  type ProxyFormat,
-} from './encoding.js';
+import { ProxyHeaderError, type ForwardedCertificate, type FormatLimits, type ProxyFormat } from './format.js';
+import { percentEncodedPemCertificates } from './decoding.js';
+import { checkChainLength } from '../limits.js';
 
 /** One XFCC element: its `key=value` pairs in order, values unquoted. */
 export type XfccElement = readonly (readonly [key: string, value: string])[];
@@ -112,12 +108,7 @@ function parsePairs(value: string, maxElements: number): XfccPair[][] {
     if (i >= length || value[i] === ',') {
       elements.push(pairs);
       if (i >= length) return elements;
-      if (elements.length === maxElements) {
-        throw new ProxyHeaderError(
-          'HEADER_CHAIN_TOO_LONG',
-          `x-forwarded-client-cert: more than ${maxElements} elements`,
-        );
-      }
+      checkChainLength(elements.length + 1, maxElements, 'elements in x-forwarded-client-cert');
       pairs = [];
       seen.clear();
     }

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import fc from 'fast-check';
 import { isMtlsError } from '../../../../lib/errors.js';
-import { ProxyHeaderError, type EnvoyForwardClientCertDetails, type ForwardedCertificate } from '../../../../lib/sources/proxy/formats/encoding.js';
+import { ProxyHeaderError, type EnvoyForwardClientCertDetails, type ForwardedCertificate } from '../../../../lib/sources/proxy/formats/format.js';
 import { envoyXfccFormat, parseXfcc, serializeXfccElement, xfccValue, type XfccElement } from '../../../../lib/sources/proxy/formats/envoy-xfcc.js';
 import { getTestPki } from '../../../helpers/pki.js';
 import { startMiddlewareServer, type MiddlewareServer } from '../../../helpers/raw-http.js';
