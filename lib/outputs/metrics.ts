@@ -35,15 +35,16 @@ import {
   METRIC_MTLS_SERVER_REQUESTS,
   METRIC_MTLS_SERVER_UNTRUSTED_PROXY_HEADERS,
 } from './semconv.js';
-import { isBoolean, isIntegerInRange, type OptionCheck } from '../internal/options.js';
+import { isIntegerInRange, optionGroup, type OptionCheck, type OptionGroup } from '../internal/options.js';
 import { libraryVersion, otelApi } from './otel-api.js';
 import type { PeerCertificate } from '../certificate/peer-certificate.js';
 import { reasonCodeOr, verifyOutcomeOf, type PeerIdentity } from '../identity/peer-identity.js';
 
-/** Metrics options shared by `mtlsIdentity()` and `observeTlsServer()`. */
+/**
+ * The `metrics` option of `observeTlsServer()` (and the base of `mtlsIdentity()`'s). `false`
+ * turns metrics off; `{}` records with the defaults.
+ */
 export interface MetricsOptions {
-  /** Record metrics. Default: `true` (a no-op without an OpenTelemetry SDK). */
-  readonly metrics?: boolean;
   /**
    * The `MeterProvider` to record to. Default: the global one (`metrics.getMeterProvider()`),
    * looked up when something is recorded, so an SDK started after this factory ran is still used.
@@ -51,23 +52,24 @@ export interface MetricsOptions {
   readonly meterProvider?: MeterProvider;
 }
 
-/** Options of the certificate-expiry instruments (`mtlsIdentity()` only: it sees the certificates). */
-export interface CertificateExpiryMetricsOptions {
+/** The `metrics` option of `mtlsIdentity()`: it also sees certificates, so it has the expiry instruments. */
+export interface RequestMetricsOptions extends MetricsOptions {
   /**
    * `mtls.server.client_certificate.expiring` counts the certificates seen recently that expire
-   * within this many seconds (expired ones included). Default: `604800` (7 days).
+   * within this many seconds (expired ones included). An integer from 1 to 316224000 (10 years).
+   * Default: `604800` (7 days).
    */
   readonly expiryWarningSeconds?: number;
   /**
    * How long a certificate counts as "seen recently" for the two certificate gauges after its last
-   * connection, in seconds. Default: `86400` (24 hours).
+   * connection, in seconds. An integer from 1 to 31622400 (366 days). Default: `86400` (24 hours).
    */
   readonly recentCertificateSeconds?: number;
 }
 
-/** Default of {@link CertificateExpiryMetricsOptions.expiryWarningSeconds}: 7 days. */
+/** Default of {@link RequestMetricsOptions.expiryWarningSeconds}: 7 days. */
 export const DEFAULT_EXPIRY_WARNING_SECONDS = 7 * 24 * 3600;
-/** Default of {@link CertificateExpiryMetricsOptions.recentCertificateSeconds}: 24 hours. */
+/** Default of {@link RequestMetricsOptions.recentCertificateSeconds}: 24 hours. */
 export const DEFAULT_RECENT_CERTIFICATE_SECONDS = 24 * 3600;
 /** Most distinct (verified) certificates remembered for the gauges; the least recently seen go first. */
 export const MAX_RECENT_CERTIFICATES = 10_000;
@@ -84,19 +86,25 @@ const isMeterProvider: OptionCheck = (v) =>
     ? undefined
     : 'a MeterProvider (an object with getMeter(), e.g. from @opentelemetry/sdk-metrics)';
 
-/** Checks of {@link MetricsOptions}, for factories that spread them into their own. */
-export const METRICS_OPTION_CHECKS: { readonly [K in keyof MetricsOptions]-?: OptionCheck } = {
-  metrics: isBoolean,
-  meterProvider: isMeterProvider,
-};
+const METRICS_EXPECTED = 'false (off) or an object of metrics options ({} for the defaults)';
 
-/** Checks of {@link CertificateExpiryMetricsOptions}. */
-export const CERTIFICATE_EXPIRY_OPTION_CHECKS: {
-  readonly [K in keyof CertificateExpiryMetricsOptions]-?: OptionCheck;
-} = {
-  expiryWarningSeconds: isIntegerInRange(1, 10 * 366 * 86_400),
-  recentCertificateSeconds: isIntegerInRange(1, 366 * 86_400),
-};
+/** The checks of `observeTlsServer()`'s `metrics` option. */
+export const METRICS_OPTIONS: OptionGroup = optionGroup<MetricsOptions>({
+  expected: METRICS_EXPECTED,
+  allowFalse: true,
+  checks: { meterProvider: isMeterProvider },
+});
+
+/** The checks of `mtlsIdentity()`'s `metrics` option. */
+export const REQUEST_METRICS_OPTIONS: OptionGroup = optionGroup<RequestMetricsOptions>({
+  expected: METRICS_EXPECTED,
+  allowFalse: true,
+  checks: {
+    meterProvider: isMeterProvider,
+    expiryWarningSeconds: isIntegerInRange(1, 10 * 366 * 86_400),
+    recentCertificateSeconds: isIntegerInRange(1, 366 * 86_400),
+  },
+});
 
 /** Values of `mtls.verify.result`. */
 export type VerifyResult = 'success' | 'failed' | 'none';
@@ -322,7 +330,7 @@ export class MtlsMetrics {
    * middleware's `require` option, recorded as `mtls.verify.required` on requests.
    */
   constructor(
-    options: MetricsOptions & CertificateExpiryMetricsOptions & { trackCertificates?: boolean; required?: boolean } = {},
+    options: RequestMetricsOptions & { trackCertificates?: boolean; required?: boolean } = {},
   ) {
     this.#fixedProvider = options.meterProvider;
     this.#required = options.required;

@@ -281,7 +281,7 @@ function hashMismatch(): ProxyHeaderError {
 function readXfcc(header: (role: string) => string | undefined, limits: FormatLimits): ForwardedCertificate {
   const value = header('xfcc');
   if (value === undefined) return { kind: 'none' };
-  const mode = limits.envoyForwardClientCertDetails ?? 'SANITIZE_SET';
+  const mode = limits.forwardClientCertDetails ?? 'SANITIZE_SET';
   const elements = parsePairs(value, limits.maxChainLength);
   // SANITIZE_SET replaces the header with this hop's one element: a second element can only come
   // from a comma inside an unquoted value, i.e. from the client's certificate.

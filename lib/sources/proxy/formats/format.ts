@@ -66,7 +66,7 @@ export interface FormatLimits {
    * `SANITIZE_SET`, exactly one element, or `APPEND_FORWARD`, elements appended. Default:
    * `'SANITIZE_SET'`.
    */
-  readonly envoyForwardClientCertDetails?: EnvoyForwardClientCertDetails;
+  readonly forwardClientCertDetails?: EnvoyForwardClientCertDetails;
   /**
    * Parses a forwarded certificate (the proxy source's certificate cache), for formats that
    * check the header's other fields against it. Throws for DER it cannot accept. Default:
