@@ -95,7 +95,7 @@ async function buildHandler(): Promise<Handler> {
     const CertificateCache = lib['CertificateCache'] as new () => { parseCount: number };
     certificateCache = new CertificateCache();
     const options: Record<string, unknown> = { certificates: { cache: certificateCache } };
-    if (variant.metrics) options['meterProvider'] = meterProvider = await makeMeterProvider();
+    if (variant.metrics) options['metrics'] = { meterProvider: (meterProvider = await makeMeterProvider()) };
     let middleware: Handler;
     try {
       middleware = mtlsIdentity(options);
