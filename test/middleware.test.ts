@@ -337,19 +337,26 @@ test('one certificate cache: the span hook, getPeerIdentity and the middleware w
     pki.ca.issue({ subject: [{ type: 'CN', value: 'shared-cache-b' }] }),
   ]);
   const mw = mtlsIdentity({ tracing: false, metrics: false });
-  const before: (PeerIdentity | undefined)[] = [];
+  const seen: { before: PeerIdentity | undefined; after: PeerIdentity | undefined }[] = [];
   const server = await startHttpsServer((req, res) => {
     // getPeerIdentity before the middleware (as pino-http's customProps does), or the span hook.
     if (req.url === '/hook') startIncomingSpanHook(req);
-    else before.push(getPeerIdentity(req));
-    mw(req, res, () => res.end(getPeerIdentity(req)?.certificate?.subject ?? '-'));
+    const before = req.url === '/hook' ? undefined : getPeerIdentity(req);
+    mw(req, res, () => {
+      const after = getPeerIdentity(req);
+      seen.push({ before, after });
+      res.end(after?.certificate?.subject ?? '-');
+    });
   });
   try {
     const start = defaults.parseCount;
     const a = await httpsRequest({ port: server.port, client: first });
     assert.equal(a.body, 'CN=shared-cache-a');
-    assert.equal(before[0]?.certificate?.subject, 'CN=shared-cache-a');
     assert.equal(defaults.parseCount - start, 1);
+    // The middleware served the identity read before it, not one of its own (another cache would
+    // have parsed the certificate again and built another object).
+    assert.equal(seen[0]?.after, seen[0]?.before);
+    assert.equal(seen[0]?.after?.certificate?.subject, 'CN=shared-cache-a');
     const b = await httpsRequest({ port: server.port, path: '/hook', client: second });
     assert.equal(b.body, 'CN=shared-cache-b');
     assert.equal(defaults.parseCount - start, 2);
