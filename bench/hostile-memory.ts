@@ -49,7 +49,7 @@ kept.length = 0;
 const pki = await createDevCertificates();
 const keyPair = await generateDevKeyPair();
 const certificates = new CertificateCache();
-const middleware = mtlsIdentity({ require: true, certificateCache: certificates, tracing: false, metrics: false });
+const middleware = mtlsIdentity({ require: true, certificates: { cache: certificates }, tracing: false, metrics: false });
 const server = https.createServer(
   { cert: pki.server.chainPem, key: pki.server.keyPem, ca: pki.ca.certPem, requestCert: true, rejectUnauthorized: false },
   (req, res) => middleware(req, res, () => res.end('ok')),

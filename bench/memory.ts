@@ -179,7 +179,7 @@ if (typeof lib.mtlsIdentity === 'function') {
     const label = { known: 'known connection', reconnect: 'new connection, known certificate', new: 'new connection, new certificate' }[kind];
     perRequest[`${label}: identity + tokens`] = measure(lib.mtlsIdentity(), true, kind) - baseline;
     perRequest[`${label}: identity + tokens + metrics`] =
-      measure(lib.mtlsIdentity({ meterProvider: new MeterProvider() }), true, kind) - baseline;
+      measure(lib.mtlsIdentity({ metrics: { meterProvider: new MeterProvider() } }), true, kind) - baseline;
   }
 }
 
@@ -244,7 +244,7 @@ if (typeof lib.mtlsIdentity === 'function') {
   // record of recently seen certificates, and it must be bounded too.
   const { MeterProvider } = await import('@opentelemetry/sdk-metrics');
   const meterProvider = new MeterProvider();
-  const middleware = lib.mtlsIdentity({ certificateCache: cache, meterProvider });
+  const middleware = lib.mtlsIdentity({ certificates: { cache }, metrics: { meterProvider } });
   const noop = () => {};
   feedOne = (der) => {
     const x509 = { raw: der };
@@ -252,7 +252,7 @@ if (typeof lib.mtlsIdentity === 'function') {
     const req = { socket, httpVersionMajor: 1, headers: {}, method: 'GET', url: '/' };
     middleware(req, { locals: {} }, noop);
   };
-  notes.push('heap measured through mtlsIdentity({ meterProvider }) with one fake TLS connection per certificate');
+  notes.push('heap measured through mtlsIdentity({ metrics: { meterProvider } }) with one fake TLS connection per certificate');
 } else {
   notes.push('heap measured through CertificateCache.get (mtlsIdentity not available)');
 }

@@ -97,8 +97,8 @@ async function buildHandler(): Promise<Handler> {
     // The default cache, passed in so that its parse count can be reported (parses per request).
     const CertificateCache = lib['CertificateCache'] as new () => { parseCount: number };
     certificateCache = new CertificateCache();
-    const options: Record<string, unknown> = { certificateCache };
-    if (variant.metrics) options['meterProvider'] = meterProvider = await makeMeterProvider();
+    const options: Record<string, unknown> = { certificates: { cache: certificateCache } };
+    if (variant.metrics) options['metrics'] = { meterProvider: (meterProvider = await makeMeterProvider()) };
     let middleware: Handler;
     try {
       middleware = mtlsIdentity(options);
@@ -135,7 +135,7 @@ if (meterProvider !== undefined) {
   const lib = (await import('mtls-observability')) as Record<string, unknown>;
   const observeTlsServer = lib['observeTlsServer'] as ((s: unknown, o: unknown) => unknown) | undefined;
   if (typeof observeTlsServer !== 'function') throw new Error('observeTlsServer is not exported');
-  observeTlsServer(server, { meterProvider, log: nullStream });
+  observeTlsServer(server, { metrics: { meterProvider }, log: nullStream });
 }
 
 // For profiles: how many requests the process served in all (BENCH_COUNT_REQUESTS=1; off by default

@@ -10,7 +10,13 @@ export { parseCertificate, DEFAULT_MAX_CERTIFICATE_BYTES, MAX_SUBJECT_ALT_NAMES 
 export type { ParseCertificateOptions } from './certificate/parse.js';
 export { MAX_NAME_ATTRIBUTES } from './certificate/distinguished-name.js';
 export { mtlsIdentity, DEFAULT_LOCALS_KEY } from './middleware.js';
-export type { MtlsIdentityOptions, MtlsIdentityMiddleware } from './middleware.js';
+export type {
+  MtlsIdentityOptions,
+  MtlsIdentityMiddleware,
+  CertificatesOption,
+  CertificateSizeOptions,
+  CertificateCacheOption,
+} from './middleware.js';
 export { getPeerIdentity } from './get-peer-identity.js';
 export {
   CertificateCache,
@@ -30,13 +36,11 @@ export {
   MTLS_COMBINED_FORMAT,
 } from './outputs/morgan.js';
 export type { MorganLike, MorganTokenFunction, MorganFormatFunction, RegisterMorganTokensOptions } from './outputs/morgan.js';
-export {
-  DEFAULT_MAX_PROXY_HEADER_BYTES,
-  DEFAULT_MAX_PROXY_CHAIN_LENGTH,
-} from './sources/proxy/source.js';
-export type { ProxySourceOptions, UntrustedProxyHeadersEvent } from './sources/proxy/source.js';
-export { PROXY_FAILURE_REASONS } from './sources/proxy/formats/encoding.js';
-export type { ProxyFailureReason } from './sources/proxy/formats/encoding.js';
+export { DEFAULT_MAX_PROXY_HEADER_BYTES, DEFAULT_MAX_PROXY_CHAIN_LENGTH } from './sources/proxy/limits.js';
+export type { ProxyOptions, CommonProxyOptions, EnvoyProxyOptions, HeaderProxyOptions } from './sources/proxy/options.js';
+export type { UntrustedProxyHeadersEvent } from './identity/untrusted-proxy-headers.js';
+export { PROXY_FAILURE_REASONS } from './sources/proxy/formats/format.js';
+export type { ProxyFailureReason, EnvoyForwardClientCertDetails } from './sources/proxy/formats/format.js';
 export { parseXfcc, serializeXfccElement } from './sources/proxy/formats/envoy-xfcc.js';
 export type { XfccElement } from './sources/proxy/formats/envoy-xfcc.js';
 export { compileTrustedProxies } from './sources/proxy/trust.js';
@@ -56,5 +60,5 @@ export {
   TIME_LEFT_BUCKETS,
 } from './outputs/certificate-expiry.js';
 export type { CertificateExpiryMetricsOptions } from './outputs/certificate-expiry.js';
-export type { MetricsOptions } from './outputs/metrics.js';
+export type { MetricsOptions, RequestMetricsOptions } from './outputs/metrics.js';
 export * as mtlsAttributes from './outputs/semconv.js';

@@ -7,40 +7,71 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
 import { isMtlsError, type MtlsErrorCode } from './errors.js';
-import { CertificateCache, DEFAULT_CERTIFICATE_CACHE_SIZE } from './certificate/cache.js';
+import { CertificateCache, DEFAULT_CERTIFICATE_CACHE_SIZE, defaultCertificateCache } from './certificate/cache.js';
 import { DEFAULT_MAX_CERTIFICATE_BYTES, isCertificateByteLimit } from './certificate/parse.js';
-import { assertFactoryCalled, isBoolean, isIntegerInRange, isNonEmptyString, validateOptions, type OptionCheck } from './internal/options.js';
+import {
+  assertFactoryCalled,
+  isBoolean,
+  isIntegerInRange,
+  isNonEmptyString,
+  optionGroup,
+  validateOptions,
+  type OptionSchema,
+} from './internal/options.js';
 import { attachPeerIdentity } from './identity/registry.js';
 import { IDENTITY_REASONS, TLS_SOURCE, failedIdentity, type PeerIdentity } from './identity/peer-identity.js';
+import type { UntrustedProxyHeadersEvent } from './identity/untrusted-proxy-headers.js';
 import { guardOnce } from './internal/warn-once.js';
+import { defaultTlsSource } from './get-peer-identity.js';
 import type { IdentityOutput } from './outputs/output.js';
 import type { IdentitySource } from './sources/source.js';
 import { TlsSocketSource } from './sources/tls-socket.js';
-import {
-  createProxySource,
-  PROXY_SOURCE_OPTION_CHECKS,
-  type ProxySourceOptions,
-  type UntrustedProxyHeadersEvent,
-} from './sources/proxy/source.js';
-// Traces and metrics (lib/tracing.ts, lib/metrics.ts).
+import { createProxySource } from './sources/proxy/source.js';
+import { PROXY_OPTIONS, resolveProxyOptions, type ProxyOptions } from './sources/proxy/options.js';
 import { createSpanObserver, TRACING_OPTION_CHECKS, type TracingOptions } from './outputs/tracing.js';
-import {
-  CERTIFICATE_EXPIRY_OPTION_CHECKS,
-  METRICS_OPTION_CHECKS,
-  MtlsMetrics,
-  type CertificateExpiryMetricsOptions,
-  type MetricsOptions,
-} from './outputs/metrics.js';
+import { MtlsMetrics, REQUEST_METRICS_OPTIONS, type RequestMetricsOptions } from './outputs/metrics.js';
+import { writeUntrustedProxyHeadersLine } from './outputs/untrusted-proxy-headers.js';
+
+/** `certificates` with the bounds of a cache the middleware builds for itself. */
+export interface CertificateSizeOptions {
+  /**
+   * Most distinct parsed certificates kept across connections, so clients that reconnect are not
+   * parsed again: an integer from 0 to 1000000; `0` disables this cache (each new connection
+   * parses). Default: `1000`.
+   */
+  readonly cacheSize?: number;
+  /**
+   * Largest client certificate accepted, in bytes of DER: an integer from 256 to 1048576. A larger
+   * one is not parsed: the request gets `verify: 'FAILED:ERR_MTLS_CERT_TOO_LARGE'` and no
+   * `certificate`. Default: `16384` (16 KiB).
+   */
+  readonly maxBytes?: number;
+  /** Not with `cacheSize` or `maxBytes`: set those on the cache. */
+  readonly cache?: never;
+}
+
+/** `certificates` naming a cache to use. */
+export interface CertificateCacheOption {
+  /**
+   * The {@link CertificateCache} to parse with (e.g. one shared by several middleware instances);
+   * its own options set its size and certificate limit. No default.
+   */
+  readonly cache: CertificateCache;
+  /** Not with `cache`: set `maxEntries` on the cache. */
+  readonly cacheSize?: never;
+  /** Not with `cache`: set `maxCertificateBytes` on the cache. */
+  readonly maxBytes?: never;
+}
 
 /**
- * Options of {@link mtlsIdentity}. The trusted-proxy options (`trustedProxies`, `proxyFormat`, ...)
- * are documented on {@link ProxySourceOptions} and in docs/proxies.md.
+ * The `certificates` option of {@link mtlsIdentity}: the bounds of a cache of its own, or a cache
+ * to use. Default (absent): the process-default cache (`defaultCertificateCache()`), shared with
+ * `getPeerIdentity` and `startIncomingSpanHook`, so each certificate is parsed once.
  */
-export interface MtlsIdentityOptions
-  extends ProxySourceOptions,
-    TracingOptions,
-    MetricsOptions,
-    CertificateExpiryMetricsOptions {
+export type CertificatesOption = CertificateSizeOptions | CertificateCacheOption;
+
+/** Options of {@link mtlsIdentity}, one nested object per concern. */
+export interface MtlsIdentityOptions extends TracingOptions {
   /**
    * The `res.locals` key the identity is stored under (Express). Where `res.locals` does not
    * exist (Connect, `node:https`), use `getPeerIdentity(req)`. Default: `'mtls'`.
@@ -54,23 +85,21 @@ export interface MtlsIdentityOptions
    */
   readonly require?: boolean;
   /**
-   * Most distinct parsed certificates kept across connections, so clients that reconnect are not
-   * parsed again. `0` disables this cache (each new connection parses). Default: `1000`.
-   * Not together with `certificateCache`.
+   * How client certificates are parsed and cached (see {@link CertificatesOption}). Default: the
+   * process-default cache, shared with `getPeerIdentity` and the span hook.
    */
-  readonly certificateCacheSize?: number;
+  readonly certificates?: CertificatesOption;
   /**
-   * Largest client certificate accepted, in bytes of DER. A larger one is not parsed: the request
-   * gets `verify: 'FAILED:ERR_MTLS_CERT_TOO_LARGE'` and no `certificate`. An integer from 256 to
-   * 1048576. Default: `16384` (16 KiB). Not together with `certificateCache` (set it there).
+   * Read the client certificate from a trusted proxy's headers (see {@link ProxyOptions} and
+   * docs/proxies.md). Default: none (the TLS socket only; forwarded headers are never trusted).
    */
-  readonly maxCertificateBytes?: number;
+  readonly proxy?: ProxyOptions;
   /**
-   * A {@link CertificateCache} to use (e.g. one shared by several middleware instances).
-   * Default: a new cache of `certificateCacheSize` entries that accepts certificates up to
-   * `maxCertificateBytes`.
+   * Record request and certificate metrics: `false` turns them off, an object sets them up (see
+   * {@link RequestMetricsOptions}). Default: `{}` (on, with the global `MeterProvider`; a no-op
+   * without an OpenTelemetry SDK).
    */
-  readonly certificateCache?: CertificateCache;
+  readonly metrics?: false | RequestMetricsOptions;
 }
 
 /** The middleware `mtlsIdentity()` returns: Connect/Express style, typed against `node:http`. */
@@ -83,18 +112,31 @@ export type MtlsIdentityMiddleware = (
 /** Default {@link MtlsIdentityOptions.localsKey}. */
 export const DEFAULT_LOCALS_KEY = 'mtls';
 
-const OPTION_CHECKS: { readonly [K in keyof MtlsIdentityOptions]-?: OptionCheck } = {
+const FACTORY = 'mtlsIdentity()';
+
+const CERTIFICATES_OPTIONS = optionGroup<CertificatesOption>({
+  expected: 'an object such as { cacheSize: 1000, maxBytes: 16384 } or { cache: new CertificateCache() }',
+  checks: {
+    cacheSize: isIntegerInRange(0, 1_000_000),
+    maxBytes: isCertificateByteLimit,
+    cache: (v) => (v instanceof CertificateCache ? undefined : 'a CertificateCache instance'),
+  },
+  exclusive: [
+    {
+      key: 'cache',
+      excludes: ['cacheSize', 'maxBytes'],
+      fix: 'set the size and the limit on the CertificateCache instead (its maxEntries and maxCertificateBytes options)',
+    },
+  ],
+});
+
+const OPTION_CHECKS: OptionSchema<MtlsIdentityOptions> = {
   localsKey: isNonEmptyString,
   require: isBoolean,
-  certificateCacheSize: isIntegerInRange(0, 1_000_000),
-  certificateCache: (v) => (v instanceof CertificateCache ? undefined : 'a CertificateCache instance'),
-  maxCertificateBytes: isCertificateByteLimit,
-  // Trusted-proxy source (lib/proxy-source.ts).
-  ...PROXY_SOURCE_OPTION_CHECKS,
-  // Traces and metrics (lib/tracing.ts, lib/metrics.ts).
+  certificates: CERTIFICATES_OPTIONS,
+  proxy: PROXY_OPTIONS,
   ...TRACING_OPTION_CHECKS,
-  ...METRICS_OPTION_CHECKS,
-  ...CERTIFICATE_EXPIRY_OPTION_CHECKS,
+  metrics: REQUEST_METRICS_OPTIONS,
 };
 
 /** Fully resolved options: what a request needs, nothing left to decide per request. */
@@ -105,52 +147,61 @@ interface MiddlewareConfig {
   readonly require: boolean;
 }
 
-function resolveConfig(options: MtlsIdentityOptions | undefined): MiddlewareConfig {
-  const o = validateOptions<MtlsIdentityOptions>('mtlsIdentity()', options, OPTION_CHECKS);
-  for (const [option, fix] of [
-    ['certificateCacheSize', 'set the size on the CertificateCache instead'],
-    ['maxCertificateBytes', 'set the limit on the CertificateCache instead (its maxCertificateBytes option)'],
-  ] as const) {
-    if (o.certificateCache !== undefined && o[option] !== undefined) {
-      throw new TypeError(`mtlsIdentity(): options "certificateCache" and "${option}" exclude each other; ${fix}.`);
-    }
-  }
+/** The certificate cache and TLS source for `certificates`: the process-default ones when absent. */
+function tlsSourceFor(option: CertificatesOption | undefined): { tls: TlsSocketSource; certificates: CertificateCache } {
+  if (option === undefined) return { tls: defaultTlsSource(), certificates: defaultCertificateCache() };
   const certificates =
-    o.certificateCache ??
+    option.cache ??
     new CertificateCache({
-      maxEntries: o.certificateCacheSize ?? DEFAULT_CERTIFICATE_CACHE_SIZE,
-      maxCertificateBytes: o.maxCertificateBytes ?? DEFAULT_MAX_CERTIFICATE_BYTES,
+      maxEntries: option.cacheSize ?? DEFAULT_CERTIFICATE_CACHE_SIZE,
+      maxCertificateBytes: option.maxBytes ?? DEFAULT_MAX_CERTIFICATE_BYTES,
     });
-  const tlsSource = new TlsSocketSource({ certificates });
+  return { tls: new TlsSocketSource({ certificates }), certificates };
+}
+
+function resolveConfig(options: MtlsIdentityOptions | undefined): MiddlewareConfig {
+  const o = validateOptions<MtlsIdentityOptions>(FACTORY, options, OPTION_CHECKS);
+  const { tls, certificates } = tlsSourceFor(o.certificates);
+  const required = o.require ?? false;
   const observers: IdentityOutput[] = [guardOutput('res.locals', localsObserver(o.localsKey ?? DEFAULT_LOCALS_KEY))];
-  // Traces and metrics (lib/tracing.ts, lib/metrics.ts): built here, nothing decided per request.
   const spanObserver = o.tracing === false ? undefined : createSpanObserver();
   if (spanObserver !== undefined) observers.push(guardOutput('span attributes', spanObserver));
-  const metrics =
-    o.metrics === false
-      ? undefined
-      : new MtlsMetrics({
-          trackCertificates: true,
-          required: o.require ?? false,
-          ...(o.meterProvider !== undefined ? { meterProvider: o.meterProvider } : {}),
-          ...(o.expiryWarningSeconds !== undefined ? { expiryWarningSeconds: o.expiryWarningSeconds } : {}),
-          ...(o.recentCertificateSeconds !== undefined ? { recentCertificateSeconds: o.recentCertificateSeconds } : {}),
-        });
+  const metrics = o.metrics === false ? undefined : new MtlsMetrics({ ...o.metrics, trackCertificates: true, required });
   if (metrics !== undefined) observers.push(guardOutput('metrics', (identity) => metrics.recordRequest(identity)));
-  // Trusted-proxy source (lib/proxy-source.ts): headers from trusted proxies, the TLS socket
-  // otherwise; every spoofing attempt is also counted.
-  const countUntrusted =
-    metrics === undefined
-      ? undefined
-      : (event: UntrustedProxyHeadersEvent) => metrics.recordUntrustedProxyHeaders(event.format);
-  const source: IdentitySource =
-    createProxySource('mtlsIdentity()', o, tlsSource, certificates, countUntrusted) ?? tlsSource;
-  return { source, observers, require: o.require ?? false };
+  if (o.proxy === undefined) return { source: tls, observers, require: required };
+  // Headers from trusted proxies, the TLS socket otherwise; every spoofing attempt goes to the outputs.
+  const source = createProxySource(resolveProxyOptions(FACTORY, o.proxy), {
+    fallback: tls,
+    certificates,
+    onUntrustedHeaders: untrustedHeadersOutputs(metrics, o.proxy.onUntrustedHeaders),
+  });
+  return { source, observers, require: required };
+}
+
+/**
+ * Where a spoofing attempt goes: counted in the metrics (when on) and reported to the user's hook,
+ * or by default as a JSON line on stderr (`false`: not reported). Each is guarded on its own, so a
+ * throwing hook does not stop the count.
+ */
+function untrustedHeadersOutputs(
+  metrics: MtlsMetrics | undefined,
+  hook: ((event: UntrustedProxyHeadersEvent) => void) | false | undefined,
+): ((event: UntrustedProxyHeadersEvent) => void) | undefined {
+  const outputs: ((event: UntrustedProxyHeadersEvent) => void)[] = [];
+  if (metrics !== undefined) {
+    outputs.push(guardOnce(FACTORY, 'the untrusted-headers metric', (event) => metrics.recordUntrustedProxyHeaders(event.format)));
+  }
+  const report = hook === false ? undefined : (hook ?? writeUntrustedProxyHeadersLine);
+  if (report !== undefined) outputs.push(guardOnce(FACTORY, 'option "proxy.onUntrustedHeaders"', report));
+  if (outputs.length === 0) return undefined;
+  return (event) => {
+    for (const output of outputs) output(event);
+  };
 }
 
 /**
  * The mTLS identity middleware. Resolves the client identity of each request from its TLS
- * connection (parsed once per connection) or, with `proxyFormat`, from a trusted proxy's headers;
+ * connection (parsed once per connection) or, with `proxy`, from a trusted proxy's headers;
  * stores it in `res.locals.mtls` (where `res.locals` exists) and for `getPeerIdentity(req)`;
  * sets span attributes and records metrics; and with `require: true` rejects requests without a
  * verified client certificate. Never throws from a request.
@@ -159,7 +210,7 @@ function resolveConfig(options: MtlsIdentityOptions | undefined): MiddlewareConf
  *   `app.use()` uncalled.
  */
 export function mtlsIdentity(options?: MtlsIdentityOptions): MtlsIdentityMiddleware {
-  assertFactoryCalled('mtlsIdentity()', options);
+  assertFactoryCalled(FACTORY, options);
   const { source, observers, require } = resolveConfig(options);
 
   return function mtlsIdentityMiddleware(request, response, next) {
@@ -184,7 +235,7 @@ export function mtlsIdentity(options?: MtlsIdentityOptions): MtlsIdentityMiddlew
 
 /** An output that never throws; its first failure is reported once as a process warning. */
 function guardOutput(name: string, output: IdentityOutput): IdentityOutput {
-  return guardOnce('mtlsIdentity()', `the ${name} output`, output);
+  return guardOnce(FACTORY, `the ${name} output`, output);
 }
 
 function localsObserver(key: string): IdentityOutput {

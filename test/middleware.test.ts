@@ -5,7 +5,8 @@ import express from 'express';
 import morgan from 'morgan';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { mtlsIdentity, DEFAULT_LOCALS_KEY } from '../lib/middleware.js';
-import { CertificateCache } from '../lib/certificate/cache.js';
+import { CertificateCache, defaultCertificateCache } from '../lib/certificate/cache.js';
+import { startIncomingSpanHook } from '../lib/span-hook.js';
 import { registerMorganTokens } from '../lib/outputs/morgan.js';
 import type { DevCertificateSet } from '../lib/dev-certs/index.js';
 import { getTestPki } from './helpers/pki.js';
@@ -166,7 +167,7 @@ test('localsKey stores the identity under another name', async () => {
 
 test('keep-alive through the middleware: one parse for all requests of a connection', async () => {
   const certificateCache = new CertificateCache();
-  const server = await startApp({ certificateCache });
+  const server = await startApp({ certificates: { cache: certificateCache } });
   const agent = keepAliveAgent(pki.clients.valid);
   try {
     for (let i = 0; i < 10; i++) {
@@ -191,32 +192,53 @@ test('options are validated at factory time with a TypeError naming the option',
     name: 'TypeError',
     message: 'mtlsIdentity(): option "require" must be a boolean, got "yes".',
   });
-  assert.throws(() => mtlsIdentity({ certificateCacheSize: -1 }), {
+  assert.throws(() => mtlsIdentity({ certificates: { cacheSize: -1 } }), {
     name: 'TypeError',
-    message: 'mtlsIdentity(): option "certificateCacheSize" must be an integer from 0 to 1000000, got -1.',
+    message: 'mtlsIdentity(): option "certificates.cacheSize" must be an integer from 0 to 1000000, got -1.',
   });
-  assert.throws(() => mtlsIdentity({ certificateCache: {} } as never), {
+  assert.throws(() => mtlsIdentity({ certificates: { cache: {} } } as never), {
     name: 'TypeError',
-    message: 'mtlsIdentity(): option "certificateCache" must be a CertificateCache instance, got an object.',
+    message: 'mtlsIdentity(): option "certificates.cache" must be a CertificateCache instance, got an object.',
   });
-  assert.throws(() => mtlsIdentity({ certificateCache: new CertificateCache(), certificateCacheSize: 5 }), {
+  const exclusive = (other: string): string =>
+    `mtlsIdentity(): options "certificates.cache" and "certificates.${other}" exclude each other; ` +
+    'set the size and the limit on the CertificateCache instead (its maxEntries and maxCertificateBytes options).';
+  assert.throws(() => mtlsIdentity({ certificates: { cache: new CertificateCache(), cacheSize: 5 } } as never), {
+    name: 'TypeError',
+    message: exclusive('cacheSize'),
+  });
+  assert.throws(() => mtlsIdentity({ certificates: { maxBytes: 100 } }), {
+    name: 'TypeError',
+    message: 'mtlsIdentity(): option "certificates.maxBytes" must be an integer from 256 to 1048576, got 100.',
+  });
+  assert.throws(() => mtlsIdentity({ certificates: { cache: new CertificateCache(), maxBytes: 32768 } } as never), {
+    name: 'TypeError',
+    message: exclusive('maxBytes'),
+  });
+  assert.throws(() => mtlsIdentity({ certificates: { size: 5 } } as never), {
+    name: 'TypeError',
+    message: 'mtlsIdentity(): unknown option "certificates.size". Known options of "certificates": cacheSize, maxBytes, cache.',
+  });
+  assert.throws(() => mtlsIdentity({ certificates: new CertificateCache() } as never), {
     name: 'TypeError',
     message:
-      'mtlsIdentity(): options "certificateCache" and "certificateCacheSize" exclude each other; set the size on the CertificateCache instead.',
+      'mtlsIdentity(): option "certificates" must be an object such as { cacheSize: 1000, maxBytes: 16384 } or { cache: new CertificateCache() }, got a CertificateCache instance.',
   });
-  assert.throws(() => mtlsIdentity({ maxCertificateBytes: 100 }), {
+  assert.throws(() => mtlsIdentity({ tracing: {} } as never), {
     name: 'TypeError',
-    message: 'mtlsIdentity(): option "maxCertificateBytes" must be an integer from 256 to 1048576, got 100.',
+    message: 'mtlsIdentity(): option "tracing" must be a boolean, got an object.',
   });
-  assert.throws(() => mtlsIdentity({ certificateCache: new CertificateCache(), maxCertificateBytes: 32768 }), {
-    name: 'TypeError',
-    message:
-      'mtlsIdentity(): options "certificateCache" and "maxCertificateBytes" exclude each other; set the limit on the CertificateCache instead (its maxCertificateBytes option).',
-  });
+  const typeErrors = [
+    // @ts-expect-error a cache and the bounds of another are exclusive
+    () => mtlsIdentity({ certificates: { cache: new CertificateCache(), maxBytes: 32768 } }),
+    // @ts-expect-error metrics: true is not a shape (false or an object)
+    () => mtlsIdentity({ metrics: true }),
+  ];
+  for (const attempt of typeErrors) assert.throws(attempt, TypeError);
   // The list goes on with the proxy, tracing and metrics options (their own test files).
   assert.throws(() => mtlsIdentity({ requireCert: true } as never), {
     name: 'TypeError',
-    message: /^mtlsIdentity\(\): unknown option "requireCert"\. Known options: localsKey, require, certificateCacheSize, certificateCache, maxCertificateBytes, /,
+    message: 'mtlsIdentity(): unknown option "requireCert". Known options: localsKey, require, certificates, proxy, tracing, metrics.',
   });
   assert.throws(() => mtlsIdentity('mtls' as never), {
     name: 'TypeError',
@@ -272,13 +294,120 @@ test('the README options table lists exactly the options mtlsIdentity() accepts'
   const { readFile } = await import('node:fs/promises');
   const readme = await readFile(new URL('../README.md', import.meta.url), 'utf8');
   const section = readme.split('## `mtlsIdentity(options?)` options')[1]!.split('\n## ')[0]!;
-  const documented = [...section.matchAll(/^\| `(\w+)` \|/gm)].map((m) => m[1]).sort();
-  let known: string[] = [];
+  const documented = [...section.matchAll(/^\| `([\w.]+)` \|/gm)].map((m) => m[1]).sort();
+  // The known options, read from the errors: the top level, then each nested group's keys.
+  const knownOf = (options: unknown): string[] | undefined => {
+    try {
+      mtlsIdentity(options as never);
+    } catch (error) {
+      const list = /Known options(?: of "\w+")?: (.*)\.$/.exec((error as Error).message)?.[1];
+      return list?.split(', ');
+    }
+    return undefined;
+  };
+  const acceptsFalse = (key: string): boolean => {
+    try {
+      mtlsIdentity({ [key]: false } as never);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  const known = knownOf({ '?': true })!.flatMap((key) => {
+    const nested = knownOf({ [key]: { '?': true } });
+    if (nested === undefined) return [key];
+    // A group that can be turned off (`metrics: false`) has a row of its own too.
+    return [...(acceptsFalse(key) ? [key] : []), ...nested.map((inner) => `${key}.${inner}`)];
+  });
+  assert.ok(known.includes('proxy.format') && known.includes('certificates.cache') && known.includes('tracing'));
+  assert.deepEqual(documented, known.sort());
+});
+
+test('one certificate cache: the span hook, getPeerIdentity and the middleware without `certificates` parse a certificate once', async () => {
+  const defaults = defaultCertificateCache();
+  // Fresh certificates: nothing in this process has parsed them yet.
+  const [first, second] = await Promise.all([
+    pki.ca.issue({ subject: [{ type: 'CN', value: 'shared-cache-a' }] }),
+    pki.ca.issue({ subject: [{ type: 'CN', value: 'shared-cache-b' }] }),
+  ]);
+  const mw = mtlsIdentity({ tracing: false, metrics: false });
+  const seen: { before: PeerIdentity | undefined; after: PeerIdentity | undefined }[] = [];
+  const server = await startHttpsServer((req, res) => {
+    // getPeerIdentity before the middleware (as pino-http's customProps does), or the span hook.
+    if (req.url === '/hook') startIncomingSpanHook(req);
+    const before = req.url === '/hook' ? undefined : getPeerIdentity(req);
+    mw(req, res, () => {
+      const after = getPeerIdentity(req);
+      seen.push({ before, after });
+      res.end(after?.certificate?.subject ?? '-');
+    });
+  });
   try {
-    mtlsIdentity({ '?': true } as never);
-  } catch (error) {
-    known = (error as Error).message.split('Known options: ')[1]!.replace(/\.$/, '').split(', ').sort();
+    const start = defaults.parseCount;
+    const a = await httpsRequest({ port: server.port, client: first });
+    assert.equal(a.body, 'CN=shared-cache-a');
+    assert.equal(defaults.parseCount - start, 1);
+    // The middleware served the identity read before it, not one of its own (another cache would
+    // have parsed the certificate again and built another object).
+    assert.equal(seen[0]?.after, seen[0]?.before);
+    assert.equal(seen[0]?.after?.certificate?.subject, 'CN=shared-cache-a');
+    const b = await httpsRequest({ port: server.port, path: '/hook', client: second });
+    assert.equal(b.body, 'CN=shared-cache-b');
+    assert.equal(defaults.parseCount - start, 2);
+  } finally {
+    await server.close();
   }
-  assert.ok(known.length >= 4);
-  assert.deepEqual(documented, known);
+});
+
+test('certificates: { maxBytes } holds even when the span hook read the connection first (real @opentelemetry/instrumentation-http hook call)', async () => {
+  const maxBytes = 256;
+  assert.ok(pki.clients.valid.der.length > maxBytes);
+  const mw = mtlsIdentity({ certificates: { maxBytes }, tracing: false, metrics: false });
+  const hookSaw: string[] = [];
+  const agent = keepAliveAgent(pki.clients.valid);
+  const server = await startHttpsServer((req, res) => {
+    const attributes = startIncomingSpanHook(req);
+    hookSaw.push(String(attributes['mtls.client.verify']));
+    mw(req, res, () => {
+      const identity = getPeerIdentity(req);
+      res.end(JSON.stringify({ verify: identity?.verify, certificate: identity?.certificate !== undefined }));
+    });
+  });
+  try {
+    for (let i = 0; i < 2; i++) {
+      const response = await httpsRequest({ port: server.port, client: pki.clients.valid, agent });
+      assert.deepEqual(JSON.parse(response.body), { verify: 'FAILED:ERR_MTLS_CERT_TOO_LARGE', certificate: false });
+    }
+    // The hook parses with the process-default cache (no limit of the middleware's applies to it);
+    // on the kept-alive connection it then sees the middleware's identity.
+    assert.deepEqual(hookSaw, ['SUCCESS', 'FAILED:ERR_MTLS_CERT_TOO_LARGE']);
+  } finally {
+    agent.destroy();
+    await server.close();
+  }
+});
+
+test('certificates: { cache } parses with the given cache, also after the span hook', async () => {
+  const cache = new CertificateCache();
+  const defaults = defaultCertificateCache();
+  const [plain, hooked] = await Promise.all([
+    pki.ca.issue({ subject: [{ type: 'CN', value: 'user-cache-a' }] }),
+    pki.ca.issue({ subject: [{ type: 'CN', value: 'user-cache-b' }] }),
+  ]);
+  const mw = mtlsIdentity({ certificates: { cache }, tracing: false, metrics: false });
+  const server = await startHttpsServer((req, res) => {
+    if (req.url === '/hook') startIncomingSpanHook(req);
+    mw(req, res, () => res.end(getPeerIdentity(req)?.certificate?.subject ?? '-'));
+  });
+  try {
+    const start = defaults.parseCount;
+    assert.equal((await httpsRequest({ port: server.port, client: plain })).body, 'CN=user-cache-a');
+    assert.equal(cache.parseCount, 1);
+    assert.equal(defaults.parseCount - start, 0);
+    assert.equal((await httpsRequest({ port: server.port, path: '/hook', client: hooked })).body, 'CN=user-cache-b');
+    assert.equal(cache.parseCount, 2);
+    assert.equal(defaults.parseCount - start, 1);
+  } finally {
+    await server.close();
+  }
 });

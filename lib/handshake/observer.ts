@@ -27,8 +27,8 @@ import {
   type HandshakeLogFormat,
   type TlsHandshakeFailure,
 } from './log-line.js';
-import { MtlsMetrics, METRICS_OPTION_CHECKS, type MetricsOptions } from '../outputs/metrics.js';
-import { isBoolean, isFunction, isOneOf, validateOptions, type OptionCheck } from '../internal/options.js';
+import { MtlsMetrics, METRICS_OPTIONS, type MetricsOptions } from '../outputs/metrics.js';
+import { isBoolean, isFunction, isOneOf, validateOptions, type OptionSchema } from '../internal/options.js';
 import { guardOnce } from '../internal/warn-once.js';
 import { IDENTITY_REASONS, reasonCodeOr } from '../identity/peer-identity.js';
 import { classifyTlsClientError } from './classify.js';
@@ -37,7 +37,13 @@ import { classifyTlsClientError } from './classify.js';
 export type HandshakeLogDestination = { write(chunk: string): unknown } | ((line: string) => void);
 
 /** Options of {@link observeTlsServer}. */
-export interface ObserveTlsServerOptions extends MetricsOptions {
+export interface ObserveTlsServerOptions {
+  /**
+   * Count handshakes and renegotiations (`mtls.server.handshakes`, `mtls.server.renegotiations`):
+   * `false` turns it off, an object sets the `meterProvider`. Default: `{}` (on, with the global
+   * provider; a no-op without an OpenTelemetry SDK).
+   */
+  readonly metrics?: false | MetricsOptions;
   /**
    * Where to write one line per failed handshake: a stream such as `process.stdout` or the access
    * log's file stream, or a function that receives each line. Default: no log.
@@ -75,7 +81,7 @@ export interface TlsServerObserver {
   detach(): void;
 }
 
-const OPTION_CHECKS: { readonly [K in keyof ObserveTlsServerOptions]-?: OptionCheck } = {
+const OPTION_CHECKS: OptionSchema<ObserveTlsServerOptions> = {
   log: (v) =>
     typeof v === 'function' || (typeof v === 'object' && v !== null && typeof (v as { write?: unknown }).write === 'function')
       ? undefined
@@ -84,7 +90,7 @@ const OPTION_CHECKS: { readonly [K in keyof ObserveTlsServerOptions]-?: OptionCh
   logNoise: isBoolean,
   onHandshakeFailure: isFunction,
   allowRenegotiation: isBoolean,
-  ...METRICS_OPTION_CHECKS,
+  metrics: METRICS_OPTIONS,
 };
 
 const observed = new WeakSet<tls.Server>();
@@ -154,7 +160,7 @@ export function observeTlsServer(server: tls.Server, options?: ObserveTlsServerO
   const logNoise = o.logNoise ?? true;
   const onFailure = o.onHandshakeFailure;
   const allowRenegotiation = o.allowRenegotiation ?? false;
-  const metrics = o.metrics === false ? undefined : new MtlsMetrics(o.meterProvider ? { meterProvider: o.meterProvider } : {});
+  const metrics = o.metrics === false ? undefined : new MtlsMetrics(o.metrics ?? {});
   // The TLS socket forgets its peer address once destroyed, which is exactly when a rejected
   // handshake is reported; the TCP socket's address is read when the connection arrives.
   const peers = new WeakMap<object, RemotePeer>();

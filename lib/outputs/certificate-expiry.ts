@@ -12,12 +12,13 @@ import { isIntegerInRange, type OptionCheck } from '../internal/options.js';
 export interface CertificateExpiryMetricsOptions {
   /**
    * `mtls.server.client_certificate.expiring` counts the certificates seen recently that expire
-   * within this many seconds (expired ones included). Default: `604800` (7 days).
+   * within this many seconds (expired ones included). An integer from 1 to 316224000 (10 years).
+   * Default: `604800` (7 days).
    */
   readonly expiryWarningSeconds?: number;
   /**
    * How long a certificate counts as "seen recently" for the two certificate gauges after its last
-   * connection, in seconds. Default: `86400` (24 hours).
+   * connection, in seconds. An integer from 1 to 31622400 (366 days). Default: `86400` (24 hours).
    */
   readonly recentCertificateSeconds?: number;
 }

@@ -36,9 +36,10 @@ import {
   METRIC_MTLS_SERVER_REQUESTS,
   METRIC_MTLS_SERVER_UNTRUSTED_PROXY_HEADERS,
 } from './semconv.js';
-import { isBoolean, type OptionCheck } from '../internal/options.js';
+import { optionGroup, type OptionCheck, type OptionGroup } from '../internal/options.js';
 import { libraryVersion, otelApi } from './otel-api.js';
 import {
+  CERTIFICATE_EXPIRY_OPTION_CHECKS,
   RecentCertificates,
   summarizeExpiry,
   TIME_LEFT_BUCKETS,
@@ -46,19 +47,20 @@ import {
 } from './certificate-expiry.js';
 import { reasonCodeOr, verifyOutcomeOf, type PeerIdentity } from '../identity/peer-identity.js';
 
-// The middleware validates and passes the expiry options with the others.
-export { CERTIFICATE_EXPIRY_OPTION_CHECKS, type CertificateExpiryMetricsOptions } from './certificate-expiry.js';
-
-/** Metrics options shared by `mtlsIdentity()` and `observeTlsServer()`. */
+/**
+ * The `metrics` option of `observeTlsServer()` (and the base of `mtlsIdentity()`'s). `false`
+ * turns metrics off; `{}` records with the defaults.
+ */
 export interface MetricsOptions {
-  /** Record metrics. Default: `true` (a no-op without an OpenTelemetry SDK). */
-  readonly metrics?: boolean;
   /**
    * The `MeterProvider` to record to. Default: the global one (`metrics.getMeterProvider()`),
    * looked up when something is recorded, so an SDK started after this factory ran is still used.
    */
   readonly meterProvider?: MeterProvider;
 }
+
+/** The `metrics` option of `mtlsIdentity()`: it also sees certificates, so it has the expiry instruments. */
+export interface RequestMetricsOptions extends MetricsOptions, CertificateExpiryMetricsOptions {}
 
 /** Most distinct attribute sets per counter; beyond, new sets are counted under `error.type=_OTHER`. */
 const MAX_ATTRIBUTE_SETS = 256;
@@ -68,11 +70,21 @@ const isMeterProvider: OptionCheck = (v) =>
     ? undefined
     : 'a MeterProvider (an object with getMeter(), e.g. from @opentelemetry/sdk-metrics)';
 
-/** Checks of {@link MetricsOptions}, for factories that spread them into their own. */
-export const METRICS_OPTION_CHECKS: { readonly [K in keyof MetricsOptions]-?: OptionCheck } = {
-  metrics: isBoolean,
-  meterProvider: isMeterProvider,
-};
+const METRICS_EXPECTED = 'false (off) or an object of metrics options ({} for the defaults)';
+
+/** The checks of `observeTlsServer()`'s `metrics` option. */
+export const METRICS_OPTIONS: OptionGroup = optionGroup<MetricsOptions>({
+  expected: METRICS_EXPECTED,
+  allowFalse: true,
+  checks: { meterProvider: isMeterProvider },
+});
+
+/** The checks of `mtlsIdentity()`'s `metrics` option. */
+export const REQUEST_METRICS_OPTIONS: OptionGroup = optionGroup<RequestMetricsOptions>({
+  expected: METRICS_EXPECTED,
+  allowFalse: true,
+  checks: { meterProvider: isMeterProvider, ...CERTIFICATE_EXPIRY_OPTION_CHECKS },
+});
 
 /** Values of `mtls.verify.result`. */
 export type VerifyResult = 'success' | 'failed' | 'none';
@@ -260,7 +272,7 @@ export class MtlsMetrics {
    * middleware's `require` option, recorded as `mtls.verify.required` on requests.
    */
   constructor(
-    options: MetricsOptions & CertificateExpiryMetricsOptions & { trackCertificates?: boolean; required?: boolean } = {},
+    options: RequestMetricsOptions & { trackCertificates?: boolean; required?: boolean } = {},
   ) {
     this.#fixedProvider = options.meterProvider;
     this.#required = options.required;

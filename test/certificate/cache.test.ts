@@ -348,7 +348,7 @@ describe('attack over real TLS: an unauthenticated client presents a new hostile
 
   test('58 KB certificates of 29,000 control characters: FAILED:ERR_MTLS_CERT_TOO_LARGE, nothing cached', async () => {
     const cache = new CertificateCache();
-    const started = await server({ certificateCache: cache });
+    const started = await server({ certificates: { cache } });
     try {
       for (let i = 0; i < 12; i++) {
         const client = await hugeCertificate(i);
@@ -367,8 +367,8 @@ describe('attack over real TLS: an unauthenticated client presents a new hostile
     } finally {
       await started.close();
     }
-    // mtlsIdentity({ maxCertificateBytes }) hands the limit to the cache it builds.
-    const roomy = await server({ maxCertificateBytes: 65536 });
+    // mtlsIdentity({ certificates: { maxBytes } }) hands the limit to the cache it builds.
+    const roomy = await server({ certificates: { maxBytes: 65536 } });
     try {
       const response = await httpsRequest({ port: roomy.port, client: await hugeCertificate(99) });
       assert.deepEqual([response.status, verifyOf(response.body)], [403, 'FAILED:DEPTH_ZERO_SELF_SIGNED_CERT']);
@@ -380,7 +380,7 @@ describe('attack over real TLS: an unauthenticated client presents a new hostile
   test('certificates just under 16 KiB: the accounted bytes stay within the unverified budget and a verified client stays cached', async () => {
     const cache = new CertificateCache({ maxEntries: 50 });
     assert.deepEqual([cache.maxUnverifiedEntries, cache.maxUnverifiedBytes], [50, 1024 * 1024]);
-    const started = await server({ certificateCache: cache });
+    const started = await server({ certificates: { cache } });
     try {
       const first = await httpsRequest({ port: started.port, client: pki.clients.valid });
       assert.deepEqual([first.status, cache.parseCount, cache.size], [200, 1, 1]);

@@ -143,9 +143,9 @@ before(async () => {
   provider = new MeterProvider({ readers: [exporter] });
   scrapeServer = http.createServer((req, res) => exporter.getMetricsRequestHandler(req, res));
   await new Promise<void>((r) => scrapeServer.listen(0, '127.0.0.1', r));
-  const mw = mtlsIdentity({ require: true, tracing: false, meterProvider: provider });
+  const mw = mtlsIdentity({ require: true, tracing: false, metrics: { meterProvider: provider } });
   app = await startHttpsServer((req, res) => mw(req, res, () => res.end('ok')), { rejectUnauthorized: true });
-  observer = observeTlsServer(app.server, { log: (l) => lines.push(l), meterProvider: provider });
+  observer = observeTlsServer(app.server, { log: (l) => lines.push(l), metrics: { meterProvider: provider } });
   await startPrometheus((scrapeServer.address() as net.AddressInfo).port);
 });
 

@@ -153,7 +153,7 @@ async function httpsApp(observe?: ObserveTlsServerOptions | 'metrics') {
   const observer =
     observe === undefined
       ? undefined
-      : observeTlsServer(server.server, { meterProvider: meter!.provider, ...(observe === 'metrics' ? {} : observe) });
+      : observeTlsServer(server.server, { metrics: { meterProvider: meter!.provider }, ...(observe === 'metrics' ? {} : observe) });
   return {
     port: server.port,
     lines,

@@ -49,7 +49,7 @@ async function harness(
     log: (line) => lines.push(line),
     logFormat: serverOptions.logFormat ?? 'text',
     onHandshakeFailure: (f) => failures.push(f),
-    meterProvider: meter.provider,
+    metrics: { meterProvider: meter.provider },
   });
   return {
     server,
@@ -237,12 +237,12 @@ describe('observeTlsServer with rejectUnauthorized: false', () => {
   test('a failing certificate reaches the middleware: one successful handshake, one failed request, no handshake line', async () => {
     const meter = createTestMeter();
     const lines: string[] = [];
-    const mw = mtlsIdentity({ meterProvider: meter.provider, tracing: false });
+    const mw = mtlsIdentity({ metrics: { meterProvider: meter.provider }, tracing: false });
     const server = await startHttpsServer(
       (req, res) => mw(req, res, () => res.end('ok')),
       { rejectUnauthorized: false },
     );
-    const observer = observeTlsServer(server.server, { log: (l) => lines.push(l), meterProvider: meter.provider });
+    const observer = observeTlsServer(server.server, { log: (l) => lines.push(l), metrics: { meterProvider: meter.provider } });
     try {
       assert.equal(await attempt(server.port, pki.clients.expired), '200');
       assert.deepEqual(lines, []);
@@ -316,7 +316,7 @@ describe('observeTlsServer lifecycle and options', () => {
       { cert: pki.server.chainPem, key: pki.server.keyPem, ca: pki.ca.certPem, requestCert: true, rejectUnauthorized: true, allowHTTP1: true },
       (_req, res) => res.end('ok'),
     );
-    const observer = observeTlsServer(server, { log: (l) => lines.push(l), meterProvider: meter.provider });
+    const observer = observeTlsServer(server, { log: (l) => lines.push(l), metrics: { meterProvider: meter.provider } });
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     const port = (server.address() as net.AddressInfo).port;
     try {
@@ -400,7 +400,7 @@ describe('observeTlsServer and TLS 1.2 renegotiation (Node client; the certifica
     );
     const serverSocket = new Promise<tls.TLSSocket>((resolve) => server.once('secureConnection', resolve));
     const observer = observeTlsServer(server, {
-      meterProvider: meter.provider,
+      metrics: { meterProvider: meter.provider },
       log: (line) => lines.push(line),
       onHandshakeFailure: (failure) => failures.push(failure),
       ...(options.allowRenegotiation !== undefined ? { allowRenegotiation: options.allowRenegotiation } : {}),

@@ -27,6 +27,11 @@ before(async () => {
   pki = await getTestPki();
 });
 
+/** An object that passes the MeterProvider shape check. */
+function meterLike(): never {
+  return { getMeter: () => ({}) } as never;
+}
+
 async function attempt(port: number, client?: DevCertificate): Promise<void> {
   try {
     await httpsRequest({ port, ...(client ? { client } : {}) });
@@ -48,7 +53,7 @@ describe('OTLP/HTTP export', () => {
     // Created, and used, before any SDK exists: the metrics API has no proxy provider, so
     // instruments must be bound lazily.
     const earlyMeter = metrics.getMeter('early');
-    const mw = mtlsIdentity({ tracing: false, expiryWarningSeconds: 400 * 86_400 });
+    const mw = mtlsIdentity({ tracing: false, metrics: { expiryWarningSeconds: 400 * 86_400 } });
     const app = (req: http.IncomingMessage, res: http.ServerResponse) => mw(req, res, () => res.end('ok'));
     const permissive = await startHttpsServer(app, { rejectUnauthorized: false });
     const strict = await startHttpsServer(app, { rejectUnauthorized: true });
@@ -146,9 +151,9 @@ describe('Prometheus exporter, scraped over HTTP', () => {
     const provider = new MeterProvider({ readers: [exporter] });
     const scrapeServer = http.createServer((req, res) => exporter.getMetricsRequestHandler(req, res));
     await new Promise<void>((r) => scrapeServer.listen(0, '127.0.0.1', r));
-    const mw = mtlsIdentity({ tracing: false, meterProvider: provider, require: true });
+    const mw = mtlsIdentity({ tracing: false, metrics: { meterProvider: provider }, require: true });
     const server = await startHttpsServer((req, res) => mw(req, res, () => res.end('ok')), { rejectUnauthorized: true });
-    const observer = observeTlsServer(server.server, { meterProvider: provider });
+    const observer = observeTlsServer(server.server, { metrics: { meterProvider: provider } });
     try {
       await attempt(server.port, pki.clients.valid);
       await attempt(server.port, pki.clients.expired);
@@ -274,7 +279,9 @@ describe('MtlsMetrics', () => {
   test('metrics: false records nothing; a bad meterProvider is a TypeError', async () => {
     const meter = createTestMeter();
     try {
-      const mw = mtlsIdentity({ metrics: false, tracing: false, meterProvider: meter.provider });
+      // The global provider is the test's, so anything recorded would show.
+      metrics.setGlobalMeterProvider(meter.provider);
+      const mw = mtlsIdentity({ metrics: false, tracing: false });
       const server = await startHttpsServer((req, res) => mw(req, res, () => res.end('ok')));
       try {
         await attempt(server.port, pki.clients.valid);
@@ -283,13 +290,49 @@ describe('MtlsMetrics', () => {
       }
       assert.deepEqual(await meter.points('mtls.server.requests'), []);
     } finally {
+      metrics.disable();
       await meter.shutdown();
     }
-    assert.throws(() => mtlsIdentity({ meterProvider: {} as never }), {
+    assert.throws(() => mtlsIdentity({ metrics: { meterProvider: {} as never } }), {
       name: 'TypeError',
-      message: /option "meterProvider" must be a MeterProvider \(an object with getMeter\(\)/,
+      message:
+        'mtlsIdentity(): option "metrics.meterProvider" must be a MeterProvider (an object with getMeter(), e.g. from @opentelemetry/sdk-metrics), got an object.',
     });
-    assert.throws(() => mtlsIdentity({ expiryWarningSeconds: -1 }), { message: /option "expiryWarningSeconds" must be an integer from 1 to/ });
+    assert.throws(() => mtlsIdentity({ metrics: { expiryWarningSeconds: -1 } }), {
+      name: 'TypeError',
+      message: 'mtlsIdentity(): option "metrics.expiryWarningSeconds" must be an integer from 1 to 316224000, got -1.',
+    });
+    assert.throws(() => mtlsIdentity({ metrics: { recentCertificateSeconds: 0 } }), {
+      name: 'TypeError',
+      message: 'mtlsIdentity(): option "metrics.recentCertificateSeconds" must be an integer from 1 to 31622400, got 0.',
+    });
+    const offOrObject = 'false (off) or an object of metrics options ({} for the defaults)';
+    assert.throws(() => mtlsIdentity({ metrics: true } as never), {
+      name: 'TypeError',
+      message: `mtlsIdentity(): option "metrics" must be ${offOrObject}, got true.`,
+    });
+    assert.throws(() => mtlsIdentity({ metrics: { meterProvider: meterLike(), proxy: {} } } as never), {
+      name: 'TypeError',
+      message: 'mtlsIdentity(): unknown option "metrics.proxy". Known options of "metrics": meterProvider, expiryWarningSeconds, recentCertificateSeconds.',
+    });
+    // observeTlsServer's metrics has only the provider: the expiry instruments need certificates.
+    const server = await startHttpsServer((_req, res) => res.end('ok'));
+    try {
+      assert.throws(() => observeTlsServer(server.server, { metrics: { expiryWarningSeconds: 60 } } as never), {
+        name: 'TypeError',
+        message: 'observeTlsServer(): unknown option "metrics.expiryWarningSeconds". Known options of "metrics": meterProvider.',
+      });
+      assert.throws(() => observeTlsServer(server.server, { metrics: 'on' } as never), {
+        name: 'TypeError',
+        message: `observeTlsServer(): option "metrics" must be ${offOrObject}, got "on".`,
+      });
+      assert.throws(() => observeTlsServer(server.server, { meterProvider: meterLike() } as never), {
+        name: 'TypeError',
+        message: /^observeTlsServer\(\): unknown option "meterProvider"\. Known options: log, logFormat, logNoise, onHandshakeFailure, allowRenegotiation, metrics\.$/,
+      });
+    } finally {
+      await server.close();
+    }
   });
 });
 
@@ -313,7 +356,7 @@ describe('expiry instruments are fed by verified certificates only', () => {
   test('a self-signed, expired certificate answered 403 moves neither gauge nor the histogram; a verified one does', async () => {
     const attacker = await expiredSelfSigned();
     const meter = createTestMeter();
-    const mw = mtlsIdentity({ tracing: false, meterProvider: meter.provider, require: true });
+    const mw = mtlsIdentity({ tracing: false, metrics: { meterProvider: meter.provider }, require: true });
     const server = await startHttpsServer((req, res) => mw(req, res, () => res.end('ok')), { rejectUnauthorized: false });
     try {
       for (let i = 0; i < 3; i++) assert.equal((await httpsRequest({ port: server.port, client: attacker })).status, 403);
@@ -354,7 +397,7 @@ describe('expiry instruments are fed by verified certificates only', () => {
     const attacker = await expiredSelfSigned();
     const meter = createTestMeter();
     try {
-      const m = new MtlsMetrics({ meterProvider: meter.provider, trackCertificates: true, expiryWarningSeconds: 400 * 86_400 });
+      const m = new MtlsMetrics({ meterProvider: meter.provider, expiryWarningSeconds: 400 * 86_400, trackCertificates: true });
       const valid = parseCertificate(pki.clients.valid.der);
       m.recordRequest({ verified: true, verify: 'SUCCESS', source: 'tls', certificate: valid });
       // Distinct certificates, as a client that makes a new one per connection presents them: the
@@ -397,10 +440,8 @@ describe('spoofing attempts', () => {
     const meter = createTestMeter();
     const mw = mtlsIdentity({
       tracing: false,
-      meterProvider: meter.provider,
-      proxyFormat: 'nginx',
-      trustedProxies: ['192.0.2.10/32'],
-      onUntrustedProxyHeaders: () => {},
+      metrics: { meterProvider: meter.provider },
+      proxy: { format: 'nginx', trustedProxies: ['192.0.2.10/32'], onUntrustedHeaders: () => {} },
     });
     const server = http.createServer((req, res) => mw(req, res, () => res.end('ok')));
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));

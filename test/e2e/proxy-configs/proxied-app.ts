@@ -11,7 +11,7 @@ import type net from 'node:net';
 import express from 'express';
 import morgan from 'morgan';
 import { mtlsIdentity, registerMorganTokens } from '../../../lib/index.js';
-import type { PeerIdentity, ProxyFormatName, UntrustedProxyHeadersEvent } from '../../../lib/index.js';
+import type { MtlsIdentityOptions, PeerIdentity, ProxyFormatName, UntrustedProxyHeadersEvent } from '../../../lib/index.js';
 import type { DevCertificate, DevCertificateSet } from '../../../lib/dev-certs/index.js';
 import { startHttpsServer } from '../../helpers/https.js';
 
@@ -44,11 +44,13 @@ export async function startProxiedApp(pki: DevCertificateSet, proxyFormat: Proxy
   const spoofs: UntrustedProxyHeadersEvent[] = [];
   let nextId = 0;
   registerMorganTokens(morgan);
-  const proxyOptions = {
-    proxyFormat,
-    // Only the proxy (127.0.0.1) may forward certificates; clients use 127.0.0.2.
-    trustedProxies: ['127.0.0.1/32'],
-    onUntrustedProxyHeaders: (event: UntrustedProxyHeadersEvent) => void spoofs.push(event),
+  const proxyOptions: MtlsIdentityOptions = {
+    proxy: {
+      format: proxyFormat,
+      // Only the proxy (127.0.0.1) may forward certificates; clients use 127.0.0.2.
+      trustedProxies: ['127.0.0.1/32'],
+      onUntrustedHeaders: (event) => void spoofs.push(event),
+    },
   };
   const app = express();
   app.use(morgan('mtls-combined', { stream: { write: (line: string) => void logLines.push(line) } }));

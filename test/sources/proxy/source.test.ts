@@ -8,9 +8,12 @@ import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
 import { parseCertificate } from '../../../lib/certificate/parse.js';
 import { mtlsIdentity } from '../../../lib/middleware.js';
-import { ProxyHeaderError } from '../../../lib/sources/proxy/formats/encoding.js';
+import { ProxyHeaderError } from '../../../lib/sources/proxy/formats/format.js';
 import { CertificateCache } from '../../../lib/certificate/cache.js';
-import { createProxySource, PROXY_FORMATS, type ProxySourceOptions, type UntrustedProxyHeadersEvent } from '../../../lib/sources/proxy/source.js';
+import { createProxySource } from '../../../lib/sources/proxy/source.js';
+import { resolveProxyOptions, type ProxyOptions } from '../../../lib/sources/proxy/options.js';
+import { PROXY_FORMATS } from '../../../lib/sources/proxy/formats/index.js';
+import type { UntrustedProxyHeadersEvent } from '../../../lib/identity/untrusted-proxy-headers.js';
 import type { DevCertificateSet } from '../../../lib/dev-certs/index.js';
 import { getTestPki } from '../../helpers/pki.js';
 import { startMiddlewareServer } from '../../helpers/raw-http.js';
@@ -36,14 +39,21 @@ before(async () => {
   pki = await getTestPki();
 });
 
-/** A real HTTP server on 127.0.0.1 resolving each request through a proxy source. */
+/**
+ * A real HTTP server on 127.0.0.1 resolving each request through a proxy source built from a
+ * `proxy` option; its `onUntrustedHeaders` function receives the source's events directly.
+ */
 async function withServer(
-  options: ProxySourceOptions,
+  options: ProxyOptions,
   run: (send: (headerLines: string[], localAddress?: string) => Promise<Seen>) => Promise<void>,
   certificates?: CertificateCache,
   listenHost = '127.0.0.1',
 ): Promise<void> {
-  const source = createProxySource(FACTORY, options, plainHttpFallback, certificates)!;
+  const source = createProxySource(resolveProxyOptions(FACTORY, options), {
+    fallback: plainHttpFallback,
+    certificates: certificates ?? new CertificateCache(),
+    ...(options.onUntrustedHeaders ? { onUntrustedHeaders: options.onUntrustedHeaders } : {}),
+  });
   let last: Seen | undefined;
   const server = http.createServer((req, res) => {
     const identity = source.resolve(req);
@@ -88,7 +98,7 @@ const nginxHeaders = (pem: string, verify = 'SUCCESS'): string[] => [
 ];
 
 test('trusted peer: nginx headers give the same identity as the certificate itself', async () => {
-  await withServer({ proxyFormat: 'nginx', trustedProxies: ['127.0.0.1/32'] }, async (send) => {
+  await withServer({ format: 'nginx', trustedProxies: ['127.0.0.1/32'] }, async (send) => {
     const { identity } = await send(nginxHeaders(pki.clients.valid.certPem));
     assert.equal(identity.verified, true);
     assert.equal(identity.verify, 'SUCCESS');
@@ -122,7 +132,7 @@ test('trusted peer: nginx headers give the same identity as the certificate itse
 test('trusted peer: a forwarded certificate over maxCertificateBytes is FAILED:ERR_MTLS_CERT_TOO_LARGE, not parsed', async () => {
   const certificates = new CertificateCache({ maxCertificateBytes: 256 });
   await withServer(
-    { proxyFormat: 'nginx', trustedProxies: ['127.0.0.1/32'] },
+    { format: 'nginx', trustedProxies: ['127.0.0.1/32'] },
     async (send) => {
       const { identity } = await send(nginxHeaders(pki.clients.valid.certPem));
       assert.deepEqual(identity, {
@@ -140,7 +150,7 @@ test('trusted peer: a forwarded certificate over maxCertificateBytes is FAILED:E
 test('untrusted peer: headers ignored, removed from every view, reported; fallback decides', async () => {
   const events: UntrustedProxyHeadersEvent[] = [];
   await withServer(
-    { proxyFormat: 'nginx', trustedProxies: ['127.0.0.1/32'], onUntrustedProxyHeaders: (e) => events.push(e) },
+    { format: 'nginx', trustedProxies: ['127.0.0.1/32'], onUntrustedHeaders: (e) => events.push(e) },
     async (send) => {
       const seen = await send([...nginxHeaders(pki.clients.valid.certPem), 'X-Other: kept', 'x-ssl-client-cert: again'], '127.0.0.2');
       assert.deepEqual(seen.identity, { verified: false, verify: 'NONE', reason: 'CERT_MISSING', source: 'tls' });
@@ -159,12 +169,12 @@ test('untrusted peer: headers ignored, removed from every view, reported; fallba
   );
 });
 
-test('untrusted peer: a throwing report hook does not break the request', async () => {
+test('untrusted peer: a throwing report callback does not change the identity', async () => {
   await withServer(
     {
-      proxyFormat: 'envoy-xfcc',
+      format: 'envoy-xfcc',
       trustedProxies: ['10.0.0.0/8'],
-      onUntrustedProxyHeaders: () => {
+      onUntrustedHeaders: () => {
         throw new Error('hook failure');
       },
     },
@@ -176,9 +186,36 @@ test('untrusted peer: a throwing report hook does not break the request', async 
   );
 });
 
+test('mtlsIdentity(): a throwing onUntrustedHeaders is warned about once, and the metric still counts', async () => {
+  const warnings: string[] = [];
+  const onWarning = (warning: Error): void => void warnings.push(warning.message);
+  process.on('warning', onWarning);
+  const server = await startMiddlewareServer({
+    proxy: {
+      format: 'nginx',
+      trustedProxies: ['10.0.0.0/8'],
+      onUntrustedHeaders: () => {
+        throw new Error('hook failure');
+      },
+    },
+    tracing: false,
+  });
+  try {
+    for (let i = 0; i < 2; i++) {
+      const response = await server.send(nginxHeaders(pki.clients.valid.certPem));
+      assert.deepEqual(response.body, { verified: false, verify: 'NONE', reason: 'NOT_TLS', source: 'tls' });
+    }
+  } finally {
+    await server.close();
+    await new Promise((resolve) => setImmediate(resolve));
+    process.off('warning', onWarning);
+  }
+  assert.deepEqual(warnings, ['mtlsIdentity(): option "proxy.onUntrustedHeaders" threw and was skipped: hook failure']);
+});
+
 test('repeated header lines, oversized and undecodable values are recorded failures', async () => {
   await withServer(
-    { proxyFormat: 'nginx', trustedProxies: ['127.0.0.0/8'], maxProxyHeaderBytes: 4096 },
+    { format: 'nginx', trustedProxies: ['127.0.0.0/8'], maxHeaderBytes: 4096 },
     async (send) => {
       const cert = encodeURIComponent(pki.clients.valid.certPem);
       const failure = async (lines: string[]): Promise<string | undefined> => (await send(lines)).identity.verify;
@@ -211,7 +248,7 @@ test('repeated header lines, oversized and undecodable values are recorded failu
 test('a repeated header value is a cache hit: same identity object, parsed once', async () => {
   const certificates = new CertificateCache();
   await withServer(
-    { proxyFormat: 'haproxy', trustedProxies: ['127.0.0.1'] },
+    { format: 'haproxy', trustedProxies: ['127.0.0.1'] },
     async (send) => {
       const lines = [`X-SSL-Client-Cert: ${Buffer.from(pki.clients.valid.der).toString('base64')}`, 'X-SSL-Client-Verify: 0'];
       const first = (await send(lines)).identity;
@@ -242,7 +279,7 @@ test('every format through the source names itself as the source', async () => {
   };
   const expected = parseCertificate(valid.der);
   for (const format of PROXY_FORMAT_NAMES) {
-    await withServer({ proxyFormat: format, trustedProxies: ['127.0.0.1/32', '::1'] }, async (send) => {
+    await withServer({ format, trustedProxies: ['127.0.0.1/32', '::1'] }, async (send) => {
       const { identity } = await send(samples[format]);
       assert.deepEqual(identity, { verified: true, verify: 'SUCCESS', source: format, certificate: expected }, format);
     });
@@ -252,9 +289,9 @@ test('every format through the source names itself as the source', async () => {
 test('custom header names (ingress-nginx) replace the defaults, old names are ignored', async () => {
   await withServer(
     {
-      proxyFormat: 'nginx',
+      format: 'nginx',
       trustedProxies: ['127.0.0.1/32'],
-      proxyHeaderNames: { cert: 'SSL-Client-Cert', verify: 'ssl-client-verify' },
+      headerNames: { cert: 'SSL-Client-Cert', verify: 'ssl-client-verify' },
     },
     async (send) => {
       const cert = encodeURIComponent(pki.clients.valid.certPem);
@@ -265,29 +302,20 @@ test('custom header names (ingress-nginx) replace the defaults, old names are ig
 });
 
 test('factory-time refusals (TypeError)', () => {
-  const make = (options: ProxySourceOptions): unknown => createProxySource(FACTORY, options, plainHttpFallback);
-  assert.throws(() => make({ proxyFormat: 'nginx' }), {
+  const make = (options: ProxyOptions): unknown => resolveProxyOptions(FACTORY, options);
+  assert.throws(() => make({ format: 'nginx', trustedProxies: ['10.0.0.1/8'] }), {
+    name: 'TypeError',
+    message: /^mtlsIdentity\(\): option "proxy.trustedProxies": "10.0.0.1\/8" is not a valid CIDR/,
+  });
+  assert.throws(() => make({ format: 'caddy', trustedProxies: ['::1'], headerNames: { chain: 'x' } }), {
+    name: 'TypeError',
+    message: 'mtlsIdentity(): option "proxy.headerNames" has role "chain", which format "caddy" does not read. Its roles: cert, verify.',
+  });
+  assert.throws(() => make({ format: 'nginx', trustedProxies: ['::1'], headerNames: { verify: 'X-SSL-Client-Cert' } }), {
     name: 'TypeError',
     message:
-      'mtlsIdentity(): option "proxyFormat" ("nginx") needs "trustedProxies": the CIDRs of the proxies that may forward client certificates, e.g. ["10.0.0.0/8"].',
+      'mtlsIdentity(): option "proxy.headerNames" gives roles "cert" and "verify" the same header "x-ssl-client-cert"; give each role its own header.',
   });
-  assert.throws(() => make({ trustedProxies: ['10.0.0.0/8'] }), {
-    name: 'TypeError',
-    message: /option "trustedProxies" has no effect without "proxyFormat"/,
-  });
-  assert.throws(() => make({ proxyFormat: 'nginx', trustedProxies: ['10.0.0.1/8'] }), {
-    name: 'TypeError',
-    message: /mtlsIdentity\(\): option "trustedProxies": "10.0.0.1\/8" is not a valid CIDR/,
-  });
-  assert.throws(() => make({ proxyFormat: 'caddy', trustedProxies: ['::1'], proxyHeaderNames: { chain: 'x' } }), {
-    name: 'TypeError',
-    message: 'mtlsIdentity(): option "proxyHeaderNames" has role "chain", which format "caddy" does not read. Its roles: cert, verify.',
-  });
-  assert.throws(() => make({ proxyFormat: 'nginx', trustedProxies: ['::1'], proxyHeaderNames: { verify: 'X-SSL-Client-Cert' } }), {
-    name: 'TypeError',
-    message: /gives roles "cert" and "verify" the same header "x-ssl-client-cert"/,
-  });
-  assert.equal(make({}), undefined);
 });
 
 test('docs/proxies.md shows exactly the proxy configurations the end-to-end tests run', () => {
@@ -303,29 +331,73 @@ test('docs/proxies.md shows exactly the proxy configurations the end-to-end test
   }
 });
 
-test('mtlsIdentity() refuses proxy configurations at factory time', () => {
-  assert.throws(() => mtlsIdentity({ proxyFormat: 'nginx' }), {
-    name: 'TypeError',
-    message: /option "proxyFormat" \("nginx"\) needs "trustedProxies"/,
-  });
-  assert.throws(() => mtlsIdentity({ proxyFormat: 'apache' as 'nginx', trustedProxies: ['::1'] }), {
-    name: 'TypeError',
-    message: /option "proxyFormat" must be one of "envoy-xfcc", "nginx", "traefik", "aws-alb", "caddy", "haproxy", "cloudflare", "rfc9440", got "apache"/,
-  });
-  assert.throws(() => mtlsIdentity({ proxyFormat: 'nginx', trustedProxies: [] }), {
-    name: 'TypeError',
-    message: /option "trustedProxies" must be a non-empty array of CIDR strings/,
-  });
-  assert.throws(() => mtlsIdentity({ proxyFormat: 'nginx', trustedProxies: ['::1'], maxProxyChainLength: 0 }), {
-    name: 'TypeError',
-    message: /option "maxProxyChainLength" must be an integer from 1 to 64, got 0/,
-  });
-  assert.throws(() => mtlsIdentity({ proxyFormat: 'nginx', trustedProxies: ['::1'], proxyHeaderNames: { cert: 'bad name' } }), {
-    name: 'TypeError',
-    message: /option "proxyHeaderNames" must be an object mapping roles to header names/,
-  });
-  assert.throws(() => mtlsIdentity({ onUntrustedProxyHeaders: false }), { name: 'TypeError', message: /has no effect without "proxyFormat"/ });
-  assert.equal(typeof mtlsIdentity({ proxyFormat: 'rfc9440', trustedProxies: ['10.0.0.0/8', 'fd00::/8'] }), 'function');
+test('mtlsIdentity() refuses proxy configurations at factory time, naming the full option path', () => {
+  // Plain JavaScript callers: the types refuse all of these.
+  const js = (options: unknown): unknown => mtlsIdentity(options as never);
+  const refuses = (options: unknown, message: string): void => {
+    assert.throws(() => js(options), { name: 'TypeError', message });
+  };
+  const formats = '"envoy-xfcc", "nginx", "traefik", "aws-alb", "caddy", "haproxy", "cloudflare", "rfc9440"';
+  refuses(
+    { proxy: { format: 'nginx' } },
+    'mtlsIdentity(): option "proxy.trustedProxies" is required with "proxy": the CIDRs of the proxies that may forward client certificates, e.g. ["10.0.0.0/8"].',
+  );
+  refuses(
+    { proxy: { trustedProxies: ['10.0.0.0/8'] } },
+    `mtlsIdentity(): option "proxy.format" is required with "proxy": the proxy whose headers carry the client certificate, one of ${formats}.`,
+  );
+  refuses({ proxy: { onUntrustedHeaders: false } }, `mtlsIdentity(): option "proxy.format" is required with "proxy": the proxy whose headers carry the client certificate, one of ${formats}.`);
+  refuses(
+    { proxy: { format: 'ngnix', trustedProxies: ['::1'] } },
+    `mtlsIdentity(): option "proxy.format" must be one of ${formats}, got "ngnix".`,
+  );
+  refuses(
+    { proxy: { format: 'nginx', trustedProxies: [] } },
+    'mtlsIdentity(): option "proxy.trustedProxies" must be a non-empty array of CIDR strings such as ["10.0.0.0/8", "::1"], got an array of length 0.',
+  );
+  refuses(
+    { proxy: { format: 'nginx', trustedProxies: ['::1'], maxChainLength: 0 } },
+    'mtlsIdentity(): option "proxy.maxChainLength" must be an integer from 1 to 64, got 0.',
+  );
+  refuses(
+    { proxy: { format: 'nginx', trustedProxies: ['::1'], maxHeaderBytes: 63 } },
+    'mtlsIdentity(): option "proxy.maxHeaderBytes" must be an integer from 64 to 1048576, got 63.',
+  );
+  refuses(
+    { proxy: { format: 'nginx', trustedProxies: ['::1'], headerNames: { cert: 'bad name' } } },
+    'mtlsIdentity(): option "proxy.headerNames" must be an object mapping roles to header names, such as { cert: "ssl-client-cert" }, got an object.',
+  );
+  refuses(
+    { proxy: { format: 'nginx', trustedProxies: ['::1'], onUntrustedHeaders: true } },
+    'mtlsIdentity(): option "proxy.onUntrustedHeaders" must be a function or false, got true.',
+  );
+  refuses(
+    { proxy: { format: 'nginx', trustedProxies: ['::1'], maxProxyChainLength: 4 } },
+    'mtlsIdentity(): unknown option "proxy.maxProxyChainLength". Known options of "proxy": format, trustedProxies, headerNames, maxHeaderBytes, maxChainLength, onUntrustedHeaders, forwardClientCertDetails.',
+  );
+  refuses({ proxy: 'nginx' }, 'mtlsIdentity(): option "proxy" must be an object such as { format: "nginx", trustedProxies: ["10.0.0.0/8"] }, got "nginx".');
+  refuses({ proxy: false }, 'mtlsIdentity(): option "proxy" must be an object such as { format: "nginx", trustedProxies: ["10.0.0.0/8"] }, got false.');
+  refuses(
+    { proxyFormat: 'nginx' },
+    'mtlsIdentity(): unknown option "proxyFormat". Known options: localsKey, require, certificates, proxy, tracing, metrics.',
+  );
+  assert.equal(typeof mtlsIdentity({ proxy: { format: 'rfc9440', trustedProxies: ['10.0.0.0/8', 'fd00::/8'] } }), 'function');
+});
+
+test('proxy: invalid combinations do not type-check', () => {
+  // Each line is a compile error (npm test type-checks the tests); at run time each throws.
+  const attempts = [
+    // @ts-expect-error format is required
+    () => mtlsIdentity({ proxy: { trustedProxies: ['::1'] } }),
+    // @ts-expect-error trustedProxies is required
+    () => mtlsIdentity({ proxy: { format: 'nginx' } }),
+    // @ts-expect-error forwardClientCertDetails belongs to format 'envoy-xfcc' only
+    () => mtlsIdentity({ proxy: { format: 'nginx', trustedProxies: ['::1'], forwardClientCertDetails: 'SANITIZE_SET' } }),
+    // @ts-expect-error not a format
+    () => mtlsIdentity({ proxy: { format: 'ngnix', trustedProxies: ['::1'] } }),
+  ];
+  for (const attempt of attempts) assert.throws(attempt, TypeError);
+  assert.equal(typeof mtlsIdentity({ proxy: { format: 'envoy-xfcc', trustedProxies: ['::1'], forwardClientCertDetails: 'APPEND_FORWARD' } }), 'function');
 });
 
 test('property: every format reads arbitrary header values without throwing anything but ProxyHeaderError', () => {
@@ -351,9 +423,7 @@ test('property: every format reads arbitrary header values without throwing anyt
 test('HTTP/2: untrusted peers fall back to their TLS connection, trusted ones are read from headers', async () => {
   const events: UntrustedProxyHeadersEvent[] = [];
   const middleware = mtlsIdentity({
-    proxyFormat: 'nginx',
-    trustedProxies: ['127.0.0.1/32'],
-    onUntrustedProxyHeaders: (e) => events.push(e),
+    proxy: { format: 'nginx', trustedProxies: ['127.0.0.1/32'], onUntrustedHeaders: (e) => events.push(e) },
   });
   const seen: { identity: PeerIdentity | undefined; header: unknown }[] = [];
   const server = http2.createSecureServer(
@@ -404,17 +474,20 @@ test('HTTP/2: untrusted peers fall back to their TLS connection, trusted ones ar
   assert.equal(trusted?.identity?.certificate?.subject, 'CN=untrusted,O=mtls-observability demo');
 });
 
-test('untrusted peer without a hook: one JSON line on stderr names the address and the headers', async () => {
+test('untrusted peer without a hook: mtlsIdentity() writes one JSON line on stderr naming the address and the headers', async () => {
   const written: string[] = [];
   const write = process.stderr.write;
-  await withServer({ proxyFormat: 'rfc9440', trustedProxies: ['127.0.0.1/32'] }, async (send) => {
+  const server = await startMiddlewareServer({ proxy: { format: 'rfc9440', trustedProxies: ['127.0.0.1/32'] }, metrics: false, tracing: false });
+  try {
     process.stderr.write = ((chunk: string) => written.push(chunk) > 0) as typeof process.stderr.write;
     try {
-      await send([`Client-Cert: :${Buffer.from(pki.clients.valid.der).toString('base64')}:`], '127.0.0.2');
+      await server.send([`Client-Cert: :${Buffer.from(pki.clients.valid.der).toString('base64')}:`], { localAddress: '127.0.0.2' });
     } finally {
       process.stderr.write = write;
     }
-  });
+  } finally {
+    await server.close();
+  }
   assert.equal(written.length, 1);
   const line = JSON.parse(written[0]!) as Record<string, unknown>;
   assert.match(String(line.time), /^\d{4}-\d\d-\d\dT/);
@@ -427,12 +500,45 @@ test('untrusted peer without a hook: one JSON line on stderr names the address a
   });
 });
 
+test('untrusted peer: the proxy source itself writes nothing to stderr (reporting is the middleware\'s)', async () => {
+  const written: string[] = [];
+  const write = process.stderr.write;
+  await withServer({ format: 'rfc9440', trustedProxies: ['127.0.0.1/32'] }, async (send) => {
+    process.stderr.write = ((chunk: string) => written.push(chunk) > 0) as typeof process.stderr.write;
+    try {
+      const seen = await send([`Client-Cert: :${Buffer.from(pki.clients.valid.der).toString('base64')}:`], '127.0.0.2');
+      assert.equal(seen.headers['client-cert'], undefined);
+    } finally {
+      process.stderr.write = write;
+    }
+  });
+  assert.deepEqual(written, []);
+});
+
+test('untrusted peer: onUntrustedHeaders false reports nothing, the metric still counts', async () => {
+  const written: string[] = [];
+  const write = process.stderr.write;
+  const server = await startMiddlewareServer({ proxy: { format: 'nginx', trustedProxies: ['127.0.0.1/32'], onUntrustedHeaders: false }, tracing: false });
+  try {
+    process.stderr.write = ((chunk: string) => written.push(chunk) > 0) as typeof process.stderr.write;
+    try {
+      const response = await server.send(nginxHeaders(pki.clients.valid.certPem), { localAddress: '127.0.0.2' });
+      assert.equal(response.body.source, 'tls');
+    } finally {
+      process.stderr.write = write;
+    }
+  } finally {
+    await server.close();
+  }
+  assert.deepEqual(written, []);
+});
+
 test('dual-stack and IPv6 listeners: IPv4-mapped peers match IPv4 CIDRs, ::1 matches an IPv6 entry', async () => {
   const lines = nginxHeaders(pki.clients.valid.certPem);
   const events: UntrustedProxyHeadersEvent[] = [];
   // A server on "::" sees IPv4 clients as ::ffff:a.b.c.d.
   await withServer(
-    { proxyFormat: 'nginx', trustedProxies: ['127.0.0.1/32', '::1'], onUntrustedProxyHeaders: (e) => events.push(e) },
+    { format: 'nginx', trustedProxies: ['127.0.0.1/32', '::1'], onUntrustedHeaders: (e) => events.push(e) },
     async (send) => {
       assert.equal((await send(lines, '127.0.0.1')).identity.source, 'nginx');
       assert.equal((await send(lines, '::1')).identity.source, 'nginx');
@@ -443,7 +549,7 @@ test('dual-stack and IPv6 listeners: IPv4-mapped peers match IPv4 CIDRs, ::1 mat
   );
   assert.deepEqual(events.map((e) => e.remoteAddress), ['::ffff:127.0.0.2']);
   await withServer(
-    { proxyFormat: 'nginx', trustedProxies: ['127.0.0.0/8'], onUntrustedProxyHeaders: (e) => events.push(e) },
+    { format: 'nginx', trustedProxies: ['127.0.0.0/8'], onUntrustedHeaders: (e) => events.push(e) },
     async (send) => {
       assert.equal((await send(lines, '::1')).identity.source, 'tls');
     },
@@ -456,7 +562,7 @@ test('dual-stack and IPv6 listeners: IPv4-mapped peers match IPv4 CIDRs, ::1 mat
 test('untrusted peer: companion headers of the format (AWS ALB subject, Traefik info) are removed too', async () => {
   const events: UntrustedProxyHeadersEvent[] = [];
   await withServer(
-    { proxyFormat: 'aws-alb', trustedProxies: ['10.0.0.0/8'], onUntrustedProxyHeaders: (e) => events.push(e) },
+    { format: 'aws-alb', trustedProxies: ['10.0.0.0/8'], onUntrustedHeaders: (e) => events.push(e) },
     async (send) => {
       const seen = await send(['X-Amzn-Mtls-Clientcert-Subject: CN=admin', 'X-Amzn-Mtls-Clientcert-Serial-Number: 01']);
       assert.equal(seen.headers['x-amzn-mtls-clientcert-subject'], undefined);
@@ -464,7 +570,7 @@ test('untrusted peer: companion headers of the format (AWS ALB subject, Traefik 
     },
   );
   await withServer(
-    { proxyFormat: 'traefik', trustedProxies: ['10.0.0.0/8'], onUntrustedProxyHeaders: (e) => events.push(e) },
+    { format: 'traefik', trustedProxies: ['10.0.0.0/8'], onUntrustedHeaders: (e) => events.push(e) },
     async (send) => {
       const seen = await send(['X-Forwarded-Tls-Client-Cert-Info: Subject%3D%22CN%3Dadmin%22']);
       assert.equal(seen.headers['x-forwarded-tls-client-cert-info'], undefined);
@@ -477,13 +583,13 @@ test('untrusted peer: companion headers of the format (AWS ALB subject, Traefik 
 });
 
 test('trustedProxies: an IPv6 range over the IPv4-mapped block is refused; IPv4 peers of a dual-stack server stay untrusted by IPv6 entries', async () => {
-  assert.throws(() => mtlsIdentity({ proxyFormat: 'nginx', trustedProxies: ['::/64'] }), {
+  assert.throws(() => mtlsIdentity({ proxy: { format: 'nginx', trustedProxies: ['::/64'] } }), {
     name: 'TypeError',
-    message: /option "trustedProxies": "::\/64" is not a valid CIDR: this IPv6 range contains ::ffff:0:0\/96 and would trust every IPv4 peer/,
+    message: /option "proxy.trustedProxies": "::\/64" is not a valid CIDR: this IPv6 range contains ::ffff:0:0\/96 and would trust every IPv4 peer/,
   });
   const events: UntrustedProxyHeadersEvent[] = [];
   await withServer(
-    { proxyFormat: 'nginx', trustedProxies: ['::1', '2001:db8::/32'], onUntrustedProxyHeaders: (e) => events.push(e) },
+    { format: 'nginx', trustedProxies: ['::1', '2001:db8::/32'], onUntrustedHeaders: (e) => events.push(e) },
     async (send) => {
       assert.equal((await send(nginxHeaders(pki.clients.valid.certPem), '127.0.0.1')).identity.source, 'tls');
       assert.equal((await send(nginxHeaders(pki.clients.valid.certPem), '::1')).identity.source, 'nginx');
@@ -499,16 +605,14 @@ test('a configured verify header that is absent or empty is PROXY_VERIFY_MISSING
   // verify header it adds with a Transform Rule, and the rule did not run (or wrote nothing).
   const { untrusted } = pki.clients;
   const b64 = Buffer.from(untrusted.der).toString('base64');
-  const cases: [ProxySourceOptions['proxyFormat'], string, string][] = [
+  const cases: ['rfc9440' | 'caddy' | 'traefik', string, string][] = [
     ['rfc9440', 'Client-Cert', `:${b64}:`],
     ['caddy', 'X-Client-Cert', b64],
     ['traefik', 'X-Forwarded-Tls-Client-Cert', b64],
   ];
   for (const [proxyFormat, name, value] of cases) {
     const server = await startMiddlewareServer({
-      proxyFormat,
-      trustedProxies: ['127.0.0.1'],
-      proxyHeaderNames: { verify: 'x-client-cert-verified' },
+      proxy: { format: proxyFormat, trustedProxies: ['127.0.0.1'], headerNames: { verify: 'x-client-cert-verified' } },
       require: true,
       metrics: false,
       tracing: false,
@@ -539,7 +643,7 @@ test('a configured verify header that is absent or empty is PROXY_VERIFY_MISSING
 
 test('AWS ALB: a -Leaf header beside the passthrough chain header does not make the identity verified', async () => {
   const alb = (pem: string): string => encodeURIComponent(pem).replace(/%2B/g, '+').replace(/%2F/g, '/').replace(/%3D/g, '=');
-  const server = await startMiddlewareServer({ proxyFormat: 'aws-alb', trustedProxies: ['127.0.0.1'], metrics: false, tracing: false });
+  const server = await startMiddlewareServer({ proxy: { format: 'aws-alb', trustedProxies: ['127.0.0.1'] }, metrics: false, tracing: false });
   try {
     // Passthrough mode forwards the presented chain unverified; the client adds its own -Leaf.
     const response = await server.send([
@@ -569,9 +673,7 @@ test('AWS ALB: a -Leaf header beside the passthrough chain header does not make 
 test('trailers: certificate headers sent as trailers are removed and reported, from untrusted and trusted peers', async () => {
   const events: UntrustedProxyHeadersEvent[] = [];
   const server = await startMiddlewareServer({
-    proxyFormat: 'nginx',
-    trustedProxies: ['127.0.0.1'],
-    onUntrustedProxyHeaders: (e) => events.push(e),
+    proxy: { format: 'nginx', trustedProxies: ['127.0.0.1'], onUntrustedHeaders: (e) => events.push(e) },
     metrics: false,
     tracing: false,
   });
@@ -604,7 +706,7 @@ test('trailers: certificate headers sent as trailers are removed and reported, f
 
 test('trailers: HTTP/2 trailers carrying certificate headers are removed and reported too', async () => {
   const events: UntrustedProxyHeadersEvent[] = [];
-  const middleware = mtlsIdentity({ proxyFormat: 'nginx', trustedProxies: ['127.0.0.1'], onUntrustedProxyHeaders: (e) => events.push(e), metrics: false, tracing: false });
+  const middleware = mtlsIdentity({ proxy: { format: 'nginx', trustedProxies: ['127.0.0.1'], onUntrustedHeaders: (e) => events.push(e) }, metrics: false, tracing: false });
   let seen: { trailers: unknown; rawTrailers: string[] } | undefined;
   const server = http2.createSecureServer({ cert: pki.server.chainPem, key: pki.server.keyPem }, (req, res) => {
     middleware(req, res, () => {
@@ -642,7 +744,7 @@ test('trailers: HTTP/2 trailers carrying certificate headers are removed and rep
 
 test('trailers: also removed when a body parser read the whole request before the middleware ran', async () => {
   const events: UntrustedProxyHeadersEvent[] = [];
-  const middleware = mtlsIdentity({ proxyFormat: 'nginx', trustedProxies: ['127.0.0.1'], onUntrustedProxyHeaders: (e) => events.push(e), metrics: false, tracing: false });
+  const middleware = mtlsIdentity({ proxy: { format: 'nginx', trustedProxies: ['127.0.0.1'], onUntrustedHeaders: (e) => events.push(e) }, metrics: false, tracing: false });
   let trailers: unknown;
   const server = http.createServer((req, res) => {
     // Like express.json() mounted first: the body (and so the trailers) is read, then mtlsIdentity.

@@ -9,7 +9,8 @@
  * headers on every request.
  */
 import { createHash } from 'node:crypto';
-import { decodeBase64, type ProxyFormat } from './encoding.js';
+import { type ProxyFormat } from './format.js';
+import { decodeBase64 } from './decoding.js';
 import { forwardedOutcome } from './verify.js';
 
 /** Cloudflare `Cf-Client-Cert-Der-Base64` (+ `Cf-Client-Cert-Sha256`) with a verify header. */

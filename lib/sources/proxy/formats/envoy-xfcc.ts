@@ -23,13 +23,9 @@
 import { createHash } from 'node:crypto';
 import { parseCertificate } from '../../../certificate/parse.js';
 import type { PeerCertificate } from '../../../certificate/peer-certificate.js';
-import {
-  ProxyHeaderError,
-  percentEncodedPemCertificates,
-  type ForwardedCertificate,
-  type FormatLimits,
-  type ProxyFormat,
-} from './encoding.js';
+import { ProxyHeaderError, type ForwardedCertificate, type FormatLimits, type ProxyFormat } from './format.js';
+import { percentEncodedPemCertificates } from './decoding.js';
+import { checkChainLength } from '../limits.js';
 
 /** One XFCC element: its `key=value` pairs in order, values unquoted. */
 export type XfccElement = readonly (readonly [key: string, value: string])[];
@@ -112,12 +108,7 @@ function parsePairs(value: string, maxElements: number): XfccPair[][] {
     if (i >= length || value[i] === ',') {
       elements.push(pairs);
       if (i >= length) return elements;
-      if (elements.length === maxElements) {
-        throw new ProxyHeaderError(
-          'HEADER_CHAIN_TOO_LONG',
-          `x-forwarded-client-cert: more than ${maxElements} elements`,
-        );
-      }
+      checkChainLength(elements.length + 1, maxElements, 'elements in x-forwarded-client-cert');
       pairs = [];
       seen.clear();
     }
@@ -290,7 +281,7 @@ function hashMismatch(): ProxyHeaderError {
 function readXfcc(header: (role: string) => string | undefined, limits: FormatLimits): ForwardedCertificate {
   const value = header('xfcc');
   if (value === undefined) return { kind: 'none' };
-  const mode = limits.envoyForwardClientCertDetails ?? 'SANITIZE_SET';
+  const mode = limits.forwardClientCertDetails ?? 'SANITIZE_SET';
   const elements = parsePairs(value, limits.maxChainLength);
   // SANITIZE_SET replaces the header with this hop's one element: a second element can only come
   // from a comma inside an unquoted value, i.e. from the client's certificate.

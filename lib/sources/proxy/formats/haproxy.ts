@@ -5,7 +5,8 @@
  * With `verify optional` plus `ca-ignore-err`/`crt-ignore-err` HAProxy forwards certificates that
  * failed verification, so the verify header decides and is required.
  */
-import { decodeBase64, type ProxyFormat } from './encoding.js';
+import { type ProxyFormat } from './format.js';
+import { decodeBase64 } from './decoding.js';
 import { forwardedOutcome } from './verify.js';
 
 /** HAProxy `ssl_c_der,base64` + `ssl_c_verify`. */

@@ -5,7 +5,8 @@
  * optional_no_ca` nginx forwards certificates it could not verify, so the verify header decides
  * and is required.
  */
-import { percentEncodedPemCertificates, type ProxyFormat } from './encoding.js';
+import { type ProxyFormat } from './format.js';
+import { percentEncodedPemCertificates } from './decoding.js';
 import { forwardedOutcome } from './verify.js';
 
 /** nginx `$ssl_client_escaped_cert` + `$ssl_client_verify`. */

@@ -7,7 +7,9 @@
  * be configured when the deployment adds one; it is then required (absent or empty is
  * `PROXY_VERIFY_MISSING`).
  */
-import { ProxyHeaderError, decodeBase64, percentDecode, type ProxyFormat } from './encoding.js';
+import type { ProxyFormat } from './format.js';
+import { checkChainLength } from '../limits.js';
+import { decodeBase64, percentDecode } from './decoding.js';
 import { forwardedOutcome, optionalVerifyHeader } from './verify.js';
 
 /** Traefik `X-Forwarded-Tls-Client-Cert` (base64 DER chain, comma-separated). */
@@ -22,12 +24,7 @@ export const traefikFormat: ProxyFormat = {
     let der: Uint8Array | undefined;
     if (cert !== undefined) {
       const members = percentDecode(cert).split(',');
-      if (members.length > limits.maxChainLength) {
-        throw new ProxyHeaderError(
-          'HEADER_CHAIN_TOO_LONG',
-          `more than ${limits.maxChainLength} certificates in one header`,
-        );
-      }
+      checkChainLength(members.length, limits.maxChainLength);
       const decoded = members.map((member) => decodeBase64(member.trim()));
       der = decoded[0];
     }

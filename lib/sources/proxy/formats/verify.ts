@@ -5,7 +5,7 @@
  * `authorizationError` (`X509_V_ERR_` prefix dropped), so the same certificate gives the same
  * `reason` directly and through the proxy.
  */
-import { ProxyHeaderError, type ForwardedCertificate, type FormatLimits } from './encoding.js';
+import { ProxyHeaderError, type ForwardedCertificate, type FormatLimits } from './format.js';
 
 /** A parsed verify header. */
 export type VerifyVerdict =

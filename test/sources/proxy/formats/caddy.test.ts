@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ProxyHeaderError, type ForwardedCertificate } from '../../../../lib/sources/proxy/formats/encoding.js';
+import { ProxyHeaderError, type ForwardedCertificate } from '../../../../lib/sources/proxy/formats/format.js';
 import { caddyFormat } from '../../../../lib/sources/proxy/formats/caddy.js';
 import { getTestPki } from '../../../helpers/pki.js';
 

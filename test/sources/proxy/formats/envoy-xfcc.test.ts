@@ -3,20 +3,20 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import fc from 'fast-check';
 import { isMtlsError } from '../../../../lib/errors.js';
-import { ProxyHeaderError, type EnvoyForwardClientCertDetails, type ForwardedCertificate } from '../../../../lib/sources/proxy/formats/encoding.js';
+import { ProxyHeaderError, type EnvoyForwardClientCertDetails, type ForwardedCertificate } from '../../../../lib/sources/proxy/formats/format.js';
 import { envoyXfccFormat, parseXfcc, serializeXfccElement, xfccValue, type XfccElement } from '../../../../lib/sources/proxy/formats/envoy-xfcc.js';
 import { getTestPki } from '../../../helpers/pki.js';
 import { startMiddlewareServer, type MiddlewareServer } from '../../../helpers/raw-http.js';
 import { parseCertificate } from '../../../../lib/certificate/parse.js';
 import { createSelfSignedCertificate, type DevCertificate } from '../../../../lib/dev-certs/index.js';
-import { mtlsIdentity, type MtlsIdentityOptions } from '../../../../lib/middleware.js';
+import { mtlsIdentity } from '../../../../lib/middleware.js';
 
 function read(
   value: string | undefined,
   maxChainLength = 8,
-  envoyForwardClientCertDetails: EnvoyForwardClientCertDetails = 'SANITIZE_SET',
+  forwardClientCertDetails: EnvoyForwardClientCertDetails = 'SANITIZE_SET',
 ): ForwardedCertificate {
-  return envoyXfccFormat.read((role) => (role === 'xfcc' ? value : undefined), { maxChainLength, envoyForwardClientCertDetails });
+  return envoyXfccFormat.read((role) => (role === 'xfcc' ? value : undefined), { maxChainLength, forwardClientCertDetails });
 }
 
 function assertReason(fn: () => unknown, reason: string): void {
@@ -278,15 +278,18 @@ function envoyElementFor(client: DevCertificate): string {
 }
 
 async function withEnvoyApp(
-  options: Partial<MtlsIdentityOptions>,
+  options: { readonly require?: boolean; readonly forwardClientCertDetails?: EnvoyForwardClientCertDetails },
   run: (server: MiddlewareServer) => Promise<void>,
 ): Promise<void> {
   const server = await startMiddlewareServer({
-    proxyFormat: 'envoy-xfcc',
-    trustedProxies: ['127.0.0.1'],
+    proxy: {
+      format: 'envoy-xfcc',
+      trustedProxies: ['127.0.0.1'],
+      ...(options.forwardClientCertDetails !== undefined ? { forwardClientCertDetails: options.forwardClientCertDetails } : {}),
+    },
     metrics: false,
     tracing: false,
-    ...options,
+    ...(options.require !== undefined ? { require: options.require } : {}),
   });
   try {
     await run(server);
@@ -313,7 +316,7 @@ test('attack: a URI SAN with ",Cert=<admin certificate>" cannot forge an XFCC el
     body: { verified: false, verify: 'FAILED:HEADER_INVALID', reason: 'HEADER_INVALID', source: 'envoy-xfcc' },
   };
   for (const mode of ['SANITIZE_SET', 'APPEND_FORWARD'] as const) {
-    await withEnvoyApp({ envoyForwardClientCertDetails: mode }, async (server) => {
+    await withEnvoyApp({ forwardClientCertDetails: mode }, async (server) => {
       for (const attacker of [certVariant, hashVariant]) {
         const header = envoyElementFor(attacker);
         assert.ok(header.includes(',')); // the comma Envoy did not quote
@@ -347,7 +350,7 @@ test('attack: Envoy quoting: an RFC 2253 Subject reaches parseXfcc unchanged, an
   // A CN ending in a backslash: Envoy writes Subject="CN=ends\\", which has two readings.
   const endsInBackslash = await pki.ca.issue({ subject: [{ type: 'CN', value: 'ends\\' }] });
   let appRead: XfccElement | undefined;
-  const server = await startMiddlewareServer({ proxyFormat: 'envoy-xfcc', trustedProxies: ['127.0.0.1'], metrics: false, tracing: false });
+  const server = await startMiddlewareServer({ proxy: { format: 'envoy-xfcc', trustedProxies: ['127.0.0.1'] }, metrics: false, tracing: false });
   try {
     const header = envoyElementFor(tricky);
     assert.ok(header.includes('Subject="CN=x\\\\\\,O=admin"'));
@@ -379,19 +382,23 @@ test('attack: Envoy quoting: an RFC 2253 Subject reaches parseXfcc unchanged, an
   }
 });
 
-test('envoyForwardClientCertDetails: Envoy modes that pass on a client\'s header are refused at factory time', () => {
-  const make = (mode: string, proxyFormat: MtlsIdentityOptions['proxyFormat'] = 'envoy-xfcc'): unknown =>
-    mtlsIdentity({ proxyFormat, trustedProxies: ['10.0.0.0/8'], envoyForwardClientCertDetails: mode as 'SANITIZE_SET' });
+test('proxy.forwardClientCertDetails: Envoy modes that pass on a client\'s header are refused at factory time', () => {
+  // Plain JavaScript callers: the types would refuse most of these.
+  const make = (mode: string, format = 'envoy-xfcc'): unknown =>
+    mtlsIdentity({ proxy: { format, trustedProxies: ['10.0.0.0/8'], forwardClientCertDetails: mode } } as never);
   assert.throws(() => make('FORWARD_ONLY'), {
     name: 'TypeError',
     message:
-      'mtlsIdentity(): option "envoyForwardClientCertDetails" is "FORWARD_ONLY": Envoy then passes on the x-forwarded-client-cert its client sent, so any client could choose its identity. Configure Envoy with SANITIZE_SET (or APPEND_FORWARD) and set this option to match.',
+      'mtlsIdentity(): option "proxy.forwardClientCertDetails" is "FORWARD_ONLY": Envoy then passes on the x-forwarded-client-cert its client sent, so any client could choose its identity. Configure Envoy with SANITIZE_SET (or APPEND_FORWARD) and set this option to match.',
   });
   assert.throws(() => make('ALWAYS_FORWARD_ONLY'), { name: 'TypeError', message: /even without mutual TLS/ });
   assert.throws(() => make('SANITIZE'), { name: 'TypeError', message: /removes x-forwarded-client-cert, so there is nothing to read/ });
-  assert.throws(() => make('append_forward'), { name: 'TypeError', message: /option "envoyForwardClientCertDetails" must be one of "SANITIZE", "FORWARD_ONLY", "APPEND_FORWARD", "SANITIZE_SET", "ALWAYS_FORWARD_ONLY", got "append_forward"/ });
-  assert.throws(() => make('SANITIZE_SET', 'nginx'), { name: 'TypeError', message: 'mtlsIdentity(): option "envoyForwardClientCertDetails" only applies to proxyFormat "envoy-xfcc", not "nginx"; remove it.' });
-  assert.throws(() => mtlsIdentity({ envoyForwardClientCertDetails: 'SANITIZE_SET' }), { name: 'TypeError', message: /has no effect without "proxyFormat"/ });
+  assert.throws(() => make('append_forward'), { name: 'TypeError', message: /option "proxy.forwardClientCertDetails" must be one of "SANITIZE", "FORWARD_ONLY", "APPEND_FORWARD", "SANITIZE_SET", "ALWAYS_FORWARD_ONLY", got "append_forward"/ });
+  assert.throws(() => make('SANITIZE_SET', 'nginx'), { name: 'TypeError', message: 'mtlsIdentity(): option "proxy.forwardClientCertDetails" only applies when "proxy.format" is "envoy-xfcc", not "nginx"; remove it.' });
+  assert.throws(() => mtlsIdentity({ proxy: { forwardClientCertDetails: 'SANITIZE_SET' } } as never), {
+    name: 'TypeError',
+    message: /^mtlsIdentity\(\): option "proxy.format" is required with "proxy": the proxy whose headers carry the client certificate, one of "envoy-xfcc", /,
+  });
   assert.equal(typeof make('APPEND_FORWARD'), 'function');
 });
 

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ProxyHeaderError } from '../../../../lib/sources/proxy/formats/encoding.js';
+import { ProxyHeaderError } from '../../../../lib/sources/proxy/formats/format.js';
 import { forwardedOutcome, opensslVerifyReason, parseVerifyValue } from '../../../../lib/sources/proxy/formats/verify.js';
 
 test('parseVerifyValue: nginx vocabulary maps to Node code names', () => {

@@ -2,7 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { isMtlsError } from '../../../../lib/errors.js';
-import { ProxyHeaderError, decodeBase64, decodeSfByteSequence, decodeSfByteSequenceList, pemCertificates, percentDecode, percentEncodedPemCertificates } from '../../../../lib/sources/proxy/formats/encoding.js';
+import { ProxyHeaderError } from '../../../../lib/sources/proxy/formats/format.js';
+import { decodeBase64, decodeSfByteSequence, decodeSfByteSequenceList, pemCertificates, percentDecode, percentEncodedPemCertificates } from '../../../../lib/sources/proxy/formats/decoding.js';
 import { getTestPki } from '../../../helpers/pki.js';
 
 function assertReason(fn: () => unknown, reason: string): void {
