@@ -76,7 +76,7 @@ export function validateOptions<T extends object>(
   if (!isPlainObject(options)) {
     throw new TypeError(`${factory}: options must be an object, got ${describeValue(options)}.`);
   }
-  checkKeys(factory, '', options, checks as OptionChecks);
+  checkKeys(factory, '', options, checks);
   return options as Partial<T>;
 }
 

@@ -182,6 +182,6 @@ export function resolveProxyOptions(factory: string, options: ProxyOptions, path
     nameLengths: new Set([...strippedNames].map((name) => name.length)),
     maxHeaderBytes: options.maxHeaderBytes ?? DEFAULT_MAX_PROXY_HEADER_BYTES,
     maxChainLength: options.maxChainLength ?? DEFAULT_MAX_PROXY_CHAIN_LENGTH,
-    forwardClientCertDetails: (envoyMode ?? 'SANITIZE_SET') as EnvoyForwardClientCertDetails,
+    forwardClientCertDetails: (envoyMode ?? 'SANITIZE_SET'),
   };
 }

@@ -430,7 +430,7 @@ test('HTTP/2: untrusted peers fall back to their TLS connection, trusted ones ar
     { cert: pki.server.chainPem, key: pki.server.keyPem, ca: pki.ca.certPem, requestCert: true, rejectUnauthorized: false },
     (req, res) => {
       middleware(req, res, () => {
-        seen.push({ identity: getPeerIdentity(req as unknown as http.IncomingMessage), header: req.headers['x-ssl-client-cert'] });
+        seen.push({ identity: getPeerIdentity(req), header: req.headers['x-ssl-client-cert'] });
         res.end('ok');
       });
     },
@@ -479,7 +479,7 @@ test('untrusted peer without a hook: mtlsIdentity() writes one JSON line on stde
   const write = process.stderr.write;
   const server = await startMiddlewareServer({ proxy: { format: 'rfc9440', trustedProxies: ['127.0.0.1/32'] }, metrics: false, tracing: false });
   try {
-    process.stderr.write = ((chunk: string) => written.push(chunk) > 0) as typeof process.stderr.write;
+    process.stderr.write = ((chunk: string) => written.push(chunk) > 0);
     try {
       await server.send([`Client-Cert: :${Buffer.from(pki.clients.valid.der).toString('base64')}:`], { localAddress: '127.0.0.2' });
     } finally {
@@ -504,7 +504,7 @@ test('untrusted peer: the proxy source itself writes nothing to stderr (reportin
   const written: string[] = [];
   const write = process.stderr.write;
   await withServer({ format: 'rfc9440', trustedProxies: ['127.0.0.1/32'] }, async (send) => {
-    process.stderr.write = ((chunk: string) => written.push(chunk) > 0) as typeof process.stderr.write;
+    process.stderr.write = ((chunk: string) => written.push(chunk) > 0);
     try {
       const seen = await send([`Client-Cert: :${Buffer.from(pki.clients.valid.der).toString('base64')}:`], '127.0.0.2');
       assert.equal(seen.headers['client-cert'], undefined);
@@ -520,7 +520,7 @@ test('untrusted peer: onUntrustedHeaders false reports nothing, the metric still
   const write = process.stderr.write;
   const server = await startMiddlewareServer({ proxy: { format: 'nginx', trustedProxies: ['127.0.0.1/32'], onUntrustedHeaders: false }, tracing: false });
   try {
-    process.stderr.write = ((chunk: string) => written.push(chunk) > 0) as typeof process.stderr.write;
+    process.stderr.write = ((chunk: string) => written.push(chunk) > 0);
     try {
       const response = await server.send(nginxHeaders(pki.clients.valid.certPem), { localAddress: '127.0.0.2' });
       assert.equal(response.body.source, 'tls');

@@ -5,7 +5,7 @@
  * Passthrough mode sends `X-Amzn-Mtls-Clientcert`, the URL-encoded PEM of the whole presented
  * chain, **without verifying it**: such an identity is never `verified`.
  */
-import { type ProxyFormat } from './format.js';
+import type { ProxyFormat } from './format.js';
 import { percentEncodedPemCertificates } from './decoding.js';
 
 /** AWS ALB `X-Amzn-Mtls-Clientcert-Leaf` (verify mode) or `X-Amzn-Mtls-Clientcert` (passthrough). */

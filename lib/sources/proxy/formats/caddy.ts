@@ -9,7 +9,7 @@
  * Without a client certificate Caddy (seen with 2.6.2) leaves the placeholder unreplaced and sends
  * the literal text `{http.request.tls.client.certificate_der_base64}`: that means no certificate.
  */
-import { type ProxyFormat } from './format.js';
+import type { ProxyFormat } from './format.js';
 import { decodeBase64 } from './decoding.js';
 import { forwardedOutcome, optionalVerifyHeader } from './verify.js';
 

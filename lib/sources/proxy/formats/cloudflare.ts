@@ -9,7 +9,7 @@
  * headers on every request.
  */
 import { createHash } from 'node:crypto';
-import { type ProxyFormat } from './format.js';
+import type { ProxyFormat } from './format.js';
 import { decodeBase64 } from './decoding.js';
 import { forwardedOutcome } from './verify.js';
 

@@ -5,7 +5,7 @@
  * With `verify optional` plus `ca-ignore-err`/`crt-ignore-err` HAProxy forwards certificates that
  * failed verification, so the verify header decides and is required.
  */
-import { type ProxyFormat } from './format.js';
+import type { ProxyFormat } from './format.js';
 import { decodeBase64 } from './decoding.js';
 import { forwardedOutcome } from './verify.js';
 

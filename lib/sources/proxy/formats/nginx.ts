@@ -5,7 +5,7 @@
  * optional_no_ca` nginx forwards certificates it could not verify, so the verify header decides
  * and is required.
  */
-import { type ProxyFormat } from './format.js';
+import type { ProxyFormat } from './format.js';
 import { percentEncodedPemCertificates } from './decoding.js';
 import { forwardedOutcome } from './verify.js';
 

@@ -6,7 +6,7 @@
  * `cf.tls_client_auth.cert_verified`) and then decides: absent or empty is `PROXY_VERIFY_MISSING`
  * (Cloudflare fills `Client-Cert` for certificates it did not verify, too).
  */
-import { type ProxyFormat } from './format.js';
+import type { ProxyFormat } from './format.js';
 import { decodeSfByteSequence, decodeSfByteSequenceList } from './decoding.js';
 import { forwardedOutcome, optionalVerifyHeader } from './verify.js';
 

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { type ForwardedCertificate } from '../../../../lib/sources/proxy/formats/format.js';
+import type { ForwardedCertificate } from '../../../../lib/sources/proxy/formats/format.js';
 import { cloudflareFormat } from '../../../../lib/sources/proxy/formats/cloudflare.js';
 import { getTestPki } from '../../../helpers/pki.js';
 
