@@ -244,6 +244,9 @@ test('docs/alerts.yml loads into Prometheus and its rules evaluate against the r
       ['MtlsRejectedHandshakesSpike', 'ok'],
       ['MtlsClientCertificateExpiringSoon', 'ok'],
       ['MtlsRequestsWithoutIdentity', 'ok'],
+      ['MtlsVerifiedShareDrop', 'ok'],
+      ['MtlsUnexpectedIdentities', 'ok'],
+      ['MtlsLabelledClientCertificateExpiringSoon', 'ok'],
     ]]],
   );
 });
