@@ -103,7 +103,7 @@ async function getJson(url: string): Promise<unknown> {
           try {
             resolve(JSON.parse(body));
           } catch (error) {
-            reject(error);
+            reject(error instanceof Error ? error : new Error(String(error)));
           }
         });
       })
