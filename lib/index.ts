@@ -61,4 +61,6 @@ export {
 } from './outputs/certificate-expiry.js';
 export type { CertificateExpiryMetricsOptions } from './outputs/certificate-expiry.js';
 export type { MetricsOptions, RequestMetricsOptions } from './outputs/metrics.js';
+export { DEFAULT_MAX_CLIENTS, MAX_CLIENT_ID_LENGTH } from './outputs/client-labels.js';
+export type { ClientMetricsOptions, ClientLabelKind, ClientLabelFunction } from './outputs/client-labels.js';
 export * as mtlsAttributes from './outputs/semconv.js';

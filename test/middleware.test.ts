@@ -298,30 +298,32 @@ test('the README options table lists exactly the options mtlsIdentity() accepts'
   const readme = await readFile(new URL('../README.md', import.meta.url), 'utf8');
   const section = readme.split('## `mtlsIdentity(options?)` options')[1]!.split('\n## ')[0]!;
   const documented = [...section.matchAll(/^\| `([\w.]+)` \|/gm)].map((m) => m[1]).sort();
-  // The known options, read from the errors: the top level, then each nested group's keys.
+  // The known options, read from the errors: the top level, then each nested group's keys, at any depth.
   const knownOf = (options: unknown): string[] | undefined => {
     try {
       mtlsIdentity(options as never);
     } catch (error) {
-      const list = /Known options(?: of "\w+")?: (.*)\.$/.exec((error as Error).message)?.[1];
+      const list = /Known options(?: of "[\w.]+")?: (.*)\.$/.exec((error as Error).message)?.[1];
       return list?.split(', ');
     }
     return undefined;
   };
-  const acceptsFalse = (key: string): boolean => {
+  const nest = (path: readonly string[], leaf: unknown): unknown => path.reduceRight((inner, key) => ({ [key]: inner }), leaf);
+  const acceptsFalse = (path: readonly string[]): boolean => {
     try {
-      mtlsIdentity({ [key]: false });
+      mtlsIdentity(nest(path, false) as never);
       return true;
     } catch {
       return false;
     }
   };
-  const known = knownOf({ '?': true })!.flatMap((key) => {
-    const nested = knownOf({ [key]: { '?': true } });
-    if (nested === undefined) return [key];
+  const expand = (path: readonly string[]): string[] => {
+    const nested = knownOf(nest(path, { '?': true }));
+    if (nested === undefined) return [path.join('.')];
     // A group that can be turned off (`metrics: false`) has a row of its own too.
-    return [...(acceptsFalse(key) ? [key] : []), ...nested.map((inner) => `${key}.${inner}`)];
-  });
+    return [...(acceptsFalse(path) ? [path.join('.')] : []), ...nested.flatMap((inner) => expand([...path, inner]))];
+  };
+  const known = knownOf({ '?': true })!.flatMap((key) => expand([key]));
   assert.ok(known.includes('proxy.format') && known.includes('certificates.cache') && known.includes('tracing'));
   assert.deepEqual(documented, known.sort());
 });

@@ -156,6 +156,22 @@ export function truncatePercentEncoded(text: string, maxLength: number = MAX_LOG
   return text.slice(0, cutIndex(text, maxLength, 0x25)) + TRUNCATION_MARKER;
 }
 
+/**
+ * A log-safe, bounded text value: log-unsafe characters as `\XX` (names keep RFC 4514's style for
+ * escaped characters), then cut by {@link truncateLogField}.
+ */
+export function boundedLogText(value: string, maxLength: number = MAX_LOG_FIELD_LENGTH): string {
+  return truncateLogField(hexEscapeLogUnsafe(value), maxLength);
+}
+
+/**
+ * A log-safe, bounded URI: log-unsafe characters percent-encoded (the URI's own escape), then cut
+ * by {@link truncatePercentEncoded}.
+ */
+export function boundedLogUri(value: string, maxLength: number = MAX_LOG_FIELD_LENGTH): string {
+  return truncatePercentEncoded(replaceLogUnsafe(value, percentEncodeCharacter), maxLength);
+}
+
 /** The longest prefix of at most `maxLength` code units that ends between whole escapes and characters. */
 function cutIndex(text: string, maxLength: number, escapeCode: number): number {
   let cut = 0;

@@ -46,9 +46,12 @@ export const CERTIFICATE_EXPIRY_OPTION_CHECKS: {
   recentCertificateSeconds: isIntegerInRange(1, 366 * 86_400),
 };
 
+/** One certificate of the record: its fingerprint, `notAfter` (ms since the epoch) and client label. */
+export type RecentCertificate = readonly [fingerprint: string, notAfter: number, client: string | undefined];
+
 /** Certificates seen recently: fingerprint → expiry, in least-recently-seen-first order. */
 export class RecentCertificates {
-  readonly #seen = new Map<string, { readonly notAfter: number; readonly seenAt: number }>();
+  readonly #seen = new Map<string, { readonly notAfter: number; readonly seenAt: number; readonly client: string | undefined }>();
   readonly #windowMs: number;
   readonly #expiringMs: number;
 
@@ -58,23 +61,26 @@ export class RecentCertificates {
     this.#expiringMs = (options.expiryWarningSeconds ?? DEFAULT_EXPIRY_WARNING_SECONDS) * 1000;
   }
 
-  /** Marks `certificate` seen at `now` (milliseconds since the epoch). */
-  add(certificate: PeerCertificate, now: number): void {
+  /**
+   * Marks `certificate` seen at `now` (milliseconds since the epoch), presented by the client
+   * labelled `client` (`metrics.clients`; `undefined` for none).
+   */
+  add(certificate: PeerCertificate, now: number, client?: string): void {
     const key = certificate.fingerprint256;
     this.#seen.delete(key);
-    this.#seen.set(key, { notAfter: certificate.notAfter.getTime(), seenAt: now });
+    this.#seen.set(key, { notAfter: certificate.notAfter.getTime(), seenAt: now, client });
     if (this.#seen.size > MAX_RECENT_CERTIFICATES) {
       const oldest = this.#seen.keys().next();
       if (oldest.done !== true) this.#seen.delete(oldest.value);
     }
   }
 
-  /** Drops what was last seen before the window, then visits the rest: fingerprint and `notAfter`. */
-  *current(now: number): IterableIterator<[string, number]> {
+  /** Drops what was last seen before the window, then visits the rest. */
+  *current(now: number): IterableIterator<RecentCertificate> {
     const cutoff = now - this.#windowMs;
     for (const [key, value] of this.#seen) {
       if (value.seenAt < cutoff) this.#seen.delete(key);
-      else yield [key, value.notAfter];
+      else yield [key, value.notAfter, value.client];
     }
   }
 
@@ -90,6 +96,8 @@ export interface ExpirySummary {
   readonly minTimeLeftSeconds: number | undefined;
   /** Distinct certificates (by fingerprint) within their record's warning window. */
   readonly expiring: number;
+  /** Per client label, the soonest `notAfter` (ms since the epoch) of its certificates seen recently. */
+  readonly clientNotAfter: ReadonlyMap<string, number>;
 }
 
 /**
@@ -99,14 +107,19 @@ export interface ExpirySummary {
 export function summarizeExpiry(records: Iterable<RecentCertificates>, now: number): ExpirySummary {
   let soonest = Number.POSITIVE_INFINITY;
   const expiring = new Set<string>();
+  const clientNotAfter = new Map<string, number>();
   for (const record of records) {
-    for (const [fingerprint, notAfter] of record.current(now)) {
+    for (const [fingerprint, notAfter, client] of record.current(now)) {
       if (notAfter < soonest) soonest = notAfter;
       if (record.isExpiring(notAfter, now)) expiring.add(fingerprint);
+      if (client === undefined) continue;
+      const known = clientNotAfter.get(client);
+      if (known === undefined || notAfter < known) clientNotAfter.set(client, notAfter);
     }
   }
   return {
     minTimeLeftSeconds: soonest === Number.POSITIVE_INFINITY ? undefined : Math.floor((soonest - now) / 1000),
     expiring: expiring.size,
+    clientNotAfter,
   };
 }

@@ -12,13 +12,15 @@
  *   identity is resolved once and reused.
  *
  * Cardinality is bounded: attributes are the verification result, a reason from a fixed vocabulary
- * (anything else becomes `_OTHER`) and the identity source. Subject, serial and fingerprint never
- * become attributes; the per-certificate state behind the certificate gauges is the record in
- * certificate-expiry.ts.
+ * (anything else becomes `_OTHER`) and the identity source. Serial and fingerprint never become
+ * attributes; a client label (`mtls.client.id`) only with `metrics.clients`, for verified
+ * identities, from the bounded table in client-labels.ts. The per-certificate state behind the
+ * certificate gauges is the record in certificate-expiry.ts.
  */
 import type { Attributes, BatchObservableResult, Histogram, MeterProvider, Observable } from '@opentelemetry/api';
 import {
   ATTR_ERROR_TYPE,
+  ATTR_MTLS_CLIENT_ID,
   ATTR_MTLS_CLIENT_SOURCE,
   ATTR_MTLS_HANDSHAKE_OUTCOME,
   ATTR_MTLS_RENEGOTIATION_OUTCOME,
@@ -26,11 +28,14 @@ import {
   ATTR_MTLS_VERIFY_RESULT,
   ATTR_TLS_PROTOCOL_VERSION,
   ATTR_TLS_RESUMED,
+  CLIENT_ID_OTHER,
   ERROR_TYPE_OTHER,
   INSTRUMENTATION_SCOPE_NAME,
   METRIC_MTLS_CLIENT_CERTIFICATE_EXPIRING,
   METRIC_MTLS_CLIENT_CERTIFICATE_MIN_TIME_LEFT,
+  METRIC_MTLS_CLIENT_CERTIFICATE_NOT_AFTER,
   METRIC_MTLS_CLIENT_CERTIFICATE_TIME_LEFT,
+  METRIC_MTLS_SERVER_CLIENT_ID_FOLDED_REQUESTS,
   METRIC_MTLS_SERVER_HANDSHAKES,
   METRIC_MTLS_SERVER_RENEGOTIATIONS,
   METRIC_MTLS_SERVER_REQUESTS,
@@ -46,6 +51,7 @@ import {
   type CertificateExpiryMetricsOptions,
 } from './certificate-expiry.js';
 import { reasonCodeOr, verifyOutcomeOf, type PeerIdentity } from '../identity/peer-identity.js';
+import { CLIENT_METRICS_OPTIONS, ClientLabels, type ClientMetricsOptions } from './client-labels.js';
 
 /**
  * The `metrics` option of `observeTlsServer()` (and the base of `mtlsIdentity()`'s). `false`
@@ -60,7 +66,15 @@ export interface MetricsOptions {
 }
 
 /** The `metrics` option of `mtlsIdentity()`: it also sees certificates, so it has the expiry instruments. */
-export interface RequestMetricsOptions extends MetricsOptions, CertificateExpiryMetricsOptions {}
+export interface RequestMetricsOptions extends MetricsOptions, CertificateExpiryMetricsOptions {
+  /**
+   * Per-client metrics: `mtls.server.requests` of verified clients carries `mtls.client.id`, and
+   * `mtls.server.client_certificate.not_after` gives each labelled client's certificate expiry
+   * (see {@link ClientMetricsOptions}; at most `maxClients` values, the rest `_OTHER`). `false` or
+   * absent: off. Default: off.
+   */
+  readonly clients?: false | ClientMetricsOptions;
+}
 
 /** Most distinct attribute sets per counter; beyond, new sets are counted under `error.type=_OTHER`. */
 const MAX_ATTRIBUTE_SETS = 256;
@@ -83,7 +97,7 @@ export const METRICS_OPTIONS: OptionGroup = optionGroup<MetricsOptions>({
 export const REQUEST_METRICS_OPTIONS: OptionGroup = optionGroup<RequestMetricsOptions>({
   expected: METRICS_EXPECTED,
   allowFalse: true,
-  checks: { meterProvider: isMeterProvider, ...CERTIFICATE_EXPIRY_OPTION_CHECKS },
+  checks: { meterProvider: isMeterProvider, ...CERTIFICATE_EXPIRY_OPTION_CHECKS, clients: CLIENT_METRICS_OPTIONS },
 });
 
 /** Values of `mtls.verify.result`. */
@@ -98,14 +112,16 @@ interface CountEntry {
   count: number;
 }
 
-/** Cumulative counts, one entry per attribute set. */
+/** Cumulative counts, one entry per attribute set, at most `maxSets` of them. */
 class CountTable {
   readonly entries = new Map<string, CountEntry>();
+
+  constructor(readonly maxSets: number = MAX_ATTRIBUTE_SETS) {}
 
   entry(key: string, attributes: () => Attributes, overflow: () => [string, Attributes]): CountEntry {
     let entry = this.entries.get(key);
     if (entry !== undefined) return entry;
-    if (this.entries.size >= MAX_ATTRIBUTE_SETS) {
+    if (this.entries.size >= this.maxSets) {
       const [overflowKey, overflowAttributes] = overflow();
       entry = this.entries.get(overflowKey);
       if (entry !== undefined) return entry;
@@ -167,9 +183,28 @@ function instrumentsFor(provider: MeterProvider, recorder: MtlsMetrics): Provide
       unit: '{renegotiation}',
       description: 'TLS renegotiations seen by observeTlsServer: refused (connection closed) or completed.',
     });
-    const counters: CounterInstruments = { requests, handshakes, untrustedProxyHeaders, renegotiations };
-    const observables: Observable[] = [requests, handshakes, untrustedProxyHeaders, renegotiations, minTimeLeft, expiring];
-    meter.addBatchObservableCallback((result) => observe(result, recorders, counters, minTimeLeft, expiring), observables);
+    const foldedRequests = meter.createObservableCounter(METRIC_MTLS_SERVER_CLIENT_ID_FOLDED_REQUESTS, {
+      unit: '{request}',
+      description: 'Requests of verified clients counted under mtls.client.id="_OTHER" because metrics.clients.maxClients was reached.',
+    });
+    const notAfter = meter.createObservableGauge(METRIC_MTLS_CLIENT_CERTIFICATE_NOT_AFTER, {
+      unit: 's',
+      description:
+        'Per labelled client, the soonest expiry (Unix time) of its verified certificates seen recently; NaN once none was seen recently.',
+    });
+    const counters: CounterInstruments = { requests, handshakes, untrustedProxyHeaders, renegotiations, foldedRequests };
+    const gauges: GaugeInstruments = { minTimeLeft, expiring, notAfter, reportedClients: new Set() };
+    const observables: Observable[] = [
+      requests,
+      handshakes,
+      untrustedProxyHeaders,
+      renegotiations,
+      foldedRequests,
+      minTimeLeft,
+      expiring,
+      notAfter,
+    ];
+    meter.addBatchObservableCallback((result) => observe(result, recorders, counters, gauges), observables);
     instruments = { timeLeft, recorders };
     instrumentsByProvider.set(provider, instruments);
   }
@@ -183,20 +218,33 @@ interface CounterInstruments {
   readonly handshakes: Observable;
   readonly untrustedProxyHeaders: Observable;
   readonly renegotiations: Observable;
+  readonly foldedRequests: Observable;
+}
+
+/** The observable gauges fed from the recorders' certificate-expiry records. */
+interface GaugeInstruments {
+  readonly minTimeLeft: Observable;
+  readonly expiring: Observable;
+  readonly notAfter: Observable;
+  /**
+   * Client labels the `not_after` gauge has reported: the SDK goes on exporting a reported value
+   * after it is no longer observed, so a client gone from the recent set is observed as NaN.
+   */
+  readonly reportedClients: Set<string>;
 }
 
 function observe(
   result: BatchObservableResult,
   recorders: Set<WeakRef<MtlsMetrics>>,
   counters: CounterInstruments,
-  minTimeLeft: Observable,
-  expiring: Observable,
+  gauges: GaugeInstruments,
 ): void {
   const requestSums = new Map<string, CountEntry>();
   const handshakeSums = new Map<string, CountEntry>();
   const untrustedSums = new Map<string, CountEntry>();
   const renegotiationSums = new Map<string, CountEntry>();
   const records: RecentCertificates[] = [];
+  let folded: number | undefined;
   for (const ref of recorders) {
     const recorder = ref.deref();
     if (recorder === undefined) {
@@ -208,6 +256,7 @@ function observe(
     addInto(untrustedSums, recorder.untrustedProxyHeaders);
     addInto(renegotiationSums, recorder.renegotiations);
     if (recorder.recentCertificates !== undefined) records.push(recorder.recentCertificates);
+    if (recorder.clientLabels !== undefined) folded = (folded ?? 0) + recorder.foldedRequests;
   }
   for (const entry of requestSums.values()) result.observe(counters.requests, entry.count, entry.attributes);
   for (const entry of handshakeSums.values()) result.observe(counters.handshakes, entry.count, entry.attributes);
@@ -215,11 +264,19 @@ function observe(
     result.observe(counters.untrustedProxyHeaders, entry.count, entry.attributes);
   }
   for (const entry of renegotiationSums.values()) result.observe(counters.renegotiations, entry.count, entry.attributes);
+  if (folded !== undefined) result.observe(counters.foldedRequests, folded);
   if (records.length === 0) return;
   const expiry = summarizeExpiry(records, Date.now());
   // No certificate seen recently: no point, so "expires within 7 days" alerts stay quiet.
-  if (expiry.minTimeLeftSeconds !== undefined) result.observe(minTimeLeft, expiry.minTimeLeftSeconds);
-  result.observe(expiring, expiry.expiring);
+  if (expiry.minTimeLeftSeconds !== undefined) result.observe(gauges.minTimeLeft, expiry.minTimeLeftSeconds);
+  result.observe(gauges.expiring, expiry.expiring);
+  for (const [client, notAfter] of expiry.clientNotAfter) {
+    gauges.reportedClients.add(client);
+    result.observe(gauges.notAfter, notAfter / 1000, { [ATTR_MTLS_CLIENT_ID]: client });
+  }
+  for (const client of gauges.reportedClients) {
+    if (!expiry.clientNotAfter.has(client)) result.observe(gauges.notAfter, Number.NaN, { [ATTR_MTLS_CLIENT_ID]: client });
+  }
 }
 
 function addInto(sums: Map<string, CountEntry>, table: CountTable): void {
@@ -248,6 +305,10 @@ export function protocolVersionOf(protocol: string | null | undefined): string |
 interface IdentityEntry {
   readonly counts: CountEntry;
   readonly histogramAttributes: Attributes;
+  /** `mtls.client.id` (verified identities with `metrics.clients` only). */
+  readonly client: string | undefined;
+  /** Counted under {@link CLIENT_ID_OTHER}. */
+  readonly folded: boolean;
 }
 
 /**
@@ -255,12 +316,16 @@ interface IdentityEntry {
  * call looks up the provider and binds instruments lazily.
  */
 export class MtlsMetrics {
-  readonly requests = new CountTable();
+  readonly requests: CountTable;
   readonly handshakes = new CountTable();
   readonly untrustedProxyHeaders = new CountTable();
   readonly renegotiations = new CountTable();
   /** Present when this recorder tracks certificate expiry (the middleware's recorder). */
   readonly recentCertificates: RecentCertificates | undefined;
+  /** Present with `metrics.clients`: the `mtls.client.id` table. */
+  readonly clientLabels: ClientLabels | undefined;
+  /** Requests counted under `mtls.client.id="_OTHER"`. */
+  foldedRequests = 0;
   readonly #fixedProvider: MeterProvider | undefined;
   readonly #required: boolean | undefined;
   #boundProvider: MeterProvider | undefined;
@@ -277,6 +342,12 @@ export class MtlsMetrics {
     this.#fixedProvider = options.meterProvider;
     this.#required = options.required;
     this.recentCertificates = options.trackCertificates ? new RecentCertificates(options) : undefined;
+    this.clientLabels = options.clients ? new ClientLabels(options.clients) : undefined;
+    // Room for every client label on each of the two sources a middleware reads (its connection
+    // and, behind a proxy, the proxy's format), so the labels never fold into error.type=_OTHER.
+    this.requests = new CountTable(
+      this.clientLabels === undefined ? MAX_ATTRIBUTE_SETS : MAX_ATTRIBUTE_SETS + 2 * (this.clientLabels.maxClients + 1),
+    );
   }
 
   #bind(): ProviderInstruments | undefined {
@@ -296,12 +367,14 @@ export class MtlsMetrics {
     let entry = this.#identities.get(identity);
     if (entry !== undefined) {
       entry.counts.count++;
+      if (entry.folded) this.foldedRequests++;
       this.#bind();
       return;
     }
     entry = this.#identityEntry(identity);
     this.#identities.set(identity, entry);
     entry.counts.count++;
+    if (entry.folded) this.foldedRequests++;
     const instruments = this.#bind();
     const certificate = identity.certificate;
     // Only verified certificates feed the expiry instruments: anyone can present a self-signed,
@@ -309,7 +382,7 @@ export class MtlsMetrics {
     // Unverified ones keep no per-certificate state; they are counted in the requests counter.
     if (certificate === undefined || !identity.verified) return;
     const now = Date.now();
-    this.recentCertificates?.add(certificate, now);
+    this.recentCertificates?.add(certificate, now, entry.client);
     // Histograms take non-negative values; an expired certificate lands in the first bucket (le=0).
     const seconds = Math.max(0, (certificate.notAfter.getTime() - now) / 1000);
     instruments?.timeLeft.record(seconds, entry.histogramAttributes);
@@ -320,22 +393,26 @@ export class MtlsMetrics {
     const reason = boundedReason(identity.reason);
     const source = SOURCE_PATTERN.test(identity.source) ? identity.source : ERROR_TYPE_OTHER;
     const required = this.#required === undefined ? {} : { [ATTR_MTLS_VERIFY_REQUIRED]: this.#required };
+    const client = this.clientLabels?.labelOf(identity);
     const counts = this.requests.entry(
-      `${result}|${reason ?? ''}|${source}`,
+      `${result}|${reason ?? ''}|${source}|${client ?? ''}`,
       () => ({
         [ATTR_MTLS_VERIFY_RESULT]: result,
         ...(reason !== undefined ? { [ATTR_ERROR_TYPE]: reason } : {}),
         [ATTR_MTLS_CLIENT_SOURCE]: source,
         ...required,
+        ...(client !== undefined ? { [ATTR_MTLS_CLIENT_ID]: client } : {}),
       }),
       () => [
-        `${result}|${ERROR_TYPE_OTHER}|${source}`,
+        `${result}|${ERROR_TYPE_OTHER}|${source}|`,
         { [ATTR_MTLS_VERIFY_RESULT]: result, [ATTR_ERROR_TYPE]: ERROR_TYPE_OTHER, [ATTR_MTLS_CLIENT_SOURCE]: source, ...required },
       ],
     );
     return {
       counts,
       histogramAttributes: Object.freeze({ [ATTR_MTLS_VERIFY_RESULT]: result, [ATTR_MTLS_CLIENT_SOURCE]: source }),
+      client,
+      folded: client === CLIENT_ID_OTHER,
     };
   }
 

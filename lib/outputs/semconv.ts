@@ -49,6 +49,13 @@ export const ATTR_MTLS_CLIENT_SOURCE = 'mtls.client.source';
 export const ATTR_MTLS_VERIFY_RESULT = 'mtls.verify.result';
 /** Metrics: whether the middleware that counted the request requires a verified certificate (its `require` option). */
 export const ATTR_MTLS_VERIFY_REQUIRED = 'mtls.verify.required';
+/**
+ * Metrics (with `metrics.clients`): the verified client as a label (its SPIFFE ID, subject CN,
+ * subject or a function's value, log-safe and bounded), or {@link CLIENT_ID_OTHER} past the limit.
+ */
+export const ATTR_MTLS_CLIENT_ID = 'mtls.client.id';
+/** The `mtls.client.id` value of verified clients beyond `metrics.clients.maxClients`. */
+export const CLIENT_ID_OTHER = ERROR_TYPE_OTHER;
 /** Metrics: a TLS handshake's outcome: `success`, `rejected` (client certificate) or `failed` (anything else). */
 export const ATTR_MTLS_HANDSHAKE_OUTCOME = 'mtls.handshake.outcome';
 /** Metrics: what became of a TLS renegotiation: `refused` (the connection was closed) or `completed`. */
@@ -68,6 +75,10 @@ export const METRIC_MTLS_CLIENT_CERTIFICATE_TIME_LEFT = 'mtls.server.client_cert
 export const METRIC_MTLS_CLIENT_CERTIFICATE_MIN_TIME_LEFT = 'mtls.server.client_certificate.min_time_left';
 /** Gauge `{certificate}`: distinct verified client certificates seen recently that expire within the warning window. */
 export const METRIC_MTLS_CLIENT_CERTIFICATE_EXPIRING = 'mtls.server.client_certificate.expiring';
+/** Gauge `s`: per `mtls.client.id`, the soonest `notAfter` (Unix seconds) of its verified certificates seen recently. */
+export const METRIC_MTLS_CLIENT_CERTIFICATE_NOT_AFTER = 'mtls.server.client_certificate.not_after';
+/** Counter `{request}`: requests of verified clients counted under `mtls.client.id="_OTHER"` (the label table was full). */
+export const METRIC_MTLS_SERVER_CLIENT_ID_FOLDED_REQUESTS = 'mtls.server.client_id.folded_requests';
 /** Counter `{request}`: requests from untrusted peers that carried forwarded-certificate headers (spoofing attempts). */
 export const METRIC_MTLS_SERVER_UNTRUSTED_PROXY_HEADERS = 'mtls.server.untrusted_proxy_headers';
 

@@ -35,7 +35,7 @@ import {
   ATTR_TLS_CLIENT_NOT_BEFORE,
   ATTR_TLS_CLIENT_SUBJECT,
 } from './semconv.js';
-import { hexEscapeLogUnsafe, percentEncodeCharacter, replaceLogUnsafe, truncateLogField, truncatePercentEncoded } from '../internal/log-safe.js';
+import { boundedLogText, boundedLogUri } from '../internal/log-safe.js';
 import { logDate } from '../internal/log-date.js';
 import { isBoolean, type OptionCheck } from '../internal/options.js';
 import { otelApi } from './otel-api.js';
@@ -63,29 +63,20 @@ const RPC_METADATA_KEY = Symbol.for('OpenTelemetry SDK Context Key RPC_METADATA'
 const attributeCache = new WeakMap<PeerIdentity, Attributes>();
 const certificateAttributeCache = new WeakMap<PeerCertificate, Readonly<Record<string, string>>>();
 
-/** A log-safe, bounded text value (names keep RFC 4514's `\XX` style for escaped characters). */
-function boundedText(value: string): string {
-  return truncateLogField(hexEscapeLogUnsafe(value));
-}
-
-/** A log-safe, bounded URI: log-unsafe characters percent-encoded, the URI's own escape. */
-function boundedUri(value: string): string {
-  return truncatePercentEncoded(replaceLogUnsafe(value, percentEncodeCharacter));
-}
 
 function certificateAttributesOf(c: PeerCertificate): Readonly<Record<string, string>> {
   let attributes = certificateAttributeCache.get(c);
   if (attributes !== undefined) return attributes;
   const result: Record<string, string> = {};
-  result[ATTR_TLS_CLIENT_SUBJECT] = boundedText(c.subject);
-  result[ATTR_TLS_CLIENT_ISSUER] = boundedText(c.issuer);
-  result[ATTR_TLS_CLIENT_HASH_SHA256] = boundedText(c.fingerprint256);
+  result[ATTR_TLS_CLIENT_SUBJECT] = boundedLogText(c.subject);
+  result[ATTR_TLS_CLIENT_ISSUER] = boundedLogText(c.issuer);
+  result[ATTR_TLS_CLIENT_HASH_SHA256] = boundedLogText(c.fingerprint256);
   const notBefore = logDate(c.notBefore);
   if (notBefore !== undefined) result[ATTR_TLS_CLIENT_NOT_BEFORE] = notBefore;
   const notAfter = logDate(c.notAfter);
   if (notAfter !== undefined) result[ATTR_TLS_CLIENT_NOT_AFTER] = notAfter;
-  result[ATTR_MTLS_CLIENT_SERIAL_NUMBER] = boundedText(c.serialNumber);
-  if (c.spiffeId !== undefined) result[ATTR_MTLS_CLIENT_SPIFFE_ID] = boundedUri(c.spiffeId);
+  result[ATTR_MTLS_CLIENT_SERIAL_NUMBER] = boundedLogText(c.serialNumber);
+  if (c.spiffeId !== undefined) result[ATTR_MTLS_CLIENT_SPIFFE_ID] = boundedLogUri(c.spiffeId);
   attributes = Object.freeze(result);
   certificateAttributeCache.set(c, attributes);
   return attributes;
@@ -105,8 +96,8 @@ export function spanAttributesOf(identity: PeerIdentity): Attributes {
   const c = identity.certificate;
   attributes = Object.freeze({
     ...(c === undefined ? {} : certificateAttributesOf(c)),
-    [ATTR_MTLS_CLIENT_VERIFY]: boundedText(identity.verify),
-    [ATTR_MTLS_CLIENT_SOURCE]: boundedText(identity.source),
+    [ATTR_MTLS_CLIENT_VERIFY]: boundedLogText(identity.verify),
+    [ATTR_MTLS_CLIENT_SOURCE]: boundedLogText(identity.source),
   });
   attributeCache.set(identity, attributes);
   return attributes;

@@ -22,14 +22,21 @@ function promtool(...args: string[]): Promise<{ code: number; output: string }> 
   });
 }
 
-test('promtool check rules: docs/alerts.yml is valid and has the three alerts', async () => {
+test('promtool check rules: docs/alerts.yml is valid and has the six alerts', async () => {
   const { code, output } = await promtool('check', 'rules', rules);
   assert.equal(code, 0, output);
-  assert.match(output, /SUCCESS: 3 rules found/);
+  assert.match(output, /SUCCESS: 6 rules found/);
   const text = await readFile(rules, 'utf8');
   assert.deepEqual(
     [...text.matchAll(/- alert: (\S+)/g)].map((m) => m[1]),
-    ['MtlsRejectedHandshakesSpike', 'MtlsClientCertificateExpiringSoon', 'MtlsRequestsWithoutIdentity'],
+    [
+      'MtlsRejectedHandshakesSpike',
+      'MtlsClientCertificateExpiringSoon',
+      'MtlsRequestsWithoutIdentity',
+      'MtlsVerifiedShareDrop',
+      'MtlsUnexpectedIdentities',
+      'MtlsLabelledClientCertificateExpiringSoon',
+    ],
   );
 });
 

@@ -17,7 +17,8 @@ import { MeterProvider } from '@opentelemetry/sdk-metrics';
 import { PrometheusExporter } from '@opentelemetry/exporter-prometheus';
 import { mtlsIdentity } from '../../lib/middleware.js';
 import { observeTlsServer, type TlsServerObserver } from '../../lib/handshake/observer.js';
-import type { DevCertificate, DevCertificateSet } from '../../lib/dev-certs/index.js';
+import { createSelfSignedCertificate, type DevCertificate, type DevCertificateSet } from '../../lib/dev-certs/index.js';
+import { parseCertificate } from '../../lib/certificate/parse.js';
 import { getTestPki } from '../helpers/pki.js';
 import { startHttpsServer, httpsRequest, type StartedHttpsServer } from '../helpers/https.js';
 
@@ -30,10 +31,15 @@ let app: StartedHttpsServer;
 let observer: TlsServerObserver;
 let prometheus: ChildProcess | undefined;
 let prometheusUrl: string;
+/** The app of the per-client test: metrics.clients on, its own provider and scrape target. */
+let clientsProvider: MeterProvider;
+let clientsScrapeServer: http.Server;
+let clientsApp: StartedHttpsServer;
+const MAX_CLIENTS = 3;
 let workDir: string;
 const lines: string[] = [];
 
-async function startPrometheus(targetPort: number): Promise<void> {
+async function startPrometheus(targetPort: number, clientsPort: number): Promise<void> {
   workDir = await mkdtemp(path.join(tmpdir(), 'mtls-prometheus-'));
   const config = path.join(workDir, 'prometheus.yml');
   await writeFile(
@@ -48,6 +54,9 @@ async function startPrometheus(targetPort: number): Promise<void> {
       '  - job_name: mtls-app',
       '    static_configs:',
       `      - targets: ["127.0.0.1:${targetPort}"]`,
+      '  - job_name: mtls-clients',
+      '    static_configs:',
+      `      - targets: ["127.0.0.1:${clientsPort}"]`,
       '',
     ].join('\n'),
   );
@@ -141,19 +150,34 @@ before(async () => {
   const mw = mtlsIdentity({ require: true, tracing: false, metrics: { meterProvider: provider } });
   app = await startHttpsServer((req, res) => mw(req, res, () => res.end('ok')), { rejectUnauthorized: true });
   observer = observeTlsServer(app.server, { log: (l) => lines.push(l), metrics: { meterProvider: provider } });
-  await startPrometheus((scrapeServer.address() as net.AddressInfo).port);
+  const clientsExporter = new PrometheusExporter({ preventServerStart: true });
+  clientsProvider = new MeterProvider({ readers: [clientsExporter] });
+  clientsScrapeServer = http.createServer((req, res) => clientsExporter.getMetricsRequestHandler(req, res));
+  await new Promise<void>((r) => clientsScrapeServer.listen(0, '127.0.0.1', r));
+  const clientsMw = mtlsIdentity({
+    tracing: false,
+    metrics: { meterProvider: clientsProvider, clients: { label: 'subject-cn', maxClients: MAX_CLIENTS } },
+  });
+  clientsApp = await startHttpsServer((req, res) => clientsMw(req, res, () => res.end('ok')), { rejectUnauthorized: false });
+  await startPrometheus(
+    (scrapeServer.address() as net.AddressInfo).port,
+    (clientsScrapeServer.address() as net.AddressInfo).port,
+  );
 });
 
 after(async () => {
   observer?.detach();
   await app?.close();
+  await clientsApp?.close();
   if (prometheus && prometheus.exitCode === null) {
     const exited = new Promise((r) => prometheus!.once('exit', r));
     prometheus.kill('SIGTERM');
     await exited;
   }
   await new Promise<void>((r) => (scrapeServer ? scrapeServer.close(() => r()) : r()));
+  await new Promise<void>((r) => (clientsScrapeServer ? clientsScrapeServer.close(() => r()) : r()));
   await provider?.shutdown();
+  await clientsProvider?.shutdown();
   if (workDir) await rm(workDir, { recursive: true, force: true });
 });
 
@@ -186,7 +210,7 @@ test('an expired certificate under rejectUnauthorized: true: a CERT_HAS_EXPIRED 
     '1',
   );
   // Remaining validity of the one certificate that got through: about a year.
-  const [gauge] = await query('mtls_server_client_certificate_min_time_left');
+  const [gauge] = await query('mtls_server_client_certificate_min_time_left{job="mtls-app"}');
   assert.ok(Number(gauge!.value[1]) > 300 * 86_400, JSON.stringify(gauge));
   await waitForValue('mtls_server_client_certificate_time_left_count{mtls_verify_result="success"}', '1');
 
@@ -215,6 +239,83 @@ test('docs/alerts.yml loads into Prometheus and its rules evaluate against the r
       ['MtlsRejectedHandshakesSpike', 'ok'],
       ['MtlsClientCertificateExpiringSoon', 'ok'],
       ['MtlsRequestsWithoutIdentity', 'ok'],
+      ['MtlsVerifiedShareDrop', 'ok'],
+      ['MtlsUnexpectedIdentities', 'ok'],
+      ['MtlsLabelledClientCertificateExpiringSoon', 'ok'],
     ]]],
   );
+});
+
+/** Polls until `promql` gives exactly `expected` (rows of the chosen labels and the value, sorted); bounded (20 s). */
+async function waitForRows(promql: string, labels: readonly string[], expected: string[][]): Promise<VectorSample[]> {
+  const rows = (samples: VectorSample[]) =>
+    samples.map((s) => [...labels.map((l) => s.metric[l] ?? ''), s.value[1]]).sort((a, b) => a.join('|').localeCompare(b.join('|')));
+  const want = [...expected].sort((a, b) => a.join('|').localeCompare(b.join('|')));
+  const deadline = Date.now() + 20_000;
+  let last: VectorSample[] = [];
+  while (Date.now() < deadline) {
+    last = await query(promql);
+    if (JSON.stringify(rows(last)) === JSON.stringify(want)) return last;
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  assert.deepEqual(rows(last), want, promql);
+  return last;
+}
+
+test(`per-client metrics through Prometheus: ${MAX_CLIENTS + 2} verified clients, maxClients ${MAX_CLIENTS}, forged clients unlabelled`, async () => {
+  const DAY_MS = 86_400_000;
+  const now = Date.now();
+  const keyPair = pki.clients.valid.keyPair;
+  // client-1 expires in 3 days, client-2 in 20, client-3 in 40, client-4 in 60, client-5 in 80.
+  const days = [3, 20, 40, 60, 80];
+  const clients = await Promise.all(
+    days.map((d, i) => pki.ca.issue({ subject: [{ type: 'O', value: 'payments' }, { type: 'CN', value: `client-${i + 1}` }], notAfter: new Date(now + d * DAY_MS), keyPair })),
+  );
+  const notAfter = clients.map((c) => String(parseCertificate(c.der).notAfter.getTime() / 1000));
+  const request = async (client?: DevCertificate) => (await httpsRequest({ port: clientsApp.port, ...(client ? { client } : {}) })).status;
+  // client-1 holds one valid certificate and reconnects 20 times: still one label.
+  for (let n = 0; n < 20; n++) assert.equal(await request(clients[0]), 200);
+  assert.equal(await request(clients[1]), 200);
+  assert.equal(await request(clients[2]), 200);
+  // Past the maximum: client-4 and client-5 fold into _OTHER.
+  for (let n = 0; n < 2; n++) assert.equal(await request(clients[3]), 200);
+  assert.equal(await request(clients[4]), 200);
+  // An attacker without a valid certificate: a new self-signed certificate, with a new CN, per connection.
+  for (let n = 0; n < 5; n++) {
+    assert.equal(await request(await createSelfSignedCertificate({ subject: `forged-${n}`, keyPair })), 200);
+  }
+  assert.equal(await request(), 200);
+
+  const requests = await waitForRows(
+    'mtls_server_requests_total{job="mtls-clients"}',
+    ['mtls_client_id', 'mtls_verify_result', 'error_type'],
+    [
+      ['client-1', 'success', '', '20'],
+      ['client-2', 'success', '', '1'],
+      ['client-3', 'success', '', '1'],
+      ['_OTHER', 'success', '', '3'],
+      ['', 'failed', 'DEPTH_ZERO_SELF_SIGNED_CERT', '5'],
+      ['', 'none', 'CERT_MISSING', '1'],
+    ],
+  );
+  console.log('Prometheus query mtls_server_requests_total{job="mtls-clients"}:', JSON.stringify(requests));
+  const folded = await waitForRows('mtls_server_client_id_folded_requests_total{job="mtls-clients"}', [], [['3']]);
+  console.log('Prometheus query mtls_server_client_id_folded_requests_total{job="mtls-clients"}:', JSON.stringify(folded));
+  // Each labelled client's expiry; _OTHER holds the soonest of the folded ones (client-4's).
+  const expiry = await waitForRows(
+    'mtls_server_client_certificate_not_after{job="mtls-clients"}',
+    ['mtls_client_id'],
+    [
+      ['client-1', notAfter[0]!],
+      ['client-2', notAfter[1]!],
+      ['client-3', notAfter[2]!],
+      ['_OTHER', notAfter[3]!],
+    ],
+  );
+  console.log('Prometheus query mtls_server_client_certificate_not_after{job="mtls-clients"}:', JSON.stringify(expiry));
+  // The alert's expression, evaluated by the real Prometheus: client-1 (3 days) is named.
+  const [soon, ...others] = await query('mtls_server_client_certificate_not_after{mtls_client_id!="_OTHER"} - time() < 7 * 86400');
+  assert.deepEqual(others, []);
+  assert.equal(soon!.metric.mtls_client_id, 'client-1');
+  assert.ok(Number(soon!.value[1]) > 2 * 86_400 && Number(soon!.value[1]) <= 3 * 86_400, JSON.stringify(soon));
 });

@@ -40,8 +40,13 @@ test('summarizeExpiry: the soonest expiry in whole seconds and the certificates 
   assert.deepEqual(summarizeExpiry([record], now), {
     minTimeLeftSeconds: Math.floor((expired.notAfter.getTime() - now) / 1000),
     expiring: 1,
+    clientNotAfter: new Map(),
   });
-  assert.deepEqual(summarizeExpiry([new RecentCertificates()], now), { minTimeLeftSeconds: undefined, expiring: 0 });
+  assert.deepEqual(summarizeExpiry([new RecentCertificates()], now), {
+    minTimeLeftSeconds: undefined,
+    expiring: 0,
+    clientNotAfter: new Map(),
+  });
 });
 
 test('summarizeExpiry: a certificate in two records counts once; each record applies its own warning window', () => {
@@ -62,8 +67,30 @@ test('a certificate not seen for recentCertificateSeconds leaves the record; see
   record.add(valid, start);
   record.add(notYetValid, start);
   record.add(valid, start + HOUR);
-  assert.deepEqual([...record.current(start + HOUR + 1)], [[valid.fingerprint256, valid.notAfter.getTime()]]);
+  assert.deepEqual([...record.current(start + HOUR + 1)], [[valid.fingerprint256, valid.notAfter.getTime(), undefined]]);
   assert.deepEqual([...record.current(start + 2 * HOUR + 1)], []);
+});
+
+test('summarizeExpiry: per client label, the soonest notAfter of its certificates seen recently, across records', () => {
+  const now = Date.now();
+  const a = new RecentCertificates({ recentCertificateSeconds: 3600 });
+  const b = new RecentCertificates();
+  a.add(valid, now - 2 * HOUR, 'old');
+  a.add(valid, now, 'alice');
+  a.add(notYetValid, now, 'alice');
+  a.add(expired, now);
+  b.add(expired, now, 'bob');
+  b.add(notYetValid, now, 'bob');
+  // The same fingerprint re-seen under another label belongs to the latest one; unlabelled ones to none.
+  assert.deepEqual(
+    summarizeExpiry([a, b], now).clientNotAfter,
+    new Map([
+      ['alice', Math.min(valid.notAfter.getTime(), notYetValid.notAfter.getTime())],
+      ['bob', expired.notAfter.getTime()],
+    ]),
+  );
+  // An hour later: what `a` saw has left its window; `b` (24 hours) still holds bob's.
+  assert.deepEqual(summarizeExpiry([a, b], now + HOUR + 1).clientNotAfter, new Map([['bob', expired.notAfter.getTime()]]));
 });
 
 test('option checks: whole seconds within bounds', () => {

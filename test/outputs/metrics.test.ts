@@ -313,7 +313,7 @@ describe('MtlsMetrics', () => {
     });
     assert.throws(() => mtlsIdentity({ metrics: { meterProvider: meterLike(), proxy: {} } } as never), {
       name: 'TypeError',
-      message: 'mtlsIdentity(): unknown option "metrics.proxy". Known options of "metrics": meterProvider, expiryWarningSeconds, recentCertificateSeconds.',
+      message: 'mtlsIdentity(): unknown option "metrics.proxy". Known options of "metrics": meterProvider, expiryWarningSeconds, recentCertificateSeconds, clients.',
     });
     // observeTlsServer's metrics has only the provider: the expiry instruments need certificates.
     const server = await startHttpsServer((_req, res) => res.end('ok'));
@@ -469,6 +469,116 @@ describe('spoofing attempts', () => {
       ]);
     } finally {
       await new Promise<void>((resolve) => server.close(() => resolve()));
+      await meter.shutdown();
+    }
+  });
+});
+
+describe('per-client metrics (metrics.clients)', () => {
+  const DAY_MS = 86_400_000;
+  const sorted = (points: { attributes: Record<string, unknown>; value: unknown }[]) =>
+    points.map((p) => [p.attributes, p.value] as const).sort((a, b) => JSON.stringify(a).localeCompare(JSON.stringify(b)));
+
+  test('more verified clients than maxClients over real TLS: labels, the overflow, the folded count and each expiry', async () => {
+    const keyPair = pki.clients.valid.keyPair;
+    const now = Date.now();
+    // client-i expires in i + 1 days (whole seconds, as certificates carry them).
+    const clients = await Promise.all(
+      [0, 1, 2, 3].map((i) =>
+        pki.ca.issue({ subject: `client-${i}`, notAfter: new Date(now + (i + 1) * DAY_MS), keyPair }),
+      ),
+    );
+    const notAfterSeconds = clients.map((c) => parseCertificate(c.der).notAfter.getTime() / 1000);
+    // An attacker without a valid certificate: a new self-signed one, with a new CN, per connection.
+    const forged = await Promise.all([0, 1, 2].map((i) => createSelfSignedCertificate({ subject: `forged-${i}`, keyPair })));
+    const meter = createTestMeter();
+    const mw = mtlsIdentity({ tracing: false, metrics: { meterProvider: meter.provider, clients: { label: 'subject-cn', maxClients: 2 } } });
+    const server = await startHttpsServer((req, res) => mw(req, res, () => res.end('ok')));
+    try {
+      for (const [i, times] of [[0, 3], [1, 1], [2, 2], [3, 1]] as const) {
+        for (let n = 0; n < times; n++) assert.equal((await httpsRequest({ port: server.port, client: clients[i] })).status, 200);
+      }
+      for (const f of forged) await httpsRequest({ port: server.port, client: f });
+      await httpsRequest({ port: server.port });
+      const base = { 'mtls.client.source': 'tls', 'mtls.verify.required': false };
+      assert.deepEqual(
+        sorted(await meter.points('mtls.server.requests')),
+        sorted([
+          { attributes: { 'mtls.verify.result': 'success', ...base, 'mtls.client.id': 'client-0' }, value: 3 },
+          { attributes: { 'mtls.verify.result': 'success', ...base, 'mtls.client.id': 'client-1' }, value: 1 },
+          { attributes: { 'mtls.verify.result': 'success', ...base, 'mtls.client.id': '_OTHER' }, value: 3 },
+          { attributes: { 'mtls.verify.result': 'failed', 'error.type': 'DEPTH_ZERO_SELF_SIGNED_CERT', ...base }, value: 3 },
+          { attributes: { 'mtls.verify.result': 'none', 'error.type': 'CERT_MISSING', ...base }, value: 1 },
+        ]),
+      );
+      assert.deepEqual(await meter.points('mtls.server.client_id.folded_requests'), [{ attributes: {}, value: 3 }]);
+      // _OTHER holds the soonest expiry of the folded clients (client-2's).
+      assert.deepEqual(
+        sorted(await meter.points('mtls.server.client_certificate.not_after')),
+        sorted([
+          { attributes: { 'mtls.client.id': 'client-0' }, value: notAfterSeconds[0] },
+          { attributes: { 'mtls.client.id': 'client-1' }, value: notAfterSeconds[1] },
+          { attributes: { 'mtls.client.id': '_OTHER' }, value: notAfterSeconds[2] },
+        ]),
+      );
+    } finally {
+      await server.close();
+      await meter.shutdown();
+    }
+  });
+
+  test('a client gone from the recent set reads NaN (the SDK would repeat its last value); seen again, its expiry is back', async () => {
+    const meter = createTestMeter();
+    try {
+      const m = new MtlsMetrics({ meterProvider: meter.provider, trackCertificates: true, recentCertificateSeconds: 1, clients: { label: 'subject-cn' } });
+      const alice = parseCertificate(pki.clients.valid.der);
+      m.recordRequest({ verified: true, verify: 'SUCCESS', source: 'tls', certificate: alice });
+      const expected = alice.notAfter.getTime() / 1000;
+      assert.deepEqual(await meter.points('mtls.server.client_certificate.not_after'), [{ attributes: { 'mtls.client.id': 'alice' }, value: expected }]);
+      await new Promise((r) => setTimeout(r, 1100));
+      const [stale] = await meter.points('mtls.server.client_certificate.not_after');
+      assert.deepEqual(stale!.attributes, { 'mtls.client.id': 'alice' });
+      assert.ok(Number.isNaN(stale!.value));
+      m.recordRequest({ verified: true, verify: 'SUCCESS', source: 'tls', certificate: alice });
+      assert.deepEqual(await meter.points('mtls.server.client_certificate.not_after'), [{ attributes: { 'mtls.client.id': 'alice' }, value: expected }]);
+      // Still one client and no folded requests.
+      assert.deepEqual(await meter.points('mtls.server.client_id.folded_requests'), [{ attributes: {}, value: 0 }]);
+    } finally {
+      await meter.shutdown();
+    }
+  });
+
+  test('without metrics.clients nothing is labelled and neither client instrument has a point', async () => {
+    const meter = createTestMeter();
+    try {
+      const m = new MtlsMetrics({ meterProvider: meter.provider, trackCertificates: true });
+      m.recordRequest({ verified: true, verify: 'SUCCESS', source: 'tls', certificate: parseCertificate(pki.clients.valid.der) });
+      assert.deepEqual(await meter.points('mtls.server.requests'), [
+        { attributes: { 'mtls.verify.result': 'success', 'mtls.client.source': 'tls' }, value: 1 },
+      ]);
+      assert.deepEqual(await meter.points('mtls.server.client_id.folded_requests'), []);
+      assert.deepEqual(await meter.points('mtls.server.client_certificate.not_after'), []);
+    } finally {
+      await meter.shutdown();
+    }
+  });
+
+  test('10,000 distinct verified clients with maxClients 100: 101 request series and 101 expiry points', async () => {
+    const meter = createTestMeter();
+    try {
+      const m = new MtlsMetrics({ meterProvider: meter.provider, trackCertificates: true, clients: { label: (id) => id.certificate?.serialNumber } });
+      const alice = parseCertificate(pki.clients.valid.der);
+      // What a CA that issued many certificates produces: each one verified, each with its own name.
+      for (let i = 0; i < 10_000; i++) {
+        const certificate = { ...alice, serialNumber: i.toString(16).toUpperCase(), fingerprint256: i.toString(16).padStart(64, '0') };
+        m.recordRequest({ verified: true, verify: 'SUCCESS', source: 'tls', certificate });
+      }
+      const requests = await meter.points('mtls.server.requests');
+      assert.equal(requests.length, 101);
+      assert.deepEqual(requests.find((p) => p.attributes['mtls.client.id'] === '_OTHER')?.value, 9_900);
+      assert.equal((await meter.points('mtls.server.client_certificate.not_after')).length, 101);
+      assert.deepEqual(await meter.points('mtls.server.client_id.folded_requests'), [{ attributes: {}, value: 9_900 }]);
+    } finally {
       await meter.shutdown();
     }
   });
