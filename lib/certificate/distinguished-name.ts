@@ -383,9 +383,16 @@ export function decodeName(der: Uint8Array, name: DerElement, what: string, with
   return { text: rdnTexts.reverse().join(','), rdns };
 }
 
-const SHORT_NAMES_BY_LOWERCASE: ReadonlyMap<string, string> = new Map(
-  [...OPENSSL_SHORT_NAMES.values()].map((name) => [name.toLowerCase(), name]),
-);
+// RFC 4514 attribute types are case-insensitive, but OpenSSL's table has names that differ only
+// in case (`UID` is userId, `uid` uniqueIdentifier): those must be written in their exact case.
+const SHORT_NAMES_BY_LOWERCASE: ReadonlyMap<string, string> = (() => {
+  const byLowercase = new Map<string, string | null>();
+  for (const name of OPENSSL_SHORT_NAMES.values()) {
+    const key = name.toLowerCase();
+    byLowercase.set(key, byLowercase.has(key) ? null : name);
+  }
+  return new Map([...byLowercase].filter((entry): entry is [string, string] => entry[1] !== null));
+})();
 
 const DESCRIPTOR = /^[A-Za-z][A-Za-z0-9-]*$/;
 const NUMERIC_OID = /^(?:0|[1-9][0-9]*)(?:\.(?:0|[1-9][0-9]*))+$/;
@@ -463,8 +470,10 @@ export function normalizeDistinguishedName(text: string): string | { readonly er
       const typeText = ava.slice(0, equals).trim();
       let type: string | undefined;
       if (NUMERIC_OID.test(typeText)) type = OPENSSL_SHORT_NAMES.get(typeText) ?? typeText;
-      else if (DESCRIPTOR.test(typeText)) type = SHORT_NAMES_BY_LOWERCASE.get(typeText.toLowerCase());
-      if (type === undefined) return { error: `the attribute type ${JSON.stringify(typeText)} is not a known short name or a dotted OID` };
+      else if (DESCRIPTOR.test(typeText)) type = OIDS_BY_SHORT_NAME.has(typeText) ? typeText : SHORT_NAMES_BY_LOWERCASE.get(typeText.toLowerCase());
+      if (type === undefined) {
+        return { error: `the attribute type ${JSON.stringify(typeText)} is not a known short name (in its exact case where two differ only in case) or a dotted OID` };
+      }
       // Unescaped spaces around a value are layout (`CN=a, O=b`); an escaped one (`\ `) is kept.
       let raw = ava.slice(equals + 1).replace(/^ +/, '');
       while (raw.endsWith(' ') && !raw.endsWith('\\ ')) raw = raw.slice(0, -1);
