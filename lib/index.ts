@@ -24,7 +24,13 @@ export type { ExpectedIdentitiesOptions, ExpectedIdentitiesMode, UnexpectedIdent
 export { IdentityRecord, DEFAULT_IDENTITY_RECORD_SIZE } from './identity/seen-identities.js';
 export type { IdentityRecordOptions, SeenIdentity, IdentityAuditEvent, IdentityAuditEventType } from './identity/seen-identities.js';
 export { formatIdentityAuditEvent } from './outputs/identity-audit.js';
-export type { IdentityAuditOptions, IdentityAuditLogFormat } from './outputs/identity-audit.js';
+export type {
+  IdentityAuditOptions,
+  IdentityAuditOutputOptions,
+  IdentityAuditOwnRecordOptions,
+  IdentityAuditSharedRecordOptions,
+  IdentityAuditLogFormat,
+} from './outputs/identity-audit.js';
 export {
   CertificateCache,
   certificateCacheWeight,

@@ -82,18 +82,8 @@ function bounded(value: string | undefined): string | undefined {
   return typeof value === 'string' && value.length > 0 ? truncateLogField(value) : undefined;
 }
 
-/** The `audit` option of `mtlsIdentity()`: first-seen, rotation and unexpected-identity events. */
-export interface IdentityAuditOptions {
-  /**
-   * The record to keep seen identities in (share one between middleware instances, and read it
-   * with `record.snapshot()`). Not with `maxEntries`. Default: a record of the middleware's own.
-   */
-  readonly record?: IdentityRecord;
-  /**
-   * Most certificates in the middleware's own record: an integer from 1 to 100000 (see
-   * `IdentityRecordOptions.maxEntries`). Not with `record`. Default: `1000`.
-   */
-  readonly maxEntries?: number;
+/** Where the audit events of `mtlsIdentity()`'s `audit` option go. */
+export interface IdentityAuditOutputOptions {
   /**
    * Where to write one line per event: a stream such as `process.stdout` or the access log's
    * file stream, or a function that receives each line. Default: no line (events are counted).
@@ -104,6 +94,34 @@ export interface IdentityAuditOptions {
   /** Called with each event, for structured loggers. A throw is caught. Default: none. */
   readonly onEvent?: (event: IdentityAuditEvent) => void;
 }
+
+/** `audit` with a record of the middleware's own. */
+export interface IdentityAuditOwnRecordOptions extends IdentityAuditOutputOptions {
+  /**
+   * Most certificates in the middleware's own record: an integer from 1 to 100000 (see
+   * `IdentityRecordOptions.maxEntries`). Default: `1000`.
+   */
+  readonly maxEntries?: number;
+  /** Not with `maxEntries`: set `maxEntries` on the record. */
+  readonly record?: never;
+}
+
+/** `audit` with a record to keep seen identities in. */
+export interface IdentityAuditSharedRecordOptions extends IdentityAuditOutputOptions {
+  /**
+   * The record to keep seen identities in (share one between middleware instances, and read it
+   * with `record.snapshot()`). No default.
+   */
+  readonly record: IdentityRecord;
+  /** Not with `record`: set `maxEntries` on the record. */
+  readonly maxEntries?: never;
+}
+
+/**
+ * The `audit` option of `mtlsIdentity()`: first-seen, rotation and unexpected-identity events,
+ * and the record of seen identities behind them (its own, or the one given).
+ */
+export type IdentityAuditOptions = IdentityAuditOwnRecordOptions | IdentityAuditSharedRecordOptions;
 
 /** The checks of `mtlsIdentity()`'s `audit` option. */
 export const IDENTITY_AUDIT_OPTIONS: OptionGroup = optionGroup<IdentityAuditOptions>({

@@ -39,7 +39,7 @@ test('unexpected, text and JSON: reason and mode, no SPIFFE ID prints "-" / is l
   assert.match(formatIdentityAuditEvent(auditEvent('first_seen', 'tls', cert, TIME), 'text'), /^- - - \[01\/Dec\/2026:23:40:00 \+0000\] "mTLS client first seen" event=first_seen source=tls /);
 });
 
-test('a hostile subject cannot split or forge a line, in either form', async () => {
+test('a hostile subject cannot split or forge a line, in either form', () => {
   const cert = parseCertificate(pki.clients.hostile.der);
   const event = auditEvent('first_seen', 'tls', cert, TIME, { remoteAddress: '127.0.0.1' });
   const text = formatIdentityAuditEvent(event, 'text');
