@@ -249,3 +249,42 @@ describe('the record', () => {
     }
   });
 });
+
+describe('the admin route of docs/identities.md', () => {
+  test('the snapshot is served to the expected admin identity only; others get 403 ERR_MTLS_CLIENT_NOT_ALLOWED', async () => {
+    const { default: express } = await import('express');
+    const identities = new IdentityRecord();
+    const app = express();
+    app.use(mtlsIdentity({ tracing: false, metrics: false, audit: { record: identities } }));
+    const admin = mtlsIdentity({
+      require: true,
+      tracing: false,
+      expected: { mode: 'enforce', spiffeIds: ['spiffe://example.org/ns/demo/sa/alice'] },
+      metrics: false,
+    });
+    app.get('/admin/identities', admin, (_req, res) => {
+      res.set('Cache-Control', 'no-store').json(identities.snapshot());
+    });
+    const server = await startHttpsServer(app);
+    try {
+      const other = await httpsRequest({ port: server.port, path: '/admin/identities', client: pki.clients.hostile });
+      assert.equal(other.status, 403);
+      assert.equal((JSON.parse(other.body) as { code: string }).code, 'ERR_MTLS_CLIENT_NOT_ALLOWED');
+      const none = await httpsRequest({ port: server.port, path: '/admin/identities' });
+      assert.equal(none.status, 403);
+      assert.equal((JSON.parse(none.body) as { code: string }).code, 'ERR_MTLS_CLIENT_CERT_REQUIRED');
+      const ok = await httpsRequest({ port: server.port, path: '/admin/identities', client: pki.clients.valid });
+      assert.equal(ok.status, 200);
+      const body = JSON.parse(ok.body) as { subject: string; requests: number }[];
+      assert.deepEqual(
+        body.map((s) => [s.subject, s.requests]),
+        [
+          ['CN=alice,O=mtls-observability demo', 1],
+          [parseCertificate(pki.clients.hostile.der).subject, 1],
+        ],
+      );
+    } finally {
+      await server.close();
+    }
+  });
+});
