@@ -15,6 +15,8 @@ export const MTLS_ERROR_CODES = [
   'ERR_MTLS_CLIENT_CERT_REQUIRED',
   /** A request whose client certificate failed verification was rejected by `require`. */
   'ERR_MTLS_CLIENT_CERT_INVALID',
+  /** A request whose verified client identity is not listed by `expected` was rejected (`mode: 'enforce'`). */
+  'ERR_MTLS_CLIENT_NOT_ALLOWED',
 ] as const;
 
 export type MtlsErrorCode = (typeof MTLS_ERROR_CODES)[number];

@@ -18,6 +18,19 @@ export type {
   CertificateCacheOption,
 } from './middleware.js';
 export { getPeerIdentity } from './get-peer-identity.js';
+// Who is calling: expected identities, the record of seen identities and its audit events.
+export { UNEXPECTED_IDENTITY_REASONS, DEFAULT_REPORT_WINDOW_SECONDS, MAX_REMEMBERED_REPORTS } from './identity/expected-identities.js';
+export type { ExpectedIdentitiesOptions, ExpectedIdentitiesMode, UnexpectedIdentityReason } from './identity/expected-identities.js';
+export { IdentityRecord, DEFAULT_IDENTITY_RECORD_SIZE } from './identity/seen-identities.js';
+export type { IdentityRecordOptions, SeenIdentity, IdentityAuditEvent, IdentityAuditEventType } from './identity/seen-identities.js';
+export { formatIdentityAuditEvent } from './outputs/identity-audit.js';
+export type {
+  IdentityAuditOptions,
+  IdentityAuditOutputOptions,
+  IdentityAuditOwnRecordOptions,
+  IdentityAuditSharedRecordOptions,
+  IdentityAuditLogFormat,
+} from './outputs/identity-audit.js';
 export {
   CertificateCache,
   certificateCacheWeight,

@@ -31,6 +31,23 @@ import { PROXY_OPTIONS, resolveProxyOptions, type ProxyOptions } from './sources
 import { createSpanObserver, TRACING_OPTION_CHECKS, type TracingOptions } from './outputs/tracing.js';
 import { MtlsMetrics, REQUEST_METRICS_OPTIONS, type RequestMetricsOptions } from './outputs/metrics.js';
 import { writeUntrustedProxyHeadersLine } from './outputs/untrusted-proxy-headers.js';
+import {
+  compileExpectedIdentities,
+  EXPECTED_IDENTITIES_OPTIONS,
+  UnexpectedReports,
+  type ExpectedIdentities,
+  type ExpectedIdentitiesOptions,
+  type UnexpectedIdentityReason,
+} from './identity/expected-identities.js';
+import {
+  auditEvent,
+  IdentityRecord,
+  observeIdentity,
+  type IdentityAuditEvent,
+  type IdentityRecordHandle,
+} from './identity/seen-identities.js';
+import { formatIdentityAuditEvent, IDENTITY_AUDIT_OPTIONS, type IdentityAuditOptions } from './outputs/identity-audit.js';
+import { lineWriter } from './internal/log-destination.js';
 
 /** `certificates` with the bounds of a cache the middleware builds for itself. */
 export interface CertificateSizeOptions {
@@ -100,6 +117,20 @@ export interface MtlsIdentityOptions extends TracingOptions {
    * without an OpenTelemetry SDK).
    */
   readonly metrics?: false | RequestMetricsOptions;
+  /**
+   * Who may call (see {@link ExpectedIdentitiesOptions} and docs/identities.md): verified
+   * identities that do not match are counted in `mtls.server.unexpected_identities`, reported as
+   * `unexpected` audit events (once per certificate per window), and with `mode: 'enforce'`
+   * answered with HTTP 403, code `ERR_MTLS_CLIENT_NOT_ALLOWED`. Default: none (every identity is expected).
+   */
+  readonly expected?: ExpectedIdentitiesOptions;
+  /**
+   * Keep a bounded record of the verified client certificates seen, and write an audit event when
+   * one is seen for the first time, when a known subject or SPIFFE ID shows up with a new serial
+   * number (a rotation), and for unexpected identities (see {@link IdentityAuditOptions} and
+   * docs/identities.md). Default: none (no record, no events).
+   */
+  readonly audit?: IdentityAuditOptions;
 }
 
 /** The middleware `mtlsIdentity()` returns: Connect/Express style, typed against `node:http`. */
@@ -137,6 +168,8 @@ const OPTION_CHECKS: OptionSchema<MtlsIdentityOptions> = {
   proxy: PROXY_OPTIONS,
   ...TRACING_OPTION_CHECKS,
   metrics: REQUEST_METRICS_OPTIONS,
+  expected: EXPECTED_IDENTITIES_OPTIONS,
+  audit: IDENTITY_AUDIT_OPTIONS,
 };
 
 /** Fully resolved options: what a request needs, nothing left to decide per request. */
@@ -145,7 +178,14 @@ interface MiddlewareConfig {
   /** Already guarded: none of them can throw. */
   readonly observers: readonly IdentityOutput[];
   readonly require: boolean;
+  /** The expected-identity policy and the audit record, or `undefined` when neither is set. */
+  readonly identityChecks: IdentityChecks | undefined;
+  /** Refuse unexpected identities (`expected.mode: 'enforce'`). */
+  readonly enforce: boolean;
 }
+
+/** Per request: the rule the identity failed, if any (after counting, recording and reporting). */
+type IdentityChecks = (identity: PeerIdentity, req: IncomingMessage) => UnexpectedIdentityReason | undefined;
 
 /** The certificate cache and TLS source for `certificates`: the process-default ones when absent. */
 function tlsSourceFor(option: CertificatesOption | undefined): { tls: TlsSocketSource; certificates: CertificateCache } {
@@ -168,14 +208,85 @@ function resolveConfig(options: MtlsIdentityOptions | undefined): MiddlewareConf
   if (spanObserver !== undefined) observers.push(guardOutput('span attributes', spanObserver));
   const metrics = o.metrics === false ? undefined : new MtlsMetrics({ ...o.metrics, trackCertificates: true, required });
   if (metrics !== undefined) observers.push(guardOutput('metrics', (identity) => metrics.recordRequest(identity)));
-  if (o.proxy === undefined) return { source: tls, observers, require: required };
+  const expected = o.expected === undefined ? undefined : compileExpectedIdentities(FACTORY, 'expected', o.expected);
+  if (expected?.mode === 'enforce' && !required) {
+    throw new TypeError(
+      `${FACTORY}: option "expected.mode" is "enforce", which needs "require: true": without it a client with no ` +
+        'certificate passes where an unexpected verified one is refused. Set require: true, or use mode "observe".',
+    );
+  }
+  const identityChecks = identityChecksFor(expected, o.audit, metrics);
+  const enforce = expected?.mode === 'enforce';
+  if (o.proxy === undefined) return { source: tls, observers, require: required, identityChecks, enforce };
   // Headers from trusted proxies, the TLS socket otherwise; every spoofing attempt goes to the outputs.
   const source = createProxySource(resolveProxyOptions(FACTORY, o.proxy), {
     fallback: tls,
     certificates,
     onUntrustedHeaders: untrustedHeadersOutputs(metrics, o.proxy.onUntrustedHeaders),
   });
-  return { source, observers, require: required };
+  return { source, observers, require: required, identityChecks, enforce };
+}
+
+/** What is kept per identity object (per connection): the record entry to count on, the policy's verdict. */
+interface IdentityState {
+  readonly handle: IdentityRecordHandle | undefined;
+  readonly unexpected: UnexpectedIdentityReason | undefined;
+}
+
+/**
+ * The per-request step of `expected` and `audit`. The record, the policy and the reports run once
+ * per identity object (identities are kept per connection); per request only the counts.
+ */
+function identityChecksFor(
+  expected: ExpectedIdentities | undefined,
+  audit: IdentityAuditOptions | undefined,
+  metrics: MtlsMetrics | undefined,
+): IdentityChecks | undefined {
+  if (expected === undefined && audit === undefined) return undefined;
+  const record = audit === undefined ? undefined : (audit.record ?? new IdentityRecord({ maxEntries: audit.maxEntries }));
+  const emit = auditOutputs(audit, metrics);
+  const reports = expected === undefined ? undefined : new UnexpectedReports(expected.reportWindowMs);
+  const states = new WeakMap<PeerIdentity, IdentityState>();
+  const countUnexpected =
+    metrics === undefined || expected === undefined
+      ? undefined
+      : guardOnce(FACTORY, 'the unexpected-identities metric', (reason: string) => metrics.recordUnexpectedIdentity(reason, expected.mode));
+  return (identity, req) => {
+    if (!identity.verified) return undefined;
+    let state = states.get(identity);
+    const now = Date.now();
+    if (state === undefined) {
+      const remoteAddress = req.socket?.remoteAddress;
+      const seen = record === undefined ? undefined : observeIdentity(record, identity, now, remoteAddress);
+      if (seen?.event !== undefined) emit?.(seen.event);
+      const unexpected = expected?.check(identity);
+      const certificate = identity.certificate;
+      if (unexpected !== undefined && emit !== undefined && certificate !== undefined && reports!.due(certificate.fingerprint256, now)) {
+        emit(auditEvent('unexpected', identity.source, certificate, new Date(now), { reason: unexpected, mode: expected!.mode, remoteAddress }));
+      }
+      state = { handle: seen?.handle, unexpected };
+      states.set(identity, state);
+    }
+    state.handle?.count(now);
+    if (state.unexpected !== undefined) countUnexpected?.(state.unexpected);
+    return state.unexpected;
+  };
+}
+
+/** Where an audit event goes: counted, written as a line, passed to `onEvent`; each guarded on its own. */
+function auditOutputs(audit: IdentityAuditOptions | undefined, metrics: MtlsMetrics | undefined): ((event: IdentityAuditEvent) => void) | undefined {
+  if (audit === undefined) return undefined;
+  const outputs: ((event: IdentityAuditEvent) => void)[] = [];
+  if (metrics !== undefined) outputs.push(guardOnce(FACTORY, 'the audit-events metric', (event) => metrics.recordAuditEvent(event.type)));
+  const write = lineWriter(audit.log);
+  if (write !== undefined) {
+    const format = audit.logFormat ?? 'text';
+    outputs.push(guardOnce(FACTORY, 'option "audit.log"', (event) => write(formatIdentityAuditEvent(event, format))));
+  }
+  if (audit.onEvent !== undefined) outputs.push(guardOnce(FACTORY, 'option "audit.onEvent"', audit.onEvent));
+  return (event) => {
+    for (const output of outputs) output(event);
+  };
 }
 
 /**
@@ -211,7 +322,7 @@ function untrustedHeadersOutputs(
  */
 export function mtlsIdentity(options?: MtlsIdentityOptions): MtlsIdentityMiddleware {
   assertFactoryCalled(FACTORY, options);
-  const { source, observers, require } = resolveConfig(options);
+  const { source, observers, require, identityChecks, enforce } = resolveConfig(options);
 
   return function mtlsIdentityMiddleware(request, response, next) {
     const req = request as IncomingMessage;
@@ -228,6 +339,13 @@ export function mtlsIdentity(options?: MtlsIdentityOptions): MtlsIdentityMiddlew
     if (require && !identity.verified) {
       reject(res, identity);
       return;
+    }
+    if (identityChecks !== undefined) {
+      const unexpected = identityChecks(identity, req);
+      if (enforce && unexpected !== undefined) {
+        refuse(res, 'ERR_MTLS_CLIENT_NOT_ALLOWED', `The client identity is not allowed (${unexpected}).`, identity);
+        return;
+      }
     }
     next();
   };
@@ -250,12 +368,17 @@ function sourceFailure(error: unknown): PeerIdentity {
 }
 
 function reject(res: ServerResponse, identity: PeerIdentity): void {
-  if (res.headersSent) return;
   const missing = identity.verify === 'NONE';
   const code: MtlsErrorCode = missing ? 'ERR_MTLS_CLIENT_CERT_REQUIRED' : 'ERR_MTLS_CLIENT_CERT_INVALID';
   const message = missing
     ? 'A client certificate is required.'
     : `The client certificate was not accepted (${identity.reason ?? 'unverified'}).`;
+  refuse(res, code, message, identity);
+}
+
+/** HTTP 403 with the JSON body `{ code, message, verify }`, never cached. */
+function refuse(res: ServerResponse, code: MtlsErrorCode, message: string, identity: PeerIdentity): void {
+  if (res.headersSent) return;
   const body = JSON.stringify({ code, message, verify: identity.verify });
   // RFC 9110 section 15.5.4: 403 covers both "no credentials" and "credentials refused"; 401 would
   // require a WWW-Authenticate challenge, and there is no HTTP scheme for TLS client certificates.

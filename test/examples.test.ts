@@ -110,6 +110,23 @@ test('npm run demo: prints one access line per client and an identity, exits 0 w
   // Handshake failures and the metrics snapshot (observeTlsServer, OpenTelemetry SDK).
   assert.match(out, /\n127\.0\.0\.1 - - \[[^\]]+\] "TLS handshake failed" outcome=rejected reason=CERT_HAS_EXPIRED verify=FAILED:CERT_HAS_EXPIRED /);
   assert.match(out, /\nmtls_server_handshakes_total\{mtls_handshake_outcome="rejected",error_type="CERT_HAS_EXPIRED"\} 1\n/);
+  // Who is calling: the unexpected deployer (reported once for two requests) and billing's rotation.
+  const who = out.split('\nWho is calling')[1]!;
+  const audit = who.split('\n').filter((line) => line.includes('"mTLS client '));
+  assert.deepEqual(
+    audit.map((line) => /"mTLS client [a-z ]+" event=\S+( reason=\S+ mode=\S+)? source=tls subject=(\S+) .* serial=(\S+) /.exec(line)?.slice(1).join('|')),
+    [
+      '|CN=alice,O=mtls-observability\\20demo|' + /serial=(\S+)/.exec(audit[0]!)![1],
+      '|CN=deployer,O=Example|0D01',
+      ' reason=spiffe_id mode=observe|CN=deployer,O=Example|0D01',
+      '|CN=billing,O=Example|0A',
+      '|CN=billing,O=Example|0B',
+    ],
+  );
+  assert.match(audit[4]!, /"mTLS client rotation" event=rotation .* rotated_by=spiffe_id previous_serial=0A previous_fingerprint=[0-9A-F]{64}$/);
+  assert.match(who, /\n {2}CN=deployer,O=Example {2}serial=0D01 {2}spiffe=spiffe:\/\/example\.org\/ns\/ci\/sa\/deployer {2}requests=2\n/);
+  assert.match(out, /\nmtls_server_unexpected_identities_total\{mtls_unexpected_reason="spiffe_id",mtls_expected_mode="observe"\} 2\n/);
+  assert.match(out, /\nmtls_server_audit_events_total\{mtls_audit_event="rotation"\} 1\n/);
 });
 
 test('npm run demo -- --serve: serves until SIGTERM and prints working curl commands', async () => {

@@ -237,7 +237,7 @@ test('options are validated at factory time with a TypeError naming the option',
   // The list goes on with the proxy, tracing and metrics options (their own test files).
   assert.throws(() => mtlsIdentity({ requireCert: true } as never), {
     name: 'TypeError',
-    message: 'mtlsIdentity(): unknown option "requireCert". Known options: localsKey, require, certificates, proxy, tracing, metrics.',
+    message: 'mtlsIdentity(): unknown option "requireCert". Known options: localsKey, require, certificates, proxy, tracing, metrics, expected, audit.',
   });
   assert.throws(() => mtlsIdentity('mtls' as never), {
     name: 'TypeError',

@@ -1,7 +1,9 @@
 /**
  * `npm run demo`: an mTLS Express app with `mtlsIdentity()` and morgan's `mtls-combined` format,
  * driven by one client per outcome (valid, expired, untrusted CA, hostile subject, none). Prints
- * the access lines and one identity object, then exits.
+ * the access lines and one identity object, the handshake failures of a strict server, who is
+ * calling (an unexpected client and a certificate rotation, as audit lines), and a metrics
+ * snapshot, then exits.
  *
  * `npm run demo -- --serve [--port 8443]`: keeps the server running, writes the development
  * certificates to a temporary directory and prints curl commands that use them.
@@ -16,7 +18,7 @@ import { inspect, parseArgs } from 'node:util';
 import type { AddressInfo } from 'node:net';
 import express from 'express';
 import morgan from 'morgan';
-import { mtlsIdentity, registerMorganTokens, type PeerIdentity } from 'mtls-observability';
+import { IdentityRecord, mtlsIdentity, registerMorganTokens, type PeerIdentity } from 'mtls-observability';
 // Handshake failures and metrics (observeTlsServer, OpenTelemetry SDK for the snapshot).
 import net from 'node:net';
 import { metrics } from '@opentelemetry/api';
@@ -123,6 +125,7 @@ async function runOnce(pki: DevCertificateSet): Promise<void> {
   server.closeAllConnections();
   await new Promise((resolve) => server.close(resolve));
   await showHandshakeFailures(app, pki);
+  await showWhoIsCalling(pki);
   await showMetricsSnapshot(reader);
   await meterProvider.shutdown();
 }
@@ -160,6 +163,51 @@ async function showHandshakeFailures(app: express.Express, pki: DevCertificateSe
   });
   await new Promise((resolve) => setTimeout(resolve, 50));
   observer.detach();
+  server.closeAllConnections();
+  await new Promise((resolve) => server.close(resolve));
+}
+
+/**
+ * Expected identities in observe mode and the audit record: alice is expected, a deployer from
+ * another namespace is not (counted, reported once, still served), and billing rotates from one
+ * certificate to a new one with the same subject.
+ */
+async function showWhoIsCalling(pki: DevCertificateSet): Promise<void> {
+  const identities = new IdentityRecord({ maxEntries: 1000 });
+  const app = express();
+  app.use(morgan('mtls-combined'));
+  app.use(
+    mtlsIdentity({
+      expected: { mode: 'observe', spiffeIds: ['spiffe://example.org/ns/demo/sa/*'] },
+      audit: { record: identities, log: process.stdout },
+    }),
+  );
+  app.get('/hello', (_req, res) => res.send('hello'));
+  const server = await startServer(app, pki, 0);
+  const { port } = server.address() as AddressInfo;
+  const workload = (cn: string, serialNumber: bigint, spiffeId: string) =>
+    pki.ca.issue({ subject: [{ type: 'O', value: 'Example' }, { type: 'CN', value: cn }], serialNumber, san: { uri: [spiffeId] } });
+  const deployer = await workload('deployer', 0x0d01n, 'spiffe://example.org/ns/ci/sa/deployer');
+  const billingOld = await workload('billing', 0x0an, 'spiffe://example.org/ns/demo/sa/billing');
+  const billingNew = await workload('billing', 0x0bn, 'spiffe://example.org/ns/demo/sa/billing');
+  console.log(
+    `\nWho is calling (https://127.0.0.1:${port}): expected: { mode: 'observe', spiffeIds: ['spiffe://example.org/ns/demo/sa/*'] },` +
+      ' audit: { log: process.stdout }; access and audit lines:\n',
+  );
+  for (const [name, client] of [
+    ['valid', pki.clients.valid],
+    ['deployer', deployer],
+    ['deployer', deployer],
+    ['billing-old', billingOld],
+    ['billing-new', billingNew],
+  ] as const) {
+    await request(port, `/hello?client=${name}`, pki, client);
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+  console.log('\nidentities.snapshot() (serve it on an admin route that requires an admin identity):\n');
+  for (const seen of identities.snapshot()) {
+    console.log(`  ${seen.subject}  serial=${seen.serialNumber}  spiffe=${seen.spiffeId ?? '-'}  requests=${seen.requests}`);
+  }
   server.closeAllConnections();
   await new Promise((resolve) => server.close(resolve));
 }

@@ -382,3 +382,114 @@ export function decodeName(der: Uint8Array, name: DerElement, what: string, with
   }
   return { text: rdnTexts.reverse().join(','), rdns };
 }
+
+// RFC 4514 attribute types are case-insensitive, but OpenSSL's table has names that differ only
+// in case (`UID` is userId, `uid` uniqueIdentifier): those must be written in their exact case.
+const SHORT_NAMES_BY_LOWERCASE: ReadonlyMap<string, string> = (() => {
+  const byLowercase = new Map<string, string | null>();
+  for (const name of OPENSSL_SHORT_NAMES.values()) {
+    const key = name.toLowerCase();
+    byLowercase.set(key, byLowercase.has(key) ? null : name);
+  }
+  return new Map([...byLowercase].filter((entry): entry is [string, string] => entry[1] !== null));
+})();
+
+const DESCRIPTOR = /^[A-Za-z][A-Za-z0-9-]*$/;
+const NUMERIC_OID = /^(?:0|[1-9][0-9]*)(?:\.(?:0|[1-9][0-9]*))+$/;
+const HEX_DUMP = /^#(?:[0-9A-Fa-f]{2})+$/;
+// RFC 4514 section 2.4: the characters `\` may escape by themselves.
+const ESCAPABLE = ' "#+,;<=>\\';
+const utf8Strict = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+
+/** Splits `text` at every `separator` not preceded by an escaping `\`. */
+function splitUnescaped(text: string, separator: string): string[] {
+  const parts: string[] = [];
+  let start = 0;
+  for (let i = 0; i < text.length; i++) {
+    if (text[i] === '\\') i++;
+    else if (text[i] === separator) {
+      parts.push(text.slice(start, i));
+      start = i + 1;
+    }
+  }
+  parts.push(text.slice(start));
+  return parts;
+}
+
+/** The unescaped value of an RFC 4514 attribute value, or a description of what is wrong. */
+function unescapeValue(raw: string): { value: string } | { error: string } {
+  let value = '';
+  for (let i = 0; i < raw.length; i++) {
+    const c = raw[i]!;
+    if (c !== '\\') {
+      if ('"+,;<>'.includes(c)) return { error: `the character ${JSON.stringify(c)} must be escaped with a backslash` };
+      value += c;
+      continue;
+    }
+    const next = raw[i + 1];
+    if (next !== undefined && ESCAPABLE.includes(next)) {
+      value += next;
+      i++;
+      continue;
+    }
+    // `\XX` escapes, possibly several in a row forming one UTF-8 sequence.
+    const bytes: number[] = [];
+    while (raw[i] === '\\' && /^[0-9A-Fa-f]{2}$/.test(raw.slice(i + 1, i + 3))) {
+      bytes.push(Number.parseInt(raw.slice(i + 1, i + 3), 16));
+      i += 3;
+    }
+    if (bytes.length === 0) return { error: 'a backslash must be followed by a special character or two hex digits' };
+    try {
+      value += utf8Strict.decode(Uint8Array.from(bytes));
+    } catch {
+      return { error: 'the \\XX escapes are not valid UTF-8' };
+    }
+    i--;
+  }
+  return { value };
+}
+
+/**
+ * `text`, an RFC 4514 distinguished name written by hand (`CN=billing, O=Example`), in the form
+ * {@link decodeName} renders certificate names: OpenSSL's short attribute names in their own case
+ * (`cn` and `2.5.4.3` become `CN`), no spaces around separators, each value escaped by
+ * {@link escapeAttributeValue}. Comparing it with a certificate's `subject` or `issuer` as strings
+ * is then an exact match of the name. An attribute type without a short name must carry its value
+ * as `#` plus hex, which is how the renderer prints it.
+ *
+ * @returns the rendered name, or `{ error }` saying what is wrong with `text`.
+ */
+export function normalizeDistinguishedName(text: string): string | { readonly error: string } {
+  if (text.trim().length === 0) return { error: 'it is empty' };
+  const rdns: string[] = [];
+  for (const rdn of splitUnescaped(text, ',')) {
+    const avas: string[] = [];
+    for (const ava of splitUnescaped(rdn, '+')) {
+      const equals = ava.indexOf('=');
+      if (equals < 0) return { error: `${JSON.stringify(ava.trim())} has no "="` };
+      const typeText = ava.slice(0, equals).trim();
+      let type: string | undefined;
+      if (NUMERIC_OID.test(typeText)) type = OPENSSL_SHORT_NAMES.get(typeText) ?? typeText;
+      else if (DESCRIPTOR.test(typeText)) type = OIDS_BY_SHORT_NAME.has(typeText) ? typeText : SHORT_NAMES_BY_LOWERCASE.get(typeText.toLowerCase());
+      if (type === undefined) {
+        return { error: `the attribute type ${JSON.stringify(typeText)} is not a known short name (in its exact case where two differ only in case) or a dotted OID` };
+      }
+      // Unescaped spaces around a value are layout (`CN=a, O=b`); an escaped one (`\ `) is kept.
+      let raw = ava.slice(equals + 1).replace(/^ +/, '');
+      while (raw.endsWith(' ') && !raw.endsWith('\\ ')) raw = raw.slice(0, -1);
+      if (raw.startsWith('#')) {
+        if (!HEX_DUMP.test(raw)) return { error: `the value of ${type} starts with "#" but is not hex pairs` };
+        avas.push(`${type}=#${raw.slice(1).toUpperCase()}`);
+        continue;
+      }
+      if (!OPENSSL_SHORT_NAMES.has(attributeOid(type) ?? '')) {
+        return { error: `${type} has no short name, so certificates show its value as #<hex of its DER>; write it that way` };
+      }
+      const unescaped = unescapeValue(raw);
+      if ('error' in unescaped) return { error: `in the value of ${type}, ${unescaped.error}` };
+      avas.push(`${type}=${escapeAttributeValue(unescaped.value)}`);
+    }
+    rdns.push(avas.join('+'));
+  }
+  return rdns.join(',');
+}

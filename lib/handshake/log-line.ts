@@ -17,7 +17,7 @@
  */
 
 import { IDENTITY_REASONS, type VerifyResult } from '../identity/peer-identity.js';
-import { hexEscapeCharacter, logUnsafePatternWith, stringifyLogSafe, truncateLogField } from '../internal/log-safe.js';
+import { logTextField, stringifyLogSafe, truncateLogField } from '../internal/log-safe.js';
 import { clfDate, eventTime, logDate } from '../internal/log-date.js';
 
 /** How a failed handshake is classified. */
@@ -83,28 +83,12 @@ export function formatHandshakeFailure(failure: TlsHandshakeFailure, format: Han
   return format === 'json' ? formatJson(failure) : formatText(failure);
 }
 
-// Unquoted fields end at whitespace, and `"` or `\` would fake quoting or an escape: all of them
-// are escaped besides the log-unsafe characters, in one pass.
-const FIELD_UNSAFE = logUnsafePatternWith(String.raw`\s"\\`, 'gu');
-
-/**
- * An unquoted text field: whitespace, `"`, `\` and every log-unsafe character become `\XX` per
- * UTF-8 byte (the same escape style as the DN strings), so no value can split the line or fake
- * another field; then bounded like every logged field. Empty or absent prints `-` like morgan.
- */
-function textField(value: string | number | undefined): string {
-  if (value === undefined) return '-';
-  const text = String(value);
-  if (text.length === 0) return '-';
-  return truncateLogField(text.replace(FIELD_UNSAFE, hexEscapeCharacter));
-}
-
 function formatText(f: TlsHandshakeFailure): string {
   return (
-    `${textField(f.remoteAddress)} - - [${clfDate(eventTime(f.time))}] "TLS handshake failed"` +
-    ` outcome=${textField(f.outcome)} reason=${textField(f.reason)} verify=${textField(verifyOf(f))}` +
-    ` tls_version=${textField(f.tlsVersion)} remote_port=${textField(portOf(f.remotePort))}` +
-    ` error_code=${textField(f.errorCode)}`
+    `${logTextField(f.remoteAddress)} - - [${clfDate(eventTime(f.time))}] "TLS handshake failed"` +
+    ` outcome=${logTextField(f.outcome)} reason=${logTextField(f.reason)} verify=${logTextField(verifyOf(f))}` +
+    ` tls_version=${logTextField(f.tlsVersion)} remote_port=${logTextField(portOf(f.remotePort))}` +
+    ` error_code=${logTextField(f.errorCode)}`
   );
 }
 

@@ -30,11 +30,12 @@ import {
 import { MtlsMetrics, METRICS_OPTIONS, type MetricsOptions } from '../outputs/metrics.js';
 import { isBoolean, isFunction, isOneOf, validateOptions, type OptionSchema } from '../internal/options.js';
 import { guardOnce } from '../internal/warn-once.js';
+import { isLogDestination, lineWriter, type LogDestination } from '../internal/log-destination.js';
 import { IDENTITY_REASONS, reasonCodeOr } from '../identity/peer-identity.js';
 import { classifyTlsClientError } from './classify.js';
 
 /** Where failure lines go: a writable stream (each line ends with `\n`) or a function (the line without `\n`). */
-export type HandshakeLogDestination = { write(chunk: string): unknown } | ((line: string) => void);
+export type HandshakeLogDestination = LogDestination;
 
 /** Options of {@link observeTlsServer}. */
 export interface ObserveTlsServerOptions {
@@ -82,10 +83,7 @@ export interface TlsServerObserver {
 }
 
 const OPTION_CHECKS: OptionSchema<ObserveTlsServerOptions> = {
-  log: (v) =>
-    typeof v === 'function' || (typeof v === 'object' && v !== null && typeof (v as { write?: unknown }).write === 'function')
-      ? undefined
-      : 'a writable stream (with write()) or a function receiving each line',
+  log: isLogDestination,
   logFormat: isOneOf(['text', 'json']),
   logNoise: isBoolean,
   onHandshakeFailure: isFunction,
@@ -122,14 +120,6 @@ interface ServerTlsSocket {
 /** Node's errors for a renegotiation it refused: ours (disableRenegotiation) and its rate limit. */
 const RENEGOTIATION_REFUSALS: ReadonlySet<string> = new Set(['ERR_TLS_RENEGOTIATION_DISABLED', 'ERR_TLS_SESSION_ATTACK']);
 
-function writerFor(destination: HandshakeLogDestination | undefined): ((line: string) => void) | undefined {
-  if (destination === undefined) return undefined;
-  if (typeof destination === 'function') return destination;
-  return (line) => {
-    destination.write(`${line}\n`);
-  };
-}
-
 /**
  * Observes the handshakes of an `https.Server`, `tls.Server` or `http2.createSecureServer()`:
  * counts successes (by protocol version and resumption) and failures (by outcome and reason) in
@@ -155,7 +145,7 @@ export function observeTlsServer(server: tls.Server, options?: ObserveTlsServerO
         'before observing it again (one observer per server keeps counts exact).',
     );
   }
-  const write = writerFor(o.log);
+  const write = lineWriter(o.log);
   const format: HandshakeLogFormat = o.logFormat ?? 'text';
   const logNoise = o.logNoise ?? true;
   const onFailure = o.onHandshakeFailure;

@@ -194,3 +194,20 @@ function isHexPair(text: string, index: number): boolean {
 function isHexDigit(code: number): boolean {
   return (code >= 0x30 && code <= 0x39) || (code >= 0x41 && code <= 0x46) || (code >= 0x61 && code <= 0x66);
 }
+
+// Unquoted fields end at whitespace, and `"` or `\` would fake quoting or an escape: all of them
+// are escaped besides the log-unsafe characters, in one pass.
+const FIELD_UNSAFE = logUnsafePatternWith(String.raw`\s"\\`, 'gu');
+
+/**
+ * An unquoted `key=value` field of a text line the library writes (the handshake-failure line,
+ * the identity audit line): whitespace, `"`, `\` and every log-unsafe character become `\XX` per
+ * UTF-8 byte (the escape style of the DN strings), so no value can split the line or fake another
+ * field; then bounded by {@link truncateLogField}. Empty or absent prints `-` like morgan.
+ */
+export function logTextField(value: string | number | undefined): string {
+  if (value === undefined) return '-';
+  const text = String(value);
+  if (text.length === 0) return '-';
+  return truncateLogField(text.replace(FIELD_UNSAFE, hexEscapeCharacter));
+}

@@ -40,6 +40,11 @@ import {
   METRIC_MTLS_SERVER_RENEGOTIATIONS,
   METRIC_MTLS_SERVER_REQUESTS,
   METRIC_MTLS_SERVER_UNTRUSTED_PROXY_HEADERS,
+  ATTR_MTLS_AUDIT_EVENT,
+  ATTR_MTLS_EXPECTED_MODE,
+  ATTR_MTLS_UNEXPECTED_REASON,
+  METRIC_MTLS_SERVER_AUDIT_EVENTS,
+  METRIC_MTLS_SERVER_UNEXPECTED_IDENTITIES,
 } from './semconv.js';
 import { optionGroup, type OptionCheck, type OptionGroup } from '../internal/options.js';
 import { libraryVersion, otelApi } from './otel-api.js';
@@ -465,4 +470,79 @@ export class MtlsMetrics {
     entry.count++;
     this.#bind();
   }
+
+  // --- Identity policy and audit (expected identities, first-seen and rotation events) --------
+
+  readonly unexpectedIdentities = new CountTable();
+  readonly auditEvents = new CountTable();
+  #auditProvider: MeterProvider | undefined;
+
+  /**
+   * Counts one request whose verified identity `expected` does not list: `reason` is the rule it
+   * failed, `mode` the policy's mode. Both come from fixed vocabularies.
+   */
+  recordUnexpectedIdentity(reason: string, mode: string): void {
+    const entry = this.unexpectedIdentities.entry(
+      `${reason}|${mode}`,
+      () => ({ [ATTR_MTLS_UNEXPECTED_REASON]: reason, [ATTR_MTLS_EXPECTED_MODE]: mode }),
+      () => [`${ERROR_TYPE_OTHER}|${mode}`, { [ATTR_MTLS_UNEXPECTED_REASON]: ERROR_TYPE_OTHER, [ATTR_MTLS_EXPECTED_MODE]: mode }],
+    );
+    entry.count++;
+    this.#bindAudit();
+  }
+
+  /** Counts one identity audit event of kind `type` (`first_seen`, `rotation`, `unexpected`). */
+  recordAuditEvent(type: string): void {
+    const entry = this.auditEvents.entry(
+      type,
+      () => ({ [ATTR_MTLS_AUDIT_EVENT]: type }),
+      () => [ERROR_TYPE_OTHER, { [ATTR_MTLS_AUDIT_EVENT]: ERROR_TYPE_OTHER }],
+    );
+    entry.count++;
+    this.#bindAudit();
+  }
+
+  #bindAudit(): void {
+    this.#bind();
+    const provider = this.#boundProvider;
+    if (provider === this.#auditProvider) return;
+    this.#auditProvider = provider;
+    if (provider !== undefined) auditRecordersFor(provider).add(new WeakRef(this));
+  }
+}
+
+const auditRecordersByProvider = new WeakMap<MeterProvider, Set<WeakRef<MtlsMetrics>>>();
+
+/** The audit counters of `provider` (one set per provider, like {@link instrumentsFor}), and the recorders they sum. */
+function auditRecordersFor(provider: MeterProvider): Set<WeakRef<MtlsMetrics>> {
+  let recorders = auditRecordersByProvider.get(provider);
+  if (recorders !== undefined) return recorders;
+  const known = new Set<WeakRef<MtlsMetrics>>();
+  recorders = known;
+  const meter = provider.getMeter(INSTRUMENTATION_SCOPE_NAME, libraryVersion());
+  const unexpected = meter.createObservableCounter(METRIC_MTLS_SERVER_UNEXPECTED_IDENTITIES, {
+    unit: '{request}',
+    description: 'Requests with a verified client identity that the expected option does not list, by failed rule and mode.',
+  });
+  const events = meter.createObservableCounter(METRIC_MTLS_SERVER_AUDIT_EVENTS, {
+    unit: '{event}',
+    description: 'Identity audit events: a client certificate seen for the first time, a rotation, an unexpected identity reported.',
+  });
+  meter.addBatchObservableCallback((result) => {
+    const unexpectedSums = new Map<string, CountEntry>();
+    const eventSums = new Map<string, CountEntry>();
+    for (const ref of known) {
+      const recorder = ref.deref();
+      if (recorder === undefined) {
+        known.delete(ref);
+        continue;
+      }
+      addInto(unexpectedSums, recorder.unexpectedIdentities);
+      addInto(eventSums, recorder.auditEvents);
+    }
+    for (const entry of unexpectedSums.values()) result.observe(unexpected, entry.count, entry.attributes);
+    for (const entry of eventSums.values()) result.observe(events, entry.count, entry.attributes);
+  }, [unexpected, events]);
+  auditRecordersByProvider.set(provider, recorders);
+  return recorders;
 }

@@ -60,6 +60,12 @@ export const CLIENT_ID_OTHER = ERROR_TYPE_OTHER;
 export const ATTR_MTLS_HANDSHAKE_OUTCOME = 'mtls.handshake.outcome';
 /** Metrics: what became of a TLS renegotiation: `refused` (the connection was closed) or `completed`. */
 export const ATTR_MTLS_RENEGOTIATION_OUTCOME = 'mtls.renegotiation.outcome';
+/** Metrics: which rule of `expected` an unexpected identity failed: `issuer`, `spiffe_id`, `subject` or `no_certificate`. */
+export const ATTR_MTLS_UNEXPECTED_REASON = 'mtls.unexpected.reason';
+/** Metrics: the `expected.mode` of the middleware that counted it: `observe` or `enforce`. */
+export const ATTR_MTLS_EXPECTED_MODE = 'mtls.expected.mode';
+/** Metrics: the kind of an identity audit event: `first_seen`, `rotation` or `unexpected`. */
+export const ATTR_MTLS_AUDIT_EVENT = 'mtls.audit.event';
 
 // --- Metric names (docs/metrics.md) ------------------------------------------------------------
 
@@ -81,6 +87,10 @@ export const METRIC_MTLS_CLIENT_CERTIFICATE_NOT_AFTER = 'mtls.server.client_cert
 export const METRIC_MTLS_SERVER_CLIENT_ID_FOLDED_REQUESTS = 'mtls.server.client_id.folded_requests';
 /** Counter `{request}`: requests from untrusted peers that carried forwarded-certificate headers (spoofing attempts). */
 export const METRIC_MTLS_SERVER_UNTRUSTED_PROXY_HEADERS = 'mtls.server.untrusted_proxy_headers';
+/** Counter `{request}`: requests with a verified identity that `expected` does not list, by reason and mode. */
+export const METRIC_MTLS_SERVER_UNEXPECTED_IDENTITIES = 'mtls.server.unexpected_identities';
+/** Counter `{event}`: identity audit events (first seen, rotation, unexpected report), by kind. */
+export const METRIC_MTLS_SERVER_AUDIT_EVENTS = 'mtls.server.audit_events';
 
 /** Instrumentation scope name used for the tracer and the meter: the npm package name. */
 export const INSTRUMENTATION_SCOPE_NAME = 'mtls-observability';

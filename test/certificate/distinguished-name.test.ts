@@ -1,7 +1,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { attributeShortName, decodeDirectoryString, decodeName, escapeAttributeValue } from '../../lib/certificate/distinguished-name.js';
+import {
+  attributeShortName,
+  decodeDirectoryString,
+  decodeName,
+  escapeAttributeValue,
+  normalizeDistinguishedName,
+} from '../../lib/certificate/distinguished-name.js';
 import { readElement, validateDerTree } from '../../lib/certificate/der.js';
 import { isMtlsError } from '../../lib/errors.js';
 import { hasLogUnsafe, isLogUnsafeAt } from '../../lib/internal/log-safe.js';
@@ -180,4 +186,49 @@ test('attributeShortName: OpenSSL short names', () => {
   ];
   for (const [oid, name] of expected) assert.equal(attributeShortName(oid), name);
   assert.equal(attributeShortName('1.2.3.4'), undefined);
+});
+
+test('normalizeDistinguishedName: hand-written names in the renderer\'s form', () => {
+  const cases: [string, string | { error: string }][] = [
+    ['CN=billing,O=Example', 'CN=billing,O=Example'],
+    ['cn=billing, o=Example', 'CN=billing,O=Example'],
+    ['  CN = billing ,  O = Example Inc  ', 'CN=billing,O=Example Inc'],
+    ['2.5.4.3=billing', 'CN=billing'],
+    ['emailaddress=a@example.org', 'emailAddress=a@example.org'],
+    ['UID=42', 'UID=42'],
+    ['uid=42', 'uid=42'],
+    ['Uid=42', { error: 'the attribute type "Uid" is not a known short name (in its exact case where two differ only in case) or a dotted OID' }],
+    ['CN=a+OU=b,O=c', 'CN=a+OU=b,O=c'],
+    ['O=Example\\, Inc', 'O=Example\\, Inc'],
+    ['O=Example\\2C Inc', 'O=Example\\, Inc'],
+    ['CN=caf\\C3\\A9', 'CN=café'],
+    ['CN=\\ lead', 'CN=\\ lead'],
+    ['CN=trail\\ ', 'CN=trail\\ '],
+    ['CN=\\#hash', 'CN=\\#hash'],
+    ['CN=a\\0Ab', 'CN=a\\0Ab'],
+    ['CN=#0c0161', 'CN=#0C0161'],
+    ['1.2.3.4=#0C0161', '1.2.3.4=#0C0161'],
+    ['CN=a=b', 'CN=a=b'],
+    ['CN=', 'CN='],
+    ['', { error: 'it is empty' }],
+    ['CN=a,,O=b', { error: '"" has no "="' }],
+    ['CN=a;O=b', { error: 'in the value of CN, the character ";" must be escaped with a backslash' }],
+    ['CN=a\\', { error: 'in the value of CN, a backslash must be followed by a special character or two hex digits' }],
+    ['CN=\\C3', { error: 'in the value of CN, the \\XX escapes are not valid UTF-8' }],
+    ['CN=#abc', { error: 'the value of CN starts with "#" but is not hex pairs' }],
+    ['1.2.3.4=plain', { error: '1.2.3.4 has no short name, so certificates show its value as #<hex of its DER>; write it that way' }],
+    ['Bogus=x', { error: 'the attribute type "Bogus" is not a known short name (in its exact case where two differ only in case) or a dotted OID' }],
+  ];
+  for (const [input, expected] of cases) assert.deepEqual(normalizeDistinguishedName(input), expected, input);
+});
+
+test('normalizeDistinguishedName: every name the renderer writes normalises to itself', () => {
+  fc.assert(
+    fc.property(fc.array(fc.string({ unit: 'binary', maxLength: 12 }), { minLength: 1, maxLength: 4 }), (values) => {
+      const name = tlv(0x30, ...values.map((v, i) => tlv(0x31, ava(i % 2 === 0 ? CN : OU, utf8(v)))));
+      const rendered = decode(name, false).text;
+      assert.equal(normalizeDistinguishedName(rendered), rendered);
+    }),
+    { numRuns: 500 },
+  );
 });

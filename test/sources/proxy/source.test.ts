@@ -379,7 +379,7 @@ test('mtlsIdentity() refuses proxy configurations at factory time, naming the fu
   refuses({ proxy: false }, 'mtlsIdentity(): option "proxy" must be an object such as { format: "nginx", trustedProxies: ["10.0.0.0/8"] }, got false.');
   refuses(
     { proxyFormat: 'nginx' },
-    'mtlsIdentity(): unknown option "proxyFormat". Known options: localsKey, require, certificates, proxy, tracing, metrics.',
+    'mtlsIdentity(): unknown option "proxyFormat". Known options: localsKey, require, certificates, proxy, tracing, metrics, expected, audit.',
   );
   assert.equal(typeof mtlsIdentity({ proxy: { format: 'rfc9440', trustedProxies: ['10.0.0.0/8', 'fd00::/8'] } }), 'function');
 });
