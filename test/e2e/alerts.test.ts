@@ -22,14 +22,14 @@ function promtool(...args: string[]): Promise<{ code: number; output: string }> 
   });
 }
 
-test('promtool check rules: docs/alerts.yml is valid and has the three alerts', async () => {
+test('promtool check rules: docs/alerts.yml is valid and has the four alerts', async () => {
   const { code, output } = await promtool('check', 'rules', rules);
   assert.equal(code, 0, output);
-  assert.match(output, /SUCCESS: 3 rules found/);
+  assert.match(output, /SUCCESS: 4 rules found/);
   const text = await readFile(rules, 'utf8');
   assert.deepEqual(
     [...text.matchAll(/- alert: (\S+)/g)].map((m) => m[1]),
-    ['MtlsRejectedHandshakesSpike', 'MtlsClientCertificateExpiringSoon', 'MtlsRequestsWithoutIdentity'],
+    ['MtlsRejectedHandshakesSpike', 'MtlsClientCertificateExpiringSoon', 'MtlsRequestsWithoutIdentity', 'MtlsServerCertificateExpiringSoon'],
   );
 });
 
