@@ -176,5 +176,8 @@ module.exports = {
       mainFields: ['module', 'main', 'types', 'typings'],
     },
     skipAnalysisNotInRules: true,
+    // Keep node_modules paths as they appear in the tree, so the rules about node_modules/ also hold
+    // in a checkout whose node_modules is a symlink (a git worktree sharing one install).
+    preserveSymlinks: true,
   },
 };

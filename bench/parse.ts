@@ -3,7 +3,7 @@
  *
  * Median µs per call (200 batches after a warm-up; per-call time per batch; median of the batch
  * means) for pkijs 4 `Certificate.fromBER`, Node's `new X509Certificate` and our
- * `parseCertificate`, on an RSA-2048 and an EC P-256 client certificate from lib/dev-certs.ts;
+ * `parseCertificate`, on an RSA-2048 and an EC P-256 client certificate from lib/dev-certs/;
  * asn1js 4 `fromBER` on just the subject Name and the SAN extension, to show what decoding only
  * the slices with asn1js would cost; then every hostile input of
  * test/helpers/certificate-vectors.ts (up to 64 KiB, parsed with the size limit raised above them, so

@@ -154,10 +154,18 @@ test('examples/express-basic: 200 for the valid client, 403 with a code otherwis
     });
     const expired = await get(Number(port), dir, 'expired');
     assert.equal(expired.status, 403);
-    assert.equal(JSON.parse(expired.body).code, 'ERR_MTLS_CLIENT_CERT_INVALID');
+    assert.deepEqual(JSON.parse(expired.body), {
+      code: 'ERR_MTLS_CLIENT_CERT_INVALID',
+      message: 'The client certificate was not accepted (CERT_HAS_EXPIRED).',
+      verify: 'FAILED:CERT_HAS_EXPIRED',
+    });
     const none = await get(Number(port), dir, undefined);
     assert.equal(none.status, 403);
-    assert.equal(JSON.parse(none.body).code, 'ERR_MTLS_CLIENT_CERT_REQUIRED');
+    assert.deepEqual(JSON.parse(none.body), {
+      code: 'ERR_MTLS_CLIENT_CERT_REQUIRED',
+      message: 'A client certificate is required.',
+      verify: 'NONE',
+    });
     await waitFor(server, /verify=NONE/);
     const lines = server.stdout().split('\n').filter((line) => line.startsWith('127.0.0.1 '));
     assert.equal(lines.length, 3);

@@ -173,7 +173,11 @@ test('http2.createSecureServer({ allowHTTP1: true }) with a Connect handler: HTT
     });
     const none = await http2Get(port, '/who');
     assert.equal(none.status, 403);
-    assert.equal(JSON.parse(none.body).code, 'ERR_MTLS_CLIENT_CERT_REQUIRED');
+    assert.deepEqual(JSON.parse(none.body), {
+      code: 'ERR_MTLS_CLIENT_CERT_REQUIRED',
+      message: 'A client certificate is required.',
+      verify: 'NONE',
+    });
     const h1 = await httpsRequest({ port, path: '/who', client: pki.clients.valid });
     assert.equal(h1.body, 'getPeerIdentity SUCCESS CN=alice,O=mtls-observability demo');
     await new Promise((resolve) => setTimeout(resolve, 20));

@@ -3,7 +3,6 @@ import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
 import express from 'express';
 import morgan from 'morgan';
-import type { IncomingMessage, ServerResponse } from 'node:http';
 import { mtlsIdentity, DEFAULT_LOCALS_KEY } from '../lib/middleware.js';
 import { CertificateCache, defaultCertificateCache } from '../lib/certificate/cache.js';
 import { startIncomingSpanHook } from '../lib/span-hook.js';
@@ -159,7 +158,7 @@ test('localsKey stores the identity under another name', async () => {
   const server = await startApp({ localsKey: 'clientCert' });
   try {
     const response = await httpsRequest({ port: server.port, client: pki.clients.valid });
-    assert.equal(JSON.parse(response.body).verify, 'SUCCESS');
+    assert.equal((JSON.parse(response.body) as { verify: string }).verify, 'SUCCESS');
   } finally {
     await server.close();
   }
@@ -172,7 +171,7 @@ test('keep-alive through the middleware: one parse for all requests of a connect
   try {
     for (let i = 0; i < 10; i++) {
       const response = await httpsRequest({ port: server.port, agent });
-      assert.equal(JSON.parse(response.body).verify, 'SUCCESS');
+      assert.equal((JSON.parse(response.body) as { verify: string }).verify, 'SUCCESS');
     }
     assert.equal(certificateCache.parseCount, 1);
     for (let i = 0; i < 3; i++) await httpsRequest({ port: server.port, client: pki.clients.valid });
@@ -284,7 +283,11 @@ test('without res.locals (bare node:https) the middleware still attaches the ide
     assert.equal(ok.body, 'SUCCESS false');
     const rejected = await httpsRequest({ port: server.port, client: pki.clients.untrusted });
     assert.equal(rejected.status, 403);
-    assert.equal(JSON.parse(rejected.body).code, 'ERR_MTLS_CLIENT_CERT_INVALID');
+    assert.deepEqual(JSON.parse(rejected.body), {
+      code: 'ERR_MTLS_CLIENT_CERT_INVALID',
+      message: 'The client certificate was not accepted (UNABLE_TO_VERIFY_LEAF_SIGNATURE).',
+      verify: 'FAILED:UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+    });
   } finally {
     await server.close();
   }

@@ -29,6 +29,9 @@ sdk.start();
 // Flush spans and metrics on the way out.
 for (const signal of ['SIGTERM', 'SIGINT'] as const) {
   process.once(signal, () => {
-    sdk.shutdown().finally(() => process.exit(0));
+    sdk
+      .shutdown()
+      .catch((error: unknown) => console.error('OpenTelemetry shutdown failed:', error))
+      .finally(() => process.exit(0));
   });
 }

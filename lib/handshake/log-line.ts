@@ -12,7 +12,7 @@
  *
  *     {"time":"2026-11-27T07:50:01.123Z","event":"tls_handshake_failed","remote_addr":"127.0.0.1","remote_port":51234,"outcome":"rejected","reason":"CERT_HAS_EXPIRED","peer_cert_verify":"FAILED:CERT_HAS_EXPIRED","error_code":"ECONNRESET"}
  *
- * Every value is escaped (lib/log-safe.ts) so that a line can never be split or forged, whatever
+ * Every value is escaped (lib/internal/log-safe.ts) so that a line can never be split or forged, whatever
  * the input, and cut to `MAX_LOG_FIELD_LENGTH` with a visible marker.
  */
 

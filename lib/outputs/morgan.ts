@@ -189,7 +189,7 @@ function escapeRawCharacter(character: string): string {
 }
 
 /** A token value from a morgan that does not escape (1.10), escaped as 1.12 would and fully log-safe; falsy prints `-` as in morgan's compile(). */
-function escapeRawField(value: unknown): string {
+function escapeRawField(value: string | undefined): string {
   if (!value) return '-';
   return String(value).replace(RAW_FIELD_UNSAFE, escapeRawCharacter);
 }
@@ -211,7 +211,7 @@ function piecesOf(format: string): readonly FormatPiece[] {
 }
 
 /** `pieces` with each token value passed through `field`. */
-function formatPieces(pieces: readonly FormatPiece[], tokens: unknown, req: IncomingMessage, res: ServerResponse, field: (value: unknown) => string): string {
+function formatPieces(pieces: readonly FormatPiece[], tokens: unknown, req: IncomingMessage, res: ServerResponse, field: (value: string | undefined) => string): string {
   const table = tokens as Record<string, MorganTokenFunction>;
   let line = '';
   for (const piece of pieces) {
@@ -339,11 +339,11 @@ export function registerMorganTokens<M extends MorganLike>(morgan: M, options?: 
   }
   if (o.formats !== false) {
     if (!ours.has('mtls-combined')) {
-      const compile = morgan.compile;
+      const compile = morgan.compile?.bind(morgan);
       morgan.format(
         'mtls-combined',
         typeof compile === 'function'
-          ? mtlsCombinedFormat((format) => compile.call(morgan, format) as MorganFormatFunction, escapesTokenOutput(morgan))
+          ? mtlsCombinedFormat((format) => compile(format) as MorganFormatFunction, escapesTokenOutput(morgan))
           : MTLS_COMBINED_FORMAT,
       );
     }

@@ -11,9 +11,9 @@
  * `Symbol.for(description)`, so it can be read with the API alone. When the entry is missing (no
  * instrumentation-http, another framework) the active span is used. This coupling is to an
  * SDK-internal key; if it ever changes, attributes land on the active span instead, and the
- * tests in test/tracing.test.ts fail.
+ * tests in test/outputs/tracing.test.ts fail.
  *
- * Bounds: identity values are log-safe (lib/log-safe.ts) and cut to `MAX_LOG_FIELD_LENGTH` with
+ * Bounds: identity values are log-safe (lib/internal/log-safe.ts) and cut to `MAX_LOG_FIELD_LENGTH` with
  * a visible marker: a client controls its certificate, and a certificate of many kilobytes must
  * not become kilobytes on every span.
  *

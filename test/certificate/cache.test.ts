@@ -4,11 +4,9 @@ import { parseCertificate } from '../../lib/certificate/parse.js';
 import { CertificateParseError, CertificateTooLargeError } from '../../lib/errors.js';
 import { CertificateCache, certificateCacheWeight, DEFAULT_CERTIFICATE_CACHE_BYTES, DEFAULT_CERTIFICATE_CACHE_SIZE, DEFAULT_UNVERIFIED_CACHE_BYTES, DEFAULT_UNVERIFIED_CACHE_SIZE } from '../../lib/certificate/cache.js';
 import { mtlsIdentity } from '../../lib/middleware.js';
-import type { PeerCertificate } from '../../lib/certificate/peer-certificate.js';
 import { createSelfSignedCertificate, generateDevKeyPair, type CryptoKeyPair, type DevCertificate, type DevCertificateSet } from '../../lib/dev-certs/index.js';
 import { getTestPki } from '../helpers/pki.js';
 import { httpsRequest, startHttpsServer } from '../helpers/https.js';
-import type { PeerIdentity } from '../../lib/identity/peer-identity.js';
 
 let pki: DevCertificateSet;
 let keyPair: CryptoKeyPair;

@@ -76,7 +76,7 @@ test('decodeObjectIdentifier', () => {
   rejects(() => oid(), 'empty OBJECT IDENTIFIER at offset 0');
   rejects(() => oid(0x55, 0x84), 'OBJECT IDENTIFIER at offset 0 is truncated');
   rejects(() => oid(0x55, 0x80, 0x04), 'OBJECT IDENTIFIER at offset 0 is not minimally encoded');
-  rejects(() => oid(0x55, ...new Array(20).fill(0x81), 0x01), 'OBJECT IDENTIFIER at offset 0 has a sub-identifier longer than 20 octets');
+  rejects(() => oid(0x55, ...new Array<number>(20).fill(0x81), 0x01), 'OBJECT IDENTIFIER at offset 0 has a sub-identifier longer than 20 octets');
 });
 
 test('property: readElement and validateDerTree only ever throw ERR_MTLS_CERT_PARSE', () => {

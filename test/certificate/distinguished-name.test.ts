@@ -49,7 +49,7 @@ test('escapeAttributeValue: log-unsafe characters as \\XX per UTF-8 byte', () =>
   assert.equal(escapeAttributeValue(neighbours), neighbours);
 });
 
-test('escapeAttributeValue: the whole log-safe set of lib/log-safe.ts, surrogate pairs as one character', () => {
+test('escapeAttributeValue: the whole log-safe set of lib/internal/log-safe.ts, surrogate pairs as one character', () => {
   assert.equal(escapeAttributeValue('a\u00adb'), 'a\\C2\\ADb'); // soft hyphen
   assert.equal(escapeAttributeValue('\u061c'), '\\D8\\9C'); // Arabic letter mark
   assert.equal(escapeAttributeValue('\u115f\u1160\u3164\uffa0'), '\\E1\\85\\9F\\E1\\85\\A0\\E3\\85\\A4\\EF\\BE\\A0'); // Hangul fillers
@@ -64,7 +64,7 @@ test('escapeAttributeValue: the whole log-safe set of lib/log-safe.ts, surrogate
   assert.equal(escapeAttributeValue(' \u{e0041},\u00ad '), '\\ \\F3\\A0\\81\\81\\,\\C2\\AD\\ ');
 });
 
-test('escapeAttributeValue: exactly the characters lib/log-safe.ts calls unsafe are hex-escaped', () => {
+test('escapeAttributeValue: exactly the characters lib/internal/log-safe.ts calls unsafe are hex-escaped', () => {
   for (let code = 0; code <= 0x10ffff; code++) {
     if (code >= 0xd800 && code <= 0xdfff) continue;
     const character = String.fromCodePoint(code);

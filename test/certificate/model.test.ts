@@ -11,7 +11,7 @@ import express from 'express';
 import { certificateModel } from '../../lib/certificate/model.js';
 import { parseCertificate } from '../../lib/certificate/parse.js';
 import { CertificateParseError, isMtlsError } from '../../lib/errors.js';
-import { failedIdentity, missingIdentity, verifiedIdentity } from '../../lib/identity/peer-identity.js';
+import { failedIdentity, missingIdentity, verifiedIdentity, type PeerIdentity } from '../../lib/identity/peer-identity.js';
 import { mtlsIdentity } from '../../lib/middleware.js';
 import type { DevCertificate, DevCertificateSet } from '../../lib/dev-certs/index.js';
 import { getTestPki } from '../helpers/pki.js';
@@ -62,7 +62,7 @@ test('certificateModel(res.locals.mtls) through a real HTTPS server: EKU and a c
   const app = express();
   app.use(mtlsIdentity({ tracing: false, metrics: false }));
   app.get('/decide', (_req, res) => {
-    const model = certificateModel(res.locals.mtls);
+    const model = certificateModel(res.locals.mtls as PeerIdentity);
     models.push(model);
     res.json({ eku: keyPurposes(model) ?? null, tier: tierOf(model) ?? null });
   });

@@ -67,7 +67,11 @@ test('require: true answers 403 for a certificate nginx rejected, 200 for a veri
   assert.equal(untrusted.status, 403);
   const none = await app.send(nginx.port, undefined, '/required');
   assert.equal(none.status, 403);
-  assert.equal(JSON.parse(none.body).code, 'ERR_MTLS_CLIENT_CERT_REQUIRED');
+  assert.deepEqual(JSON.parse(none.body), {
+    code: 'ERR_MTLS_CLIENT_CERT_REQUIRED',
+    message: 'A client certificate is required.',
+    verify: 'NONE',
+  });
   const valid = await app.send(nginx.port, pki.clients.valid, '/required');
   assert.equal(valid.status, 200);
 });
@@ -79,7 +83,7 @@ test('a client cannot forge the headers through nginx: nginx overwrites or drops
   };
   const withoutCert = await app.send(nginx.port, undefined, '/', forged);
   assert.equal(withoutCert.identity?.verify, 'NONE');
-  assert.equal(JSON.parse(withoutCert.body).forged, null);
+  assert.deepEqual(JSON.parse(withoutCert.body), { verify: 'NONE', forged: null });
   const withOtherCert = await app.send(nginx.port, pki.clients.untrusted, '/', forged);
   assert.equal(withOtherCert.identity?.verify, 'FAILED:UNABLE_TO_VERIFY_LEAF_SIGNATURE');
   assert.equal(withOtherCert.identity?.certificate?.subject, 'CN=untrusted,O=mtls-observability demo');

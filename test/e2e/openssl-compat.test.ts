@@ -58,7 +58,7 @@ function opensslSanText(san: ReturnType<typeof parseCertificate>['san'], order: 
     const [head, tail = ''] = url.split('::');
     const headGroups = head ? head.split(':') : [];
     const tailGroups = tail ? tail.split(':') : [];
-    const groups = url.includes('::') ? [...headGroups, ...new Array(8 - headGroups.length - tailGroups.length).fill('0'), ...tailGroups] : headGroups;
+    const groups = url.includes('::') ? [...headGroups, ...new Array<string>(8 - headGroups.length - tailGroups.length).fill('0'), ...tailGroups] : headGroups;
     return groups.map((group) => group.toUpperCase()).join(':');
   };
   const entries = new Map<string, string[]>([

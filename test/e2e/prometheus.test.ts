@@ -84,22 +84,17 @@ async function startPrometheus(targetPort: number): Promise<void> {
 }
 
 async function getJson(url: string): Promise<unknown> {
-  return new Promise((resolve, reject) => {
+  const body = await new Promise<string>((resolve, reject) => {
     http
       .get(url, (res) => {
-        let body = '';
+        let text = '';
         res.setEncoding('utf8');
-        res.on('data', (c: string) => (body += c));
-        res.on('end', () => {
-          try {
-            resolve(JSON.parse(body));
-          } catch (error) {
-            reject(error);
-          }
-        });
+        res.on('data', (c: string) => (text += c));
+        res.on('end', () => resolve(text));
       })
       .on('error', reject);
   });
+  return JSON.parse(body) as unknown;
 }
 
 interface VectorSample {

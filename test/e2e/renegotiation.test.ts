@@ -30,6 +30,7 @@ import { getTestPki } from '../helpers/pki.js';
 import { http2MtlsServerOptions, startHttpsServer } from '../helpers/https.js';
 import { createTestMeter } from '../helpers/metric-reader.js';
 import { getPeerIdentity } from '../../lib/get-peer-identity.js';
+import type { PeerIdentity } from '../../lib/identity/peer-identity.js';
 
 const run = promisify(execFile);
 const require = createRequire(import.meta.url);
@@ -128,14 +129,14 @@ function app(lines: string[], routeRuns: string[], resolved: unknown[] = []) {
   application.use(mtlsIdentity({ require: true, tracing: false, metrics: false }));
   application.get('/inflight', (req, res) => {
     routeRuns.push(req.url);
-    const identity = res.locals.mtls;
+    const identity = res.locals.mtls as PeerIdentity;
     (req.socket as TLSSocket).once('secure', () => {
       res.json({ verify: identity.verify, subject: identity.certificate?.subject, now: getPeerIdentity(req)?.verify });
     });
   });
   application.use((req, res) => {
     routeRuns.push(req.url);
-    const identity = res.locals.mtls;
+    const identity = res.locals.mtls as PeerIdentity;
     res.json({ verify: identity.verify, subject: identity.certificate?.subject });
   });
   return application;

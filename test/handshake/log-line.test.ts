@@ -132,6 +132,7 @@ test('property: any field values give exactly one line of the fixed shape (text)
         assert.match(text, shape);
         assert.equal(text.split('"').length, 3);
         const json = formatHandshakeFailure(failure, 'json');
+        // eslint-disable-next-line no-control-regex -- the assertion is that no raw control character reaches the line
         assert.ok(!/[\u0000-\u001f\u2028\u2029]/.test(json));
         const parsed = JSON.parse(json) as Record<string, unknown>;
         assert.equal(parsed.reason, fields.reason);

@@ -1,4 +1,4 @@
-import { test, describe, before, after } from 'node:test';
+import { test, describe, before } from 'node:test';
 import assert from 'node:assert/strict';
 import https from 'node:https';
 import http from 'node:http';
@@ -332,7 +332,7 @@ describe('observeTlsServer lifecycle and options', () => {
     }
   });
 
-  test('detach removes every listener and allows observing again; observing twice throws', async () => {
+  test('detach removes every listener and allows observing again; observing twice throws', () => {
     const server = https.createServer({});
     const before = ['connection', 'tlsClientError', 'secureConnection'].map((e) => server.listenerCount(e));
     const observer = observeTlsServer(server);
@@ -396,7 +396,7 @@ describe('observeTlsServer and TLS 1.2 renegotiation (Node client; the certifica
     const failures: TlsHandshakeFailure[] = [];
     const server = tls.createServer(
       { key: pki.server.keyPem, cert: pki.server.chainPem, ca: pki.ca.certPem, requestCert: true, rejectUnauthorized: false },
-      (socket) => socket.on('data', (data) => socket.write(data)),
+      (socket) => socket.on('data', (data: Buffer) => socket.write(data)),
     );
     const serverSocket = new Promise<tls.TLSSocket>((resolve) => server.once('secureConnection', resolve));
     const observer = observeTlsServer(server, {

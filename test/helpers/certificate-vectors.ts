@@ -1,5 +1,5 @@
 /**
- * Certificate test vectors shared by test/certificate.test.ts (exact parseCertificate output) and
+ * Certificate test vectors shared by test/certificate/parse.test.ts (exact parseCertificate output) and
  * test/e2e/openssl-compat.test.ts (the same certificates through `openssl x509`). Each vector says
  * what we print and, where OpenSSL prints something else, what it prints and which documented
  * deviation (docs/identity-format.md) explains the difference.
@@ -386,7 +386,7 @@ const cnWith = (value: Uint8Array) => handBuiltCertificate({ subject: nameDer([[
 
 let handBuilt: HandBuiltVector[] | undefined;
 
-/** Hand-built vectors for string types and values lib/dev-certs.ts does not write. */
+/** Hand-built vectors for string types and values lib/dev-certs/ does not write. */
 export function handBuiltVectors(): readonly HandBuiltVector[] {
   handBuilt ??= [
     { name: 'NumericString value', der: cnWith(tlv(0x12, Buffer.from('123'))), subject: 'CN=123' },

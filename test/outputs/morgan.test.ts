@@ -296,7 +296,7 @@ for (const { name, version, escapes } of VERSIONS) {
     assert.ok(text.includes('"user_agent":"a\\u0085b\\u009fc"'), text);
     assert.ok(!/[\u0085\u009f\u2028\u2029]/.test(text));
     assert.equal(text.split('\n').length, 2);
-    assert.equal(JSON.parse(text).user_agent, 'a\x85b\x9fc');
+    assert.equal((JSON.parse(text) as Record<string, unknown>).user_agent, 'a\x85b\x9fc');
   });
 
   test(`morgan ${version}: mtls-json reads morgan's tokens, escaped once, also without registerMorganTokens`, () => {
@@ -335,7 +335,7 @@ for (const { name, version, escapes } of VERSIONS) {
     ]);
     assert.equal(text, 'spiffe=spiffe://example.org/ns/a%22b%20c%5Cd%0A%3Ce%3E subject="CN=odd-spiffe"\n');
     const json = await logRequests(morgan, 'mtls-json', [{ path: '/', client: oddSpiffe }]);
-    assert.equal(JSON.parse(json).peer_cert_spiffe, ODD_SPIFFE_ID);
+    assert.equal((JSON.parse(json) as Record<string, unknown>).peer_cert_spiffe, ODD_SPIFFE_ID);
   });
 
   test(`morgan ${version}: tokens print "-" when the middleware did not run`, async () => {

@@ -19,6 +19,7 @@ import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import { registerInstrumentations } from '@opentelemetry/instrumentation';
 import { HttpInstrumentation } from '@opentelemetry/instrumentation-http';
 import { ExpressInstrumentation } from '@opentelemetry/instrumentation-express';
+import type expressModule from 'express';
 import { mtlsIdentity } from '../../lib/middleware.js';
 import { createSpanObserver, spanAttributesOf } from '../../lib/outputs/tracing.js';
 import { parseCertificate } from '../../lib/certificate/parse.js';
@@ -58,7 +59,7 @@ function identityAttributes(attributes: Record<string, unknown>): Record<string,
   return Object.fromEntries(Object.entries(attributes).filter(([k]) => k.startsWith('tls.client.') || k.startsWith('mtls.')));
 }
 
-test('spanAttributesOf: exact attributes, one frozen object per identity', async () => {
+test('spanAttributesOf: exact attributes, one frozen object per identity', () => {
   const certificate = parseCertificate(pki.clients.valid.der);
   const identity: PeerIdentity = { verified: true, verify: 'SUCCESS', source: 'tls', certificate };
   const attributes = spanAttributesOf(identity);
@@ -119,7 +120,7 @@ let httpInstrumentation: HttpInstrumentation;
 function withoutHook(): void {
   httpInstrumentation.setConfig({});
 }
-let express: typeof import('express');
+let express: typeof expressModule;
 
 test('with the SDK: set up the OTLP exporter, HTTP and Express instrumentations', async () => {
   receiver = await startOtlpReceiver();
@@ -139,7 +140,7 @@ test('with the SDK: set up the OTLP exporter, HTTP and Express instrumentations'
   // enabled; instrumentation-express patches express when it is required (CommonJS).
   const require = createRequire(import.meta.url);
   require('node:https');
-  express = require('express') as typeof import('express');
+  express = require('express') as typeof expressModule;
 });
 
 async function serverSpanOf(path: string): Promise<{ server: ReceivedSpan; all: ReceivedSpan[] }> {

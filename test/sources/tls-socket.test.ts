@@ -4,7 +4,7 @@ import http from 'node:http';
 import http2 from 'node:http2';
 import https from 'node:https';
 import type { TLSSocket } from 'node:tls';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import type { IncomingMessage } from 'node:http';
 import { MAX_SUBJECT_ALT_NAMES, parseCertificate } from '../../lib/certificate/parse.js';
 import { CertificateCache } from '../../lib/certificate/cache.js';
@@ -405,8 +405,8 @@ test('HTTP/2: every stream of a session shares one identity; parsed once per ses
       res.end('ok');
     },
   );
-  const connections = new Set<import('node:net').Socket>();
-  server.on('connection', (socket: import('node:net').Socket) => connections.add(socket));
+  const connections = new Set<Socket>();
+  server.on('connection', (socket: Socket) => connections.add(socket));
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   try {
     const { port } = server.address() as AddressInfo;

@@ -30,7 +30,7 @@ interface CidrRange {
 export type TrustedProxyMatcher = (address: string | undefined) => boolean;
 
 // Node prints a zone as the interface name or its number.
-const ZONE = /^[A-Za-z0-9_.\-]{1,32}$/;
+const ZONE = /^[A-Za-z0-9_.-]{1,32}$/;
 const MATCH_CACHE_LIMIT = 1024;
 
 const IPV4_MAPPED_ALL = new Uint8Array([...IPV4_MAPPED_PREFIX, 0, 0, 0, 0]);

@@ -56,7 +56,9 @@ export async function startProxiedApp(pki: DevCertificateSet, proxyFormat: Proxy
   app.use(morgan('mtls-combined', { stream: { write: (line: string) => void logLines.push(line) } }));
   const record: express.RequestHandler = (req, res) => {
     const identity = res.locals.mtls as PeerIdentity | undefined;
-    identities.set(String(req.query.id), identity);
+    const id = req.query.id;
+    assert(typeof id === 'string', `expected one ?id= in ${req.originalUrl}`);
+    identities.set(id, identity);
     res.json({ verify: identity?.verify, forged: req.headers['x-ssl-client-cert'] ?? null });
   };
   app.get('/required', mtlsIdentity({ ...proxyOptions, require: true }), record);
@@ -138,6 +140,7 @@ export async function startProxiedApp(pki: DevCertificateSet, proxyFormat: Proxy
 /** The identity without its `source`, to compare a proxied identity with a direct one. */
 export function withoutSource(identity: PeerIdentity | undefined): Omit<PeerIdentity, 'source'> | undefined {
   if (identity === undefined) return undefined;
+  // eslint-disable-next-line @typescript-eslint/no-unused-vars -- the rest pattern needs a name for the key it leaves out
   const { source: _source, ...rest } = identity;
   return rest;
 }

@@ -1,4 +1,4 @@
-import { test, after, before } from 'node:test';
+import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import http2 from 'node:http2';
@@ -476,7 +476,7 @@ test('HTTP/2: untrusted peers fall back to their TLS connection, trusted ones ar
 
 test('untrusted peer without a hook: mtlsIdentity() writes one JSON line on stderr naming the address and the headers', async () => {
   const written: string[] = [];
-  const write = process.stderr.write;
+  const write = process.stderr.write.bind(process.stderr);
   const server = await startMiddlewareServer({ proxy: { format: 'rfc9440', trustedProxies: ['127.0.0.1/32'] }, metrics: false, tracing: false });
   try {
     process.stderr.write = ((chunk: string) => written.push(chunk) > 0);
@@ -502,7 +502,7 @@ test('untrusted peer without a hook: mtlsIdentity() writes one JSON line on stde
 
 test('untrusted peer: the proxy source itself writes nothing to stderr (reporting is the middleware\'s)', async () => {
   const written: string[] = [];
-  const write = process.stderr.write;
+  const write = process.stderr.write.bind(process.stderr);
   await withServer({ format: 'rfc9440', trustedProxies: ['127.0.0.1/32'] }, async (send) => {
     process.stderr.write = ((chunk: string) => written.push(chunk) > 0);
     try {
@@ -517,7 +517,7 @@ test('untrusted peer: the proxy source itself writes nothing to stderr (reportin
 
 test('untrusted peer: onUntrustedHeaders false reports nothing, the metric still counts', async () => {
   const written: string[] = [];
-  const write = process.stderr.write;
+  const write = process.stderr.write.bind(process.stderr);
   const server = await startMiddlewareServer({ proxy: { format: 'nginx', trustedProxies: ['127.0.0.1/32'], onUntrustedHeaders: false }, tracing: false });
   try {
     process.stderr.write = ((chunk: string) => written.push(chunk) > 0);
