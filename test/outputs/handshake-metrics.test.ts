@@ -1,7 +1,7 @@
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
-import tls from 'node:tls';
+import type tls from 'node:tls';
 import { X509Certificate } from 'node:crypto';
 import { observeTlsServer } from '../../lib/handshake/observer.js';
 import { HandshakeMetrics, TLS_HANDSHAKE_DURATION_BUCKETS } from '../../lib/outputs/handshake-metrics.js';
