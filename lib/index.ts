@@ -59,4 +59,6 @@ export {
 } from './outputs/certificate-expiry.js';
 export type { CertificateExpiryMetricsOptions } from './outputs/certificate-expiry.js';
 export type { MetricsOptions, RequestMetricsOptions } from './outputs/metrics.js';
+export { TLS_HANDSHAKE_DURATION_BUCKETS } from './outputs/handshake-metrics.js';
+export type { LogRecordsOptions, LoggerProviderLike, LoggerLike, OtelLogRecordLike, LogAttributeValue } from './outputs/log-records.js';
 export * as mtlsAttributes from './outputs/semconv.js';
