@@ -7,7 +7,7 @@
 // replaced without the ones above it.
 
 /** Top-level files that compose layers; a module under a folder importing one would import upward. */
-const COMPOSITION_FILES = '^lib/(middleware|index|cli|get-peer-identity|span-hook)[.]ts$';
+const COMPOSITION_FILES = '^lib/(middleware|index|cli|get-peer-identity|span-hook|structured-logs)[.]ts$';
 
 /** @type {import('dependency-cruiser').IConfiguration} */
 module.exports = {

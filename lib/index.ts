@@ -41,13 +41,11 @@ export {
   DEFAULT_UNVERIFIED_CACHE_BYTES,
 } from './certificate/cache.js';
 export type { CertificateCacheOptions, CertificateTrust } from './certificate/cache.js';
-export {
-  registerMorganTokens,
-  mtlsJsonFormat,
-  MORGAN_TOKEN_NAMES,
-  MORGAN_FORMAT_NAMES,
-  MTLS_COMBINED_FORMAT,
-} from './outputs/morgan.js';
+export { registerMorganTokens, mtlsJsonFormat, MORGAN_FORMAT_NAMES, MTLS_COMBINED_FORMAT } from './outputs/morgan.js';
+export { MORGAN_TOKEN_NAMES, mtlsLogFields } from './outputs/identity-fields.js';
+export type { MtlsLogFields } from './outputs/identity-fields.js';
+export { FORWARDED_CERTIFICATE_REDACT_PATHS } from './structured-logs.js';
+export { FORWARDED_CERTIFICATE_HEADER_NAMES } from './sources/proxy/formats/index.js';
 export type { MorganLike, MorganTokenFunction, MorganFormatFunction, RegisterMorganTokensOptions } from './outputs/morgan.js';
 export { DEFAULT_MAX_PROXY_HEADER_BYTES, DEFAULT_MAX_PROXY_CHAIN_LENGTH } from './sources/proxy/limits.js';
 export type { ProxyOptions, CommonProxyOptions, EnvoyProxyOptions, HeaderProxyOptions } from './sources/proxy/options.js';
@@ -76,4 +74,6 @@ export type { CertificateExpiryMetricsOptions } from './outputs/certificate-expi
 export type { MetricsOptions, RequestMetricsOptions } from './outputs/metrics.js';
 export { DEFAULT_MAX_CLIENTS, MAX_CLIENT_ID_LENGTH } from './outputs/client-labels.js';
 export type { ClientMetricsOptions, ClientLabelKind, ClientLabelFunction } from './outputs/client-labels.js';
+export { TLS_HANDSHAKE_DURATION_BUCKETS } from './outputs/handshake-metrics.js';
+export type { LogRecordsOptions, LoggerProviderLike, LoggerLike, OtelLogRecordLike, LogAttributeValue } from './outputs/log-records.js';
 export * as mtlsAttributes from './outputs/semconv.js';

@@ -28,6 +28,9 @@ import {
   type TlsHandshakeFailure,
 } from './log-line.js';
 import { MtlsMetrics, METRICS_OPTIONS, type MetricsOptions } from '../outputs/metrics.js';
+import { HandshakeMetrics } from '../outputs/handshake-metrics.js';
+import { LogRecordEmitter, LOG_RECORDS_OPTIONS, type LogRecordsOptions } from '../outputs/log-records.js';
+import { handshakeFailureRecord } from './log-record.js';
 import { isBoolean, isFunction, isOneOf, validateOptions, type OptionSchema } from '../internal/options.js';
 import { guardOnce } from '../internal/warn-once.js';
 import { isLogDestination, lineWriter, type LogDestination } from '../internal/log-destination.js';
@@ -40,11 +43,21 @@ export type HandshakeLogDestination = LogDestination;
 /** Options of {@link observeTlsServer}. */
 export interface ObserveTlsServerOptions {
   /**
-   * Count handshakes and renegotiations (`mtls.server.handshakes`, `mtls.server.renegotiations`):
-   * `false` turns it off, an object sets the `meterProvider`. Default: `{}` (on, with the global
-   * provider; a no-op without an OpenTelemetry SDK).
+   * Count handshakes and renegotiations (`mtls.server.handshakes`, `mtls.server.renegotiations`),
+   * time them (`mtls.server.tls_handshake.duration`, `mtls.server.active_tls_handshakes`) and
+   * report the served certificate's expiry (`mtls.server.certificate.not_after`): `false` turns
+   * it off, an object sets the `meterProvider`. Default: `{}` (on, with the global provider; a
+   * no-op without an OpenTelemetry SDK).
    */
   readonly metrics?: false | MetricsOptions;
+  /**
+   * Emit one OpenTelemetry log record per failed handshake (event `mtls.handshake.failure`;
+   * severity `WARN` for a rejected client certificate, `DEBUG` for the other failures, which
+   * `logNoise: false` leaves out), through the optional `@opentelemetry/api-logs`: `false` turns
+   * it off, an object sets the `loggerProvider`. Default: `{}` (on, with the global
+   * `LoggerProvider`; nothing without `@opentelemetry/api-logs` or a logs SDK).
+   */
+  readonly logs?: false | LogRecordsOptions;
   /**
    * Where to write one line per failed handshake: a stream such as `process.stdout` or the access
    * log's file stream, or a function that receives each line. Default: no log.
@@ -54,7 +67,8 @@ export interface ObserveTlsServerOptions {
   readonly logFormat?: HandshakeLogFormat;
   /**
    * Also log failures that are not about the client certificate (`outcome: 'failed'`: plain
-   * HTTP, health checks, mismatches, timeouts). They are always counted. Default: `true`.
+   * HTTP, health checks, mismatches, timeouts), as lines and as log records. They are always
+   * counted. Default: `true`.
    */
   readonly logNoise?: boolean;
   /** Called with each failed handshake, for structured loggers. A throw is caught. Default: none. */
@@ -89,6 +103,7 @@ const OPTION_CHECKS: OptionSchema<ObserveTlsServerOptions> = {
   onHandshakeFailure: isFunction,
   allowRenegotiation: isBoolean,
   metrics: METRICS_OPTIONS,
+  logs: LOG_RECORDS_OPTIONS,
 };
 
 const observed = new WeakSet<tls.Server>();
@@ -110,6 +125,8 @@ interface ServerTlsSocket {
   getProtocol?(): string | null;
   isSessionReused?(): boolean;
   getPeerX509Certificate?(): unknown;
+  /** The local (server) certificate presented on this connection. */
+  getX509Certificate?(): { readonly validTo: string } | undefined;
   disableRenegotiation?(): void;
   destroy?(): void;
   on?(event: 'error' | 'secure', listener: (this: ServerTlsSocket, error?: unknown) => void): unknown;
@@ -151,6 +168,10 @@ export function observeTlsServer(server: tls.Server, options?: ObserveTlsServerO
   const onFailure = o.onHandshakeFailure;
   const allowRenegotiation = o.allowRenegotiation ?? false;
   const metrics = o.metrics === false ? undefined : new MtlsMetrics(o.metrics ?? {});
+  const timing = o.metrics === false ? undefined : new HandshakeMetrics(o.metrics ?? {});
+  const records = o.logs === false ? undefined : new LogRecordEmitter(o.logs ?? {});
+  // Each handshake's start (the TCP connection), by the TCP socket, until it ends.
+  let pending = new WeakMap<object, number>();
   // The TLS socket forgets its peer address once destroyed, which is exactly when a rejected
   // handshake is reported; the TCP socket's address is read when the connection arrives.
   const peers = new WeakMap<object, RemotePeer>();
@@ -162,8 +183,9 @@ export function observeTlsServer(server: tls.Server, options?: ObserveTlsServerO
   };
 
   const logFailure = (failure: TlsHandshakeFailure): void => {
-    if (write !== undefined && (logNoise || failure.outcome === 'rejected')) {
-      guarded(() => write(formatHandshakeFailure(failure, format)));
+    if (logNoise || failure.outcome === 'rejected') {
+      if (write !== undefined) guarded(() => write(formatHandshakeFailure(failure, format)));
+      records?.emit(handshakeFailureRecord(failure));
     }
     if (onFailure !== undefined) guarded(() => onFailure(failure));
   };
@@ -180,9 +202,32 @@ export function observeTlsServer(server: tls.Server, options?: ObserveTlsServerO
     return { address: undefined, port: undefined };
   };
 
+  // Timed from the TCP connection: Node has no event for the ClientHello's arrival, and a client
+  // that connects and stalls holds a handshake (and its server resources) open from then on.
+  const handshakeEnded = (socket: ServerTlsSocket | undefined, reason: string | undefined, protocol: string | undefined): void => {
+    if (timing === undefined || socket === undefined) return;
+    const tcp = typeof socket._parent === 'object' && socket._parent !== null ? socket._parent : socket;
+    const start = pending.get(tcp);
+    if (start === undefined) return;
+    pending.delete(tcp);
+    timing.handshakeEnded((performance.now() - start) / 1000, reason, protocol);
+  };
+
   const onConnection = (socket: Socket): void => {
     try {
       peers.set(socket, { address: socket.remoteAddress, port: socket.remotePort });
+      if (timing !== undefined) {
+        pending.set(socket, performance.now());
+        timing.handshakeStarted();
+        const waiting = pending;
+        // The TCP socket closes just before the TLS socket reports the failure ('tlsClientError'
+        // follows in the same turn), so a handshake with no end event is only counted out after it.
+        socket.once('close', () => {
+          setImmediate(() => {
+            if (waiting.delete(socket)) timing.handshakeAbandoned();
+          });
+        });
+      }
     } catch {
       // No address to remember.
     }
@@ -196,6 +241,7 @@ export function observeTlsServer(server: tls.Server, options?: ObserveTlsServerO
       // Before the ServerHello, OpenSSL reports the highest version it is configured for, not a
       // negotiated one (plain HTTP shows 'TLSv1.3'); only certificate failures got that far.
       const protocol = outcome === 'rejected' ? safeProtocol(socket) : undefined;
+      handshakeEnded(socket, reason, protocol);
       report({
         time: new Date(),
         outcome,
@@ -263,6 +309,7 @@ export function observeTlsServer(server: tls.Server, options?: ObserveTlsServerO
               ? IDENTITY_REASONS.certificateMissing
               : reasonCodeOr(socket.authorizationError, HANDSHAKE_NOISE_REASONS.other);
         const peer = peerOf(socket);
+        handshakeEnded(socket, reason, protocol);
         report({
           time: new Date(),
           outcome: 'rejected',
@@ -273,6 +320,8 @@ export function observeTlsServer(server: tls.Server, options?: ObserveTlsServerO
         });
         return;
       }
+      handshakeEnded(socket, undefined, protocol);
+      timing?.servedOn(socket);
       metrics?.recordHandshake('success', undefined, protocol, socket.isSessionReused?.() === true);
       // TLS 1.3 has no renegotiation (and its post-handshake messages would look like one to Node).
       if (protocol !== 'TLSv1.3') watchRenegotiation(socket);
@@ -293,6 +342,8 @@ export function observeTlsServer(server: tls.Server, options?: ObserveTlsServerO
       server.removeListener('connection', onConnection);
       server.removeListener('tlsClientError', onTlsClientError);
       server.removeListener('secureConnection', onSecureConnection);
+      pending = new WeakMap();
+      timing?.reset();
       observed.delete(server);
     },
   };

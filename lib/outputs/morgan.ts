@@ -12,25 +12,22 @@
  * it on 1.10 too; `mtls-json` undoes it before JSON escapes the value, because 1.12's escapes are
  * a JSON string's own and would otherwise be escaped twice.
  *
- * Every value is log-safe (lib/internal/log-safe.ts) and every identity field is cut to
- * `MAX_LOG_FIELD_LENGTH` with a visible marker, once per certificate: a client controls its
- * certificate, and a certificate of many kilobytes must not become kilobytes per logged request.
+ * The identity's values (tokens and `mtls-json` members) are built by identity-fields.ts, the one
+ * owner of those fields, log-safe and bounded once per certificate.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import {
-  hexEscapeLogUnsafe,
-  logUnsafePatternWith,
-  percentEncodeCharacter,
-  replaceLogUnsafe,
-  stringifyLogSafe,
-  truncateLogField,
-  truncatePercentEncoded,
-  unicodeEscapeCharacter,
-} from '../internal/log-safe.js';
+import { logUnsafePatternWith, replaceLogUnsafe, stringifyLogSafe, unicodeEscapeCharacter } from '../internal/log-safe.js';
 import { logDate } from '../internal/log-date.js';
 import { isBoolean, validateOptions } from '../internal/options.js';
 import { peekPeerIdentity } from '../identity/registry.js';
 import { processWideKey } from '../internal/process-wide.js';
+import {
+  certificateFieldsOf,
+  identityJsonMembers,
+  MORGAN_TOKEN_NAMES,
+  verifyFieldOf,
+  type MorganTokenName,
+} from './identity-fields.js';
 import type { PeerCertificate } from '../certificate/peer-certificate.js';
 
 /** A morgan token function. */
@@ -53,23 +50,6 @@ export interface RegisterMorganTokensOptions {
   readonly formats?: boolean;
 }
 
-/**
- * Token names and what they print. Every value is safe inside a quoted field of a text log line
- * on every morgan version: distinguished names keep their RFC 4514 escapes (`\"`, `\\`, control
- * and invisible characters as `\0A`), and URIs and verify results are percent-encoded where a
- * character is not allowed in a URI. Each is at most `MAX_LOG_FIELD_LENGTH` characters plus the
- * truncation marker (before morgan 1.12's own escaping of `\` and `"`).
- */
-export const MORGAN_TOKEN_NAMES = [
-  'peer_cert_subject',
-  'peer_cert_issuer',
-  'peer_cert_serial',
-  'peer_cert_fingerprint',
-  'peer_cert_verify',
-  'peer_cert_not_after',
-  'peer_cert_spiffe',
-] as const;
-
 /** morgan's `combined`: the request part of `mtls-combined`. */
 const COMBINED_PART =
   ':remote-addr - :remote-user [:date[clf]] ":method :url HTTP/:http-version" :status :res[content-length]' +
@@ -86,77 +66,7 @@ export const MTLS_COMBINED_FORMAT = `${COMBINED_PART} ${IDENTITY_PART}`;
 /** The names {@link registerMorganTokens} registers formats under. */
 export const MORGAN_FORMAT_NAMES = ['mtls-combined', 'mtls-json'] as const;
 
-type TokenName = (typeof MORGAN_TOKEN_NAMES)[number];
-/** The certificate's token values (`peer_cert_verify` comes from the identity). */
-type CertificateFields = { readonly [K in Exclude<TokenName, 'peer_cert_verify'>]: string | undefined };
-
-const NO_CERTIFICATE_FIELDS: CertificateFields = Object.freeze({
-  peer_cert_subject: undefined,
-  peer_cert_issuer: undefined,
-  peer_cert_serial: undefined,
-  peer_cert_fingerprint: undefined,
-  peer_cert_not_after: undefined,
-  peer_cert_spiffe: undefined,
-});
-
-// A certificate's fields are computed once and shared by every connection that presents it (the
-// certificate cache hands out one object). Nothing is cached per identity: with a new connection
-// per request, a per-identity entry would be one more short-lived WeakMap key per connection.
-const certificateFieldsCache = new WeakMap<PeerCertificate, CertificateFields>();
-
-function certificateFieldsOf(certificate: PeerCertificate | undefined): CertificateFields {
-  if (certificate === undefined) return NO_CERTIFICATE_FIELDS;
-  let fields = certificateFieldsCache.get(certificate);
-  if (fields === undefined) {
-    fields = {
-      peer_cert_subject: logSafeName(certificate.subject),
-      peer_cert_issuer: logSafeName(certificate.issuer),
-      peer_cert_serial: logSafeUri(certificate.serialNumber),
-      peer_cert_fingerprint: logSafeUri(certificate.fingerprint256),
-      peer_cert_not_after: logDate(certificate.notAfter),
-      peer_cert_spiffe: certificate.spiffeId === undefined ? undefined : logSafeUri(certificate.spiffeId),
-    };
-    certificateFieldsCache.set(certificate, fields);
-  }
-  return fields;
-}
-
-// `verify` takes few distinct values (SUCCESS, NONE, FAILED:<code>); their encodings are kept, a bounded number.
-const MAX_VERIFY_VALUES = 256;
-const verifyFields = new Map<string, string>();
-
-function verifyFieldOf(verify: string): string {
-  let field = verifyFields.get(verify);
-  if (field === undefined) {
-    field = logSafeUri(verify);
-    if (verifyFields.size < MAX_VERIFY_VALUES) verifyFields.set(verify, field);
-  }
-  return field;
-}
-
-/**
- * A distinguished name as logs and spans show it: parseCertificate already writes names with
- * log-safe escapes; this keeps them so whatever produced the identity. Then bounded.
- */
-function logSafeName(name: string): string {
-  return truncateLogField(hexEscapeLogUnsafe(name));
-}
-
-// Characters never allowed in a URI (RFC 3986 section 2): controls, space, `"`, `<`, `>`, `\`,
-// `^`, backquote, `{`, `|`, `}` and everything outside ASCII, which includes every log-unsafe
-// character. `%` stays, so an already encoded URI is not encoded twice.
- 
-const NOT_URI_SAFE = /[^\u0021\u0023-\u003b\u003d\u003f-\u005b\u005d\u005f\u0061-\u007a\u007e]/u;
- 
-const NOT_URI_SAFE_GLOBAL = /[^\u0021\u0023-\u003b\u003d\u003f-\u005b\u005d\u005f\u0061-\u007a\u007e]/gu;
-
-/** A URI-like value (SPIFFE ID, serial, verify result) percent-encoded where a URI does not allow the character, then bounded. */
-function logSafeUri(value: string): string {
-  const encoded = NOT_URI_SAFE.test(value) ? value.replace(NOT_URI_SAFE_GLOBAL, percentEncodeCharacter) : value;
-  return truncatePercentEncoded(encoded);
-}
-
-function tokenFor(name: TokenName): MorganTokenFunction {
+function tokenFor(name: MorganTokenName): MorganTokenFunction {
   if (name === 'peer_cert_verify') {
     return (req) => {
       const identity = peekPeerIdentity(req);
@@ -231,29 +141,6 @@ function numberOrUndefined(value: unknown, integer: boolean): number | undefined
   return integer && !Number.isSafeInteger(n) ? undefined : n;
 }
 
-// The certificate's part of an `mtls-json` line, serialized once per certificate:
-// `,"peer_cert_subject":…` up to `peer_cert_spiffe`, or '' when every field is absent.
-const certificateJsonCache = new WeakMap<PeerCertificate, string>();
-
-function certificateJsonOf(certificate: PeerCertificate): string {
-  let json = certificateJsonCache.get(certificate);
-  if (json === undefined) {
-    // The tokens' values, but the SPIFFE ID as it is: JSON escapes it, a text line needs %XX.
-    json = jsonMembers({
-      ...certificateFieldsOf(certificate),
-      peer_cert_spiffe: certificate.spiffeId === undefined ? undefined : truncateLogField(certificate.spiffeId),
-    });
-    certificateJsonCache.set(certificate, json);
-  }
-  return json;
-}
-
-/** `record`'s members as log-safe JSON with a leading comma, to append to an object; '' when none. */
-function jsonMembers(record: object): string {
-  const json = stringifyLogSafe(record);
-  return json.length > 2 ? `,${json.slice(1, -1)}` : '';
-}
-
 /**
  * The `mtls-json` format: one JSON object per line with the request fields of `combined` and the
  * identity. The request fields are morgan's own tokens (`:date[iso]`, `:remote-addr`, `:method`,
@@ -283,13 +170,7 @@ export function mtlsJsonFormat(tokens: unknown, req: IncomingMessage, res: Serve
   });
   const identity = peekPeerIdentity(req);
   if (identity === undefined) return request;
-  const verdict = jsonMembers({
-    peer_cert_verify: truncateLogField(identity.verify),
-    peer_cert_reason: identity.reason === undefined ? undefined : truncateLogField(identity.reason),
-    peer_cert_source: truncateLogField(identity.source),
-  });
-  const certificate = identity.certificate === undefined ? '' : certificateJsonOf(identity.certificate);
-  return `${request.slice(0, -1)}${verdict}${certificate}}`;
+  return `${request.slice(0, -1)}${identityJsonMembers(identity)}}`;
 }
 
 // Distinct verify results without a certificate (NONE, FAILED:<code>) whose identity part is kept.

@@ -94,3 +94,25 @@ export const METRIC_MTLS_SERVER_AUDIT_EVENTS = 'mtls.server.audit_events';
 
 /** Instrumentation scope name used for the tracer and the meter: the npm package name. */
 export const INSTRUMENTATION_SCOPE_NAME = 'mtls-observability';
+
+// --- TLS handshake timing and the server's own certificate (observeTlsServer) ------------------
+
+/**
+ * Histogram `s`: duration of TLS handshakes on the server, from the TCP connection to the
+ * handshake's end; `error.type` on failures, `tls.protocol.version` when known. Modelled on
+ * .NET's `kestrel.tls_handshake.duration` semantic convention, in this library's namespace.
+ */
+export const METRIC_MTLS_SERVER_TLS_HANDSHAKE_DURATION = 'mtls.server.tls_handshake.duration';
+/** UpDownCounter `{handshake}`: TLS handshakes in progress (Kestrel's `kestrel.active_tls_handshakes`). */
+export const METRIC_MTLS_SERVER_ACTIVE_TLS_HANDSHAKES = 'mtls.server.active_tls_handshakes';
+/** Gauge `s`: end of validity of the certificate the server presented on its latest handshake, as Unix time. */
+export const METRIC_MTLS_SERVER_CERTIFICATE_NOT_AFTER = 'mtls.server.certificate.not_after';
+
+// --- Log records (observeTlsServer's `logs` option) -----------------------------------------
+
+/** Client address (Stable semantic convention): the peer's IP address as the server saw it. */
+export const ATTR_CLIENT_ADDRESS = 'client.address';
+/** Client port (Stable semantic convention). */
+export const ATTR_CLIENT_PORT = 'client.port';
+/** Event name of the log record for each failed TLS handshake. */
+export const EVENT_MTLS_HANDSHAKE_FAILURE = 'mtls.handshake.failure';

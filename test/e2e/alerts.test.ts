@@ -22,10 +22,10 @@ function promtool(...args: string[]): Promise<{ code: number; output: string }> 
   });
 }
 
-test('promtool check rules: docs/alerts.yml is valid and has the six alerts', async () => {
+test('promtool check rules: docs/alerts.yml is valid and has the seven alerts', async () => {
   const { code, output } = await promtool('check', 'rules', rules);
   assert.equal(code, 0, output);
-  assert.match(output, /SUCCESS: 6 rules found/);
+  assert.match(output, /SUCCESS: 7 rules found/);
   const text = await readFile(rules, 'utf8');
   assert.deepEqual(
     [...text.matchAll(/- alert: (\S+)/g)].map((m) => m[1]),
@@ -36,6 +36,7 @@ test('promtool check rules: docs/alerts.yml is valid and has the six alerts', as
       'MtlsVerifiedShareDrop',
       'MtlsUnexpectedIdentities',
       'MtlsLabelledClientCertificateExpiringSoon',
+      'MtlsServerCertificateExpiringSoon',
     ],
   );
 });

@@ -8,6 +8,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import net from 'node:net';
+import { X509Certificate } from 'node:crypto';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -213,6 +214,12 @@ test('an expired certificate under rejectUnauthorized: true: a CERT_HAS_EXPIRED 
   const [gauge] = await query('mtls_server_client_certificate_min_time_left{job="mtls-app"}');
   assert.ok(Number(gauge!.value[1]) > 300 * 86_400, JSON.stringify(gauge));
   await waitForValue('mtls_server_client_certificate_time_left_count{mtls_verify_result="success"}', '1');
+  // Handshake timing: the one success and the six failures, none in progress; the served certificate's expiry.
+  await waitForValue('mtls_server_tls_handshake_duration_count{tls_protocol_version="1.3",error_type=""}', '1');
+  await waitForValue('mtls_server_tls_handshake_duration_count{error_type="CERT_HAS_EXPIRED"}', '3');
+  await waitForValue('mtls_server_tls_handshake_duration_count{error_type="connection_closed"}', '1');
+  await waitForValue('mtls_server_active_tls_handshakes', '0');
+  await waitForValue('mtls_server_certificate_not_after', String(Date.parse(new X509Certificate(pki.server.certPem).validTo) / 1000));
 
   const expiredLines = lines.filter((l) => l.includes('reason=CERT_HAS_EXPIRED'));
   assert.equal(expiredLines.length, 3);
@@ -230,7 +237,7 @@ test('docs/alerts.yml loads into Prometheus and its rules evaluate against the r
   while (Date.now() < deadline) {
     const body = (await getJson(`${prometheusUrl}/api/v1/rules`)) as { data: { groups: typeof groups } };
     groups = body.data.groups;
-    if (groups.length === 1 && groups[0]!.rules.every((r) => r.health === 'ok')) break;
+    if (groups.length === 2 && groups.every((g) => g.rules.every((r) => r.health === 'ok'))) break;
     await new Promise((r) => setTimeout(r, 250));
   }
   assert.deepEqual(
@@ -242,7 +249,7 @@ test('docs/alerts.yml loads into Prometheus and its rules evaluate against the r
       ['MtlsVerifiedShareDrop', 'ok'],
       ['MtlsUnexpectedIdentities', 'ok'],
       ['MtlsLabelledClientCertificateExpiringSoon', 'ok'],
-    ]]],
+    ]], ['mtls-observability-server-certificate', [['MtlsServerCertificateExpiringSoon', 'ok']]]],
   );
 });
 

@@ -1,7 +1,7 @@
 /**
  * A minimal OTLP/HTTP receiver for tests: accepts the JSON encoding (`application/json`, what
  * `@opentelemetry/exporter-*-otlp-http` sends), optionally gzip-compressed, on `/v1/traces` and
- * `/v1/metrics`, decodes spans and metric data points into plain objects and answers 200 `{}`.
+ * `/v1/metrics` and `/v1/logs`, decodes spans, metric data points and log records into plain objects and answers 200 `{}`.
  * Listens on 127.0.0.1, port 0.
  */
 import http from 'node:http';
@@ -36,12 +36,26 @@ export interface ReceivedPoint {
   readonly explicitBounds?: number[];
 }
 
+export interface ReceivedLogRecord {
+  readonly scope: string;
+  readonly scopeVersion: string;
+  readonly eventName: string | undefined;
+  /** OTLP severity number (5 DEBUG, 9 INFO, 13 WARN, 17 ERROR). */
+  readonly severityNumber: number | undefined;
+  readonly severityText: string | undefined;
+  readonly body: DecodedValue;
+  /** Nanoseconds since the epoch, as sent. */
+  readonly timeUnixNano: string | undefined;
+  readonly attributes: Record<string, DecodedValue>;
+}
+
 export interface OtlpReceiver {
   /** `http://127.0.0.1:<port>` */
   readonly url: string;
   readonly spans: ReceivedSpan[];
   /** Metric exports in arrival order; each is the list of points of one export request. */
   readonly metricExports: ReceivedPoint[][];
+  readonly logRecords: ReceivedLogRecord[];
   /** Requests that were not valid OTLP JSON (the test should expect none). */
   readonly rejected: string[];
   /** Resolves when `predicate` holds; rejects after `timeoutMs` (default 5 s). */
@@ -107,6 +121,43 @@ interface MetricsBody {
   }[];
 }
 
+interface LogsBody {
+  resourceLogs?: {
+    scopeLogs?: {
+      scope?: { name?: string; version?: string };
+      logRecords?: {
+        eventName?: string;
+        severityNumber?: number;
+        severityText?: string;
+        body?: AnyValue;
+        timeUnixNano?: string | number;
+        attributes?: KeyValue[];
+      }[];
+    }[];
+  }[];
+}
+
+function decodeLogs(body: LogsBody): ReceivedLogRecord[] {
+  const out: ReceivedLogRecord[] = [];
+  for (const rl of body.resourceLogs ?? []) {
+    for (const sl of rl.scopeLogs ?? []) {
+      for (const record of sl.logRecords ?? []) {
+        out.push({
+          scope: sl.scope?.name ?? '',
+          scopeVersion: sl.scope?.version ?? '',
+          eventName: record.eventName,
+          severityNumber: record.severityNumber,
+          severityText: record.severityText,
+          body: record.body === undefined ? null : decodeValue(record.body),
+          timeUnixNano: record.timeUnixNano === undefined ? undefined : String(record.timeUnixNano),
+          attributes: decodeAttributes(record.attributes),
+        });
+      }
+    }
+  }
+  return out;
+}
+
 function decodeSpans(body: SpansBody): ReceivedSpan[] {
   const out: ReceivedSpan[] = [];
   for (const rs of body.resourceSpans ?? []) {
@@ -158,6 +209,7 @@ function decodeMetrics(body: MetricsBody): ReceivedPoint[] {
 export async function startOtlpReceiver(): Promise<OtlpReceiver> {
   const spans: ReceivedSpan[] = [];
   const metricExports: ReceivedPoint[][] = [];
+  const logRecords: ReceivedLogRecord[] = [];
   const rejected: string[] = [];
   const server = http.createServer((req, res) => {
     const chunks: Buffer[] = [];
@@ -171,6 +223,7 @@ export async function startOtlpReceiver(): Promise<OtlpReceiver> {
         if (req.method !== 'POST') throw new Error(`method ${req.method}`);
         if (req.url === '/v1/traces') spans.push(...decodeSpans(body as SpansBody));
         else if (req.url === '/v1/metrics') metricExports.push(decodeMetrics(body as MetricsBody));
+        else if (req.url === '/v1/logs') logRecords.push(...decodeLogs(body as LogsBody));
         else throw new Error(`path ${req.url}`);
         res.writeHead(200, { 'Content-Type': 'application/json' });
         res.end('{}');
@@ -187,6 +240,7 @@ export async function startOtlpReceiver(): Promise<OtlpReceiver> {
     url: `http://127.0.0.1:${port}`,
     spans,
     metricExports,
+    logRecords,
     rejected,
     async waitFor(predicate, what, timeoutMs = 5000) {
       const deadline = Date.now() + timeoutMs;

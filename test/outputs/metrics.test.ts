@@ -328,7 +328,7 @@ describe('MtlsMetrics', () => {
       });
       assert.throws(() => observeTlsServer(server.server, { meterProvider: meterLike() } as never), {
         name: 'TypeError',
-        message: /^observeTlsServer\(\): unknown option "meterProvider"\. Known options: log, logFormat, logNoise, onHandshakeFailure, allowRenegotiation, metrics\.$/,
+        message: /^observeTlsServer\(\): unknown option "meterProvider"\. Known options: log, logFormat, logNoise, onHandshakeFailure, allowRenegotiation, metrics, logs\.$/,
       });
     } finally {
       await server.close();

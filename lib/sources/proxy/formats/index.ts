@@ -21,3 +21,16 @@ export const PROXY_FORMATS = Object.freeze({
   cloudflare: cloudflareFormat,
   rfc9440: rfc9440Format,
 } satisfies Record<ProxyFormatName, ProxyFormat>);
+
+/**
+ * Every header a supported format reads or strips by default (certificates, chains, verify
+ * results and their companions), lowercase, each once, in the order of {@link PROXY_FORMATS}.
+ */
+export const FORWARDED_CERTIFICATE_HEADER_NAMES: readonly string[] = Object.freeze([
+  ...new Set(
+    Object.values(PROXY_FORMATS).flatMap((format: ProxyFormat) => [
+      ...Object.values(format.headers),
+      ...(format.companionHeaders ?? []),
+    ]),
+  ),
+]);
