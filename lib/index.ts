@@ -61,4 +61,5 @@ export {
 } from './outputs/certificate-expiry.js';
 export type { CertificateExpiryMetricsOptions } from './outputs/certificate-expiry.js';
 export type { MetricsOptions, RequestMetricsOptions } from './outputs/metrics.js';
+export type { AttributesLike, AttributeValueLike, MeterProviderLike } from './outputs/otel-api.js';
 export * as mtlsAttributes from './outputs/semconv.js';

@@ -16,7 +16,7 @@
  * become attributes; the per-certificate state behind the certificate gauges is the record in
  * certificate-expiry.ts.
  */
-import type { Attributes, BatchObservableResult, Histogram, MeterProvider, Observable } from '@opentelemetry/api';
+import type { Attributes, BatchObservableResult, Histogram, Meter, Observable } from '@opentelemetry/api';
 import {
   ATTR_ERROR_TYPE,
   ATTR_MTLS_CLIENT_SOURCE,
@@ -37,7 +37,7 @@ import {
   METRIC_MTLS_SERVER_UNTRUSTED_PROXY_HEADERS,
 } from './semconv.js';
 import { optionGroup, type OptionCheck, type OptionGroup } from '../internal/options.js';
-import { libraryVersion, otelApi } from './otel-api.js';
+import { libraryVersion, otelApi, type AttributesLike, type MeterProviderLike } from './otel-api.js';
 import {
   CERTIFICATE_EXPIRY_OPTION_CHECKS,
   RecentCertificates,
@@ -56,7 +56,7 @@ export interface MetricsOptions {
    * The `MeterProvider` to record to. Default: the global one (`metrics.getMeterProvider()`),
    * looked up when something is recorded, so an SDK started after this factory ran is still used.
    */
-  readonly meterProvider?: MeterProvider;
+  readonly meterProvider?: MeterProviderLike;
 }
 
 /** The `metrics` option of `mtlsIdentity()`: it also sees certificates, so it has the expiry instruments. */
@@ -94,7 +94,7 @@ export type HandshakeOutcome = 'success' | 'rejected' | 'failed';
 export type RenegotiationOutcome = 'refused' | 'completed';
 
 interface CountEntry {
-  readonly attributes: Attributes;
+  readonly attributes: AttributesLike;
   count: number;
 }
 
@@ -102,7 +102,7 @@ interface CountEntry {
 class CountTable {
   readonly entries = new Map<string, CountEntry>();
 
-  entry(key: string, attributes: () => Attributes, overflow: () => [string, Attributes]): CountEntry {
+  entry(key: string, attributes: () => AttributesLike, overflow: () => [string, AttributesLike]): CountEntry {
     let entry = this.entries.get(key);
     if (entry !== undefined) return entry;
     if (this.entries.size >= MAX_ATTRIBUTE_SETS) {
@@ -124,17 +124,18 @@ interface ProviderInstruments {
   readonly recorders: Set<WeakRef<MtlsMetrics>>;
 }
 
-const instrumentsByProvider = new WeakMap<MeterProvider, ProviderInstruments>();
+const instrumentsByProvider = new WeakMap<MeterProviderLike, ProviderInstruments>();
 
 /**
  * One set of instruments per `MeterProvider`, shared by every recorder that reports to it: the
  * same instrument registered twice would have two callbacks observe the same attribute set, and
  * for asynchronous instruments the last observation wins instead of the sum.
  */
-function instrumentsFor(provider: MeterProvider, recorder: MtlsMetrics): ProviderInstruments {
+function instrumentsFor(provider: MeterProviderLike, recorder: MtlsMetrics): ProviderInstruments {
   let instruments = instrumentsByProvider.get(provider);
   if (instruments === undefined) {
-    const meter = provider.getMeter(INSTRUMENTATION_SCOPE_NAME, libraryVersion());
+    // The public option is structural (no API types in the declarations); a provider's meter is the API's.
+    const meter = provider.getMeter(INSTRUMENTATION_SCOPE_NAME, libraryVersion()) as Meter;
     const recorders = new Set<WeakRef<MtlsMetrics>>();
     const requests = meter.createObservableCounter(METRIC_MTLS_SERVER_REQUESTS, {
       unit: '{request}',
@@ -261,9 +262,9 @@ export class MtlsMetrics {
   readonly renegotiations = new CountTable();
   /** Present when this recorder tracks certificate expiry (the middleware's recorder). */
   readonly recentCertificates: RecentCertificates | undefined;
-  readonly #fixedProvider: MeterProvider | undefined;
+  readonly #fixedProvider: MeterProviderLike | undefined;
   readonly #required: boolean | undefined;
-  #boundProvider: MeterProvider | undefined;
+  #boundProvider: MeterProviderLike | undefined;
   #instruments: ProviderInstruments | undefined;
   readonly #identities = new WeakMap<PeerIdentity, IdentityEntry>();
 
