@@ -46,7 +46,7 @@ function createApp(onIdentity: (identity: PeerIdentity) => void = () => {}): exp
   app.use(morgan('mtls-combined'));
   app.use(mtlsIdentity());
   app.get('/hello', (_req, res) => {
-    const identity = res.locals.mtls as PeerIdentity;
+    const identity = res.locals.mtls;
     onIdentity(identity);
     res.json({
       verified: identity.verified,
