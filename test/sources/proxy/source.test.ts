@@ -17,6 +17,7 @@ import type { UntrustedProxyHeadersEvent } from '../../../lib/identity/untrusted
 import type { DevCertificateSet } from '../../../lib/dev-certs/index.js';
 import { getTestPki } from '../../helpers/pki.js';
 import { startMiddlewareServer } from '../../helpers/raw-http.js';
+import { captureWarnings } from '../../helpers/warnings.js';
 import { getPeerIdentity } from '../../../lib/get-peer-identity.js';
 import { PROXY_FORMAT_NAMES, type PeerIdentity } from '../../../lib/identity/peer-identity.js';
 import type { IdentitySource } from '../../../lib/sources/source.js';
@@ -187,30 +188,30 @@ test('untrusted peer: a throwing report callback does not change the identity', 
 });
 
 test('mtlsIdentity(): a throwing onUntrustedHeaders is warned about once, and the metric still counts', async () => {
-  const warnings: string[] = [];
-  const onWarning = (warning: Error): void => void warnings.push(warning.message);
-  process.on('warning', onWarning);
-  const server = await startMiddlewareServer({
-    proxy: {
-      format: 'nginx',
-      trustedProxies: ['10.0.0.0/8'],
-      onUntrustedHeaders: () => {
-        throw new Error('hook failure');
+  const warnings = await captureWarnings(async () => {
+    const server = await startMiddlewareServer({
+      proxy: {
+        format: 'nginx',
+        trustedProxies: ['10.0.0.0/8'],
+        onUntrustedHeaders: () => {
+          throw new Error('hook failure');
+        },
       },
-    },
-    tracing: false,
-  });
-  try {
-    for (let i = 0; i < 2; i++) {
-      const response = await server.send(nginxHeaders(pki.clients.valid.certPem));
-      assert.deepEqual(response.body, { verified: false, verify: 'NONE', reason: 'NOT_TLS', source: 'tls' });
+      tracing: false,
+    });
+    try {
+      for (let i = 0; i < 2; i++) {
+        const response = await server.send(nginxHeaders(pki.clients.valid.certPem));
+        assert.deepEqual(response.body, { verified: false, verify: 'NONE', reason: 'NOT_TLS', source: 'tls' });
+      }
+    } finally {
+      await server.close();
     }
-  } finally {
-    await server.close();
-    await new Promise((resolve) => setImmediate(resolve));
-    process.off('warning', onWarning);
-  }
-  assert.deepEqual(warnings, ['mtlsIdentity(): option "proxy.onUntrustedHeaders" threw and was skipped: hook failure']);
+  });
+  assert.deepEqual(
+    warnings.map((w) => [w.code, w.message]),
+    [['MTLS_OBSERVER_ERROR', 'mtlsIdentity(): option "proxy.onUntrustedHeaders" threw and was skipped: hook failure']],
+  );
 });
 
 test('repeated header lines, oversized and undecodable values are recorded failures', async () => {
