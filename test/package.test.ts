@@ -269,7 +269,7 @@ console.log(JSON.stringify({ middleware: typeof middleware, hook: typeof hook, l
 describe('the packed tarball in a fresh app (npm pack, npm install)', () => {
   let app: string;
   let tarball: string;
-  const tsc = (project: string) => node([join(app, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', project], app);
+  const tsc = (project: string, ...flags: string[]) => node([join(app, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', project, ...flags], app);
 
   before(async () => {
     app = await mkdtemp(join(tmpdir(), 'mtls-first-app-'));
@@ -310,9 +310,14 @@ describe('the packed tarball in a fresh app (npm pack, npm install)', () => {
     await writeFile(join(app, 'readme-usage.mts'), readmeBlock(readme, '## Usage', 'ts'));
     await writeFile(join(app, 'consumer-otel.mts'), CONSUMER_OTEL);
     const files = ['consumer.mts', 'consumer.cts', 'readme-usage.mts'];
+    await writeFile(join(app, 'tsconfig.cjs.json'), JSON.stringify({ ...TSCONFIG_STRICT_NODENEXT, files: ['consumer.cts'] }));
     await writeFile(join(app, 'tsconfig.json'), JSON.stringify({ ...TSCONFIG_STRICT_NODENEXT, files }));
     await writeFile(join(app, 'tsconfig.otel.json'), JSON.stringify({ ...TSCONFIG_STRICT_NODENEXT, files: [...files, 'consumer-otel.mts'] }));
 
+    // An app without Express: the Locals augmentation needs no Express types (none are loaded).
+    const cjsOnly = (await tsc('tsconfig.cjs.json', '--listFiles')).stdout.split('\n').filter(Boolean);
+    assert.deepEqual(cjsOnly.filter((f) => /@types\/(express|express-serve-static-core)\//.test(f)), []);
+    assert.ok(cjsOnly.some((f) => f.endsWith('/node_modules/mtls-observability/dist/middleware.d.ts')));
     assert.equal((await tsc('tsconfig.json')).stdout, '');
     const esm = JSON.parse((await node([join('out', 'consumer.mjs')], app)).stdout) as { status: number; body: unknown; line: string };
     assert.equal(esm.status, 200);
