@@ -76,4 +76,5 @@ export { DEFAULT_MAX_CLIENTS, MAX_CLIENT_ID_LENGTH } from './outputs/client-labe
 export type { ClientMetricsOptions, ClientLabelKind, ClientLabelFunction } from './outputs/client-labels.js';
 export { TLS_HANDSHAKE_DURATION_BUCKETS } from './outputs/handshake-metrics.js';
 export type { LogRecordsOptions, LoggerProviderLike, LoggerLike, OtelLogRecordLike, LogAttributeValue } from './outputs/log-records.js';
+export type { AttributesLike, AttributeValueLike, MeterProviderLike } from './outputs/otel-api.js';
 export * as mtlsAttributes from './outputs/semconv.js';

@@ -143,6 +143,23 @@ export type MtlsIdentityMiddleware = (
 /** Default {@link MtlsIdentityOptions.localsKey}. */
 export const DEFAULT_LOCALS_KEY = 'mtls';
 
+// Types `res.locals.mtls` for Express 4 and 5, whose `res.locals` is `Record<string, any> & Locals`
+// (a declared property wins over the index signature). It names only the global `Express`
+// namespace, so it needs no Express types: without them it declares an unused interface.
+declare global {
+  // eslint-disable-next-line @typescript-eslint/no-namespace -- the only way to extend Express's global Locals
+  namespace Express {
+    interface Locals {
+      /**
+       * The client identity `mtlsIdentity()` stored, under the default `localsKey`. Present on
+       * every request the middleware has run for; with another `localsKey`, read it with
+       * `getPeerIdentity(req)`.
+       */
+      [DEFAULT_LOCALS_KEY]: PeerIdentity;
+    }
+  }
+}
+
 const FACTORY = 'mtlsIdentity()';
 
 const CERTIFICATES_OPTIONS = optionGroup<CertificatesOption>({

@@ -4,12 +4,12 @@
  * output; neither may import the other, so the composition sits here.
  */
 import type { IncomingMessage } from 'node:http';
-import type { Attributes } from '@opentelemetry/api';
 import { getPeerIdentity } from './get-peer-identity.js';
 import { IDENTITY_REASONS } from './identity/peer-identity.js';
 import { spanStartAttributes } from './outputs/tracing.js';
+import type { AttributesLike } from './outputs/otel-api.js';
 
-const EMPTY_ATTRIBUTES: Attributes = Object.freeze({});
+const EMPTY_ATTRIBUTES: AttributesLike = Object.freeze({});
 
 /**
  * A `startIncomingSpanHook` for `@opentelemetry/instrumentation-http`: returns the identity's
@@ -25,7 +25,7 @@ const EMPTY_ATTRIBUTES: Attributes = Object.freeze({});
  * `getPeerIdentity` and with `mtlsIdentity()` when that has no `certificates` options, so the
  * certificate is parsed once. Returns `{}` for plain HTTP requests and never throws.
  */
-export function startIncomingSpanHook(request: IncomingMessage): Attributes {
+export function startIncomingSpanHook(request: IncomingMessage): AttributesLike {
   try {
     const identity = getPeerIdentity(request);
     if (identity === undefined || identity.reason === IDENTITY_REASONS.notTls) return EMPTY_ATTRIBUTES;

@@ -5,6 +5,7 @@
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -98,6 +99,9 @@ test('npm run demo: prints one access line per client and an identity, exits 0 w
     ['none', 'NONE', '-'],
   ];
   assert.equal(access.length, expected.length, out);
+  // Each client is explained above the lines.
+  assert.match(out, /\nClients, one request each:\n {2}valid {6}CN=alice from the trusted CA: verify=SUCCESS, every field, its SPIFFE ID\n {2}expired {4}/);
+  assert.match(out, /\n {2}none {7}no certificate: verify=NONE and "-" for every certificate field\n/);
   for (const [i, [client, verify, subject]] of expected.entries()) {
     const line = access[i]!;
     assert.ok(line.includes(`"GET /hello?client=${client} HTTP/1.1" 200 `), line);
@@ -105,7 +109,7 @@ test('npm run demo: prints one access line per client and an identity, exits 0 w
   }
   // The forged line inside the hostile CN never becomes a line of its own.
   assert.ok(!out.includes('\n127.0.0.1 - admin'));
-  assert.match(out, /res\.locals\.mtls for the valid client:\n\n\{\n {2}verified: true,\n {2}verify: 'SUCCESS',\n {2}source: 'tls',/);
+  assert.match(out, /res\.locals\.mtls for the valid client \(what route handlers read; der shortened\):\n\n\{\n {2}verified: true,\n {2}verify: 'SUCCESS',\n {2}source: 'tls',/);
   assert.match(out, /spiffeId: 'spiffe:\/\/example\.org\/ns\/demo\/sa\/alice'/);
   // Handshake failures and the metrics snapshot (observeTlsServer, OpenTelemetry SDK).
   assert.match(out, /\n127\.0\.0\.1 - - \[[^\]]+\] "TLS handshake failed" outcome=rejected reason=CERT_HAS_EXPIRED verify=FAILED:CERT_HAS_EXPIRED /);
@@ -129,11 +133,12 @@ test('npm run demo: prints one access line per client and an identity, exits 0 w
   assert.match(out, /\nmtls_server_audit_events_total\{mtls_audit_event="rotation"\} 1\n/);
 });
 
-test('npm run demo -- --serve: serves until SIGTERM and prints working curl commands', async () => {
+test('npm run demo -- --serve: serves until SIGTERM, prints working curl commands, then removes its private keys', async () => {
   const demo = run('examples/demo/demo.ts', ['--serve', '--port', '0']);
+  let dir: string | undefined;
   try {
     const [, port] = await waitFor(demo, /serving https:\/\/localhost:(\d+)/);
-    const [, dir] = await waitFor(demo, /^ {2}cd (\S+)$/m);
+    [, dir] = await waitFor(demo, /^ {2}cd (\S+)$/m);
     await waitFor(demo, /Access log:\n/);
     assert.match(demo.stdout(), / {2}curl --cacert ca\.pem --cert client-valid\.pem --key client-valid-key\.pem https:\/\/localhost:\d+\/hello\n/);
     const response = await new Promise<string>((resolve, reject) => {
@@ -151,12 +156,29 @@ test('npm run demo -- --serve: serves until SIGTERM and prints working curl comm
     });
     assert.deepEqual(JSON.parse(response), { verified: true, verify: 'SUCCESS', subject: 'CN=alice,O=mtls-observability demo' });
     await waitFor(demo, /"GET \/hello HTTP\/1\.1" 200 \d+ "-" "-" verify=SUCCESS subject="CN=alice,O=mtls-observability demo"/);
-    await rm(dir!, { recursive: true, force: true });
+    assert.ok(existsSync(join(dir!, 'client-valid-key.pem')));
   } finally {
     demo.child.kill('SIGTERM');
   }
   assert.deepEqual(await demo.exited, { code: 0, signal: null });
+  assert.equal(existsSync(dir!), false, `${dir} (with the private keys) is left behind`);
 });
+
+test('npm run demo -- --serve: Ctrl-C (SIGINT) also removes the temporary certificates and keys', async () => {
+  const demo = run('examples/demo/demo.ts', ['--serve', '--port', '0']);
+  let dir: string | undefined;
+  try {
+    [, dir] = await waitFor(demo, /^ {2}cd (\S+)$/m);
+    await waitFor(demo, /Access log:\n/);
+    assert.ok(existsSync(join(dir!, 'server-key.pem')));
+  } finally {
+    demo.child.kill('SIGINT');
+  }
+  assert.deepEqual(await demo.exited, { code: 0, signal: null });
+  assert.equal(existsSync(dir!), false, `${dir} (with the private keys) is left behind`);
+});
+
+
 
 test('examples/express-basic: 200 for the valid client, 403 with a code otherwise, morgan lines', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'mtls-express-basic-'));

@@ -6,11 +6,13 @@
  * snapshot, then exits.
  *
  * `npm run demo -- --serve [--port 8443]`: keeps the server running, writes the development
- * certificates to a temporary directory and prints curl commands that use them.
+ * certificates to a temporary directory and prints curl commands that use them; Ctrl-C (SIGINT)
+ * or SIGTERM stops it and removes that directory with its private keys.
  *
  * It imports the package by name, as an application would (resolved to dist/ by self-reference).
  */
 import https from 'node:https';
+import { rmSync } from 'node:fs';
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -41,6 +43,15 @@ const CLIENTS: readonly { name: string; pick: (set: DevCertificateSet) => DevCer
   { name: 'none', pick: () => undefined },
 ];
 
+/** What each client's access line shows, printed above the lines. */
+const CLIENT_NOTES: Readonly<Record<string, string>> = {
+  valid: 'CN=alice from the trusted CA: verify=SUCCESS, every field, its SPIFFE ID',
+  expired: 'trusted CA, past its notAfter: FAILED:CERT_HAS_EXPIRED, yet it reaches the app (rejectUnauthorized: false)',
+  untrusted: 'issued by a CA the server does not trust: FAILED:UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  hostile: 'verifies, but its CN holds a quote, a newline and a forged request line: escaped, it stays on its line',
+  none: 'no certificate: verify=NONE and "-" for every certificate field',
+};
+
 /** `onIdentity` sees every resolved identity (the demo keeps one to print it). */
 function createApp(onIdentity: (identity: PeerIdentity) => void = () => {}): express.Express {
   registerMorganTokens(morgan);
@@ -48,7 +59,7 @@ function createApp(onIdentity: (identity: PeerIdentity) => void = () => {}): exp
   app.use(morgan('mtls-combined'));
   app.use(mtlsIdentity());
   app.get('/hello', (_req, res) => {
-    const identity = res.locals.mtls as PeerIdentity;
+    const identity = res.locals.mtls;
     onIdentity(identity);
     res.json({
       verified: identity.verified,
@@ -116,11 +127,13 @@ async function runOnce(pki: DevCertificateSet): Promise<void> {
   const server = await startServer(app, pki, 0);
   const { port } = server.address() as AddressInfo;
   console.log(`mtls-observability demo: Express + mtlsIdentity() + morgan('mtls-combined') on https://127.0.0.1:${port}\n`);
-  console.log('Access log, one request per client certificate:\n');
+  console.log('Clients, one request each:');
+  for (const { name } of CLIENTS) console.log(`  ${name.padEnd(10)} ${CLIENT_NOTES[name] ?? ''}`);
+  console.log('\nAccess log (mtls-combined: Apache combined, then verify, subject, issuer, serial, not_after, spiffe, fingerprint):\n');
   for (const { name, pick } of CLIENTS) await request(port, `/hello?client=${name}`, pki, pick(pki));
   // Let morgan's 'finish' listeners write before the next section.
   await new Promise((resolve) => setImmediate(resolve));
-  console.log('\nres.locals.mtls for the valid client:\n');
+  console.log('\nres.locals.mtls for the valid client (what route handlers read; der shortened):\n');
   console.log(valid === undefined ? '(none)' : printable(valid));
   server.closeAllConnections();
   await new Promise((resolve) => server.close(resolve));
@@ -150,7 +163,9 @@ async function showHandshakeFailures(app: express.Express, pki: DevCertificateSe
   const observer = observeTlsServer(server, { log: process.stdout });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
-  console.log(`\nHandshake failures on a rejectUnauthorized: true server (https://127.0.0.1:${port}), from observeTlsServer():\n`);
+  console.log(`\nHandshake failures on a rejectUnauthorized: true server (https://127.0.0.1:${port}), from observeTlsServer():`);
+  console.log('these clients never become requests; outcome=rejected is a refused certificate, outcome=failed');
+  console.log('something else (here a TCP health check that closes without a handshake):\n');
   for (const name of ['valid', 'expired', 'untrusted', 'none']) {
     const client = CLIENTS.find((c) => c.name === name)!.pick(pki);
     await request(port, `/hello?client=${name}`, pki, client).catch(() => {});
@@ -216,7 +231,8 @@ async function showWhoIsCalling(pki: DevCertificateSet): Promise<void> {
 async function showMetricsSnapshot(reader: MetricReader): Promise<void> {
   const { resourceMetrics } = await reader.collect();
   const text = new PrometheusSerializer(undefined, false, undefined, true, true).serialize(resourceMetrics);
-  console.log('\nMetrics snapshot (OpenTelemetry SDK, Prometheus text format):\n');
+  console.log('\nMetrics snapshot (OpenTelemetry SDK, Prometheus text format): requests by verify result, handshakes');
+  console.log('by outcome and reason, and the expiry of the verified certificates seen; never a subject or serial:\n');
   for (const line of text.split('\n')) {
     if (line.startsWith('mtls_') && !line.includes('_bucket{')) console.log(line);
   }
@@ -238,6 +254,8 @@ async function serve(pki: DevCertificateSet, port: number): Promise<void> {
   }
   console.log('\nAccess log:');
   const stop = () => {
+    // The directory holds unencrypted private keys: never leave it behind.
+    rmSync(dir, { recursive: true, force: true });
     server.closeAllConnections();
     server.close(() => process.exit(0));
   };

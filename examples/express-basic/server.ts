@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import express from 'express';
 import morgan from 'morgan';
-import { mtlsIdentity, observeTlsServer, registerMorganTokens, type PeerIdentity } from 'mtls-observability';
+import { mtlsIdentity, observeTlsServer, registerMorganTokens } from 'mtls-observability';
 
 const certificateDir = process.argv[2] ?? 'certs';
 const port = Number(process.env.PORT ?? 8443);
@@ -27,7 +27,7 @@ app.use(morgan('mtls-combined'));
 app.use(mtlsIdentity({ require: true }));
 
 app.get('/', (_req, res) => {
-  const identity = res.locals.mtls as PeerIdentity;
+  const identity = res.locals.mtls;
   res.json({ hello: identity.certificate?.subject, spiffeId: identity.certificate?.spiffeId ?? null });
 });
 

@@ -16,7 +16,7 @@ import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import express from 'express';
 import morgan from 'morgan';
-import { mtlsIdentity, observeTlsServer, registerMorganTokens, type PeerIdentity } from 'mtls-observability';
+import { mtlsIdentity, observeTlsServer, registerMorganTokens } from 'mtls-observability';
 
 const certificateDir = process.argv[2] ?? 'certs';
 const port = Number(process.env.PORT ?? 8443);
@@ -29,7 +29,7 @@ app.use(morgan(json ? 'mtls-json' : 'mtls-combined'));
 // Span attributes and metrics are on by default; they use the SDK that instrumentation.ts started.
 app.use(mtlsIdentity({ require: true }));
 app.get('/', (_req, res) => {
-  const identity = res.locals.mtls as PeerIdentity;
+  const identity = res.locals.mtls;
   res.json({ hello: identity.certificate?.subject });
 });
 

@@ -13,7 +13,7 @@
  *
  * One set of instruments per `MeterProvider`, shared by every recorder that reports to it.
  */
-import type { Attributes, BatchObservableResult, Histogram, MeterProvider, Observable } from '@opentelemetry/api';
+import type { Attributes, BatchObservableResult, Histogram, Meter, Observable } from '@opentelemetry/api';
 import {
   ATTR_ERROR_TYPE,
   ATTR_TLS_PROTOCOL_VERSION,
@@ -23,7 +23,7 @@ import {
   METRIC_MTLS_SERVER_CERTIFICATE_NOT_AFTER,
   METRIC_MTLS_SERVER_TLS_HANDSHAKE_DURATION,
 } from './semconv.js';
-import { libraryVersion, otelApi } from './otel-api.js';
+import { libraryVersion, otelApi, type MeterProviderLike } from './otel-api.js';
 import { boundedReason, protocolVersionOf, type MetricsOptions } from './metrics.js';
 
 /**
@@ -43,12 +43,12 @@ interface HandshakeInstruments {
   readonly recorders: Set<WeakRef<HandshakeMetrics>>;
 }
 
-const instrumentsByProvider = new WeakMap<MeterProvider, HandshakeInstruments>();
+const instrumentsByProvider = new WeakMap<MeterProviderLike, HandshakeInstruments>();
 
-function instrumentsFor(provider: MeterProvider, recorder: HandshakeMetrics): HandshakeInstruments {
+function instrumentsFor(provider: MeterProviderLike, recorder: HandshakeMetrics): HandshakeInstruments {
   let instruments = instrumentsByProvider.get(provider);
   if (instruments === undefined) {
-    const meter = provider.getMeter(INSTRUMENTATION_SCOPE_NAME, libraryVersion());
+    const meter = provider.getMeter(INSTRUMENTATION_SCOPE_NAME, libraryVersion()) as Meter;
     const recorders = new Set<WeakRef<HandshakeMetrics>>();
     const duration = meter.createHistogram(METRIC_MTLS_SERVER_TLS_HANDSHAKE_DURATION, {
       unit: 's',
@@ -113,8 +113,8 @@ export class HandshakeMetrics {
   activeHandshakes = 0;
   /** End of validity (Unix seconds) of the certificate presented on the latest successful handshake. */
   servedNotAfterSeconds: number | undefined;
-  readonly #fixedProvider: MeterProvider | undefined;
-  #boundProvider: MeterProvider | undefined;
+  readonly #fixedProvider: MeterProviderLike | undefined;
+  #boundProvider: MeterProviderLike | undefined;
   #instruments: HandshakeInstruments | undefined;
   readonly #attributes = new Map<string, Attributes>();
   #lastRead = -Infinity;

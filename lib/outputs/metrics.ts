@@ -17,7 +17,7 @@
  * identities, from the bounded table in client-labels.ts. The per-certificate state behind the
  * certificate gauges is the record in certificate-expiry.ts.
  */
-import type { Attributes, BatchObservableResult, Histogram, MeterProvider, Observable } from '@opentelemetry/api';
+import type { Attributes, BatchObservableResult, Histogram, Meter, Observable } from '@opentelemetry/api';
 import {
   ATTR_ERROR_TYPE,
   ATTR_MTLS_CLIENT_ID,
@@ -47,7 +47,7 @@ import {
   METRIC_MTLS_SERVER_UNEXPECTED_IDENTITIES,
 } from './semconv.js';
 import { optionGroup, type OptionCheck, type OptionGroup } from '../internal/options.js';
-import { libraryVersion, otelApi } from './otel-api.js';
+import { libraryVersion, otelApi, type AttributesLike, type MeterProviderLike } from './otel-api.js';
 import {
   CERTIFICATE_EXPIRY_OPTION_CHECKS,
   RecentCertificates,
@@ -67,7 +67,7 @@ export interface MetricsOptions {
    * The `MeterProvider` to record to. Default: the global one (`metrics.getMeterProvider()`),
    * looked up when something is recorded, so an SDK started after this factory ran is still used.
    */
-  readonly meterProvider?: MeterProvider;
+  readonly meterProvider?: MeterProviderLike;
 }
 
 /** The `metrics` option of `mtlsIdentity()`: it also sees certificates, so it has the expiry instruments. */
@@ -113,7 +113,7 @@ export type HandshakeOutcome = 'success' | 'rejected' | 'failed';
 export type RenegotiationOutcome = 'refused' | 'completed';
 
 interface CountEntry {
-  readonly attributes: Attributes;
+  readonly attributes: AttributesLike;
   count: number;
 }
 
@@ -123,7 +123,7 @@ class CountTable {
 
   constructor(readonly maxSets: number = MAX_ATTRIBUTE_SETS) {}
 
-  entry(key: string, attributes: () => Attributes, overflow: () => [string, Attributes]): CountEntry {
+  entry(key: string, attributes: () => AttributesLike, overflow: () => [string, AttributesLike]): CountEntry {
     let entry = this.entries.get(key);
     if (entry !== undefined) return entry;
     if (this.entries.size >= this.maxSets) {
@@ -145,17 +145,18 @@ interface ProviderInstruments {
   readonly recorders: Set<WeakRef<MtlsMetrics>>;
 }
 
-const instrumentsByProvider = new WeakMap<MeterProvider, ProviderInstruments>();
+const instrumentsByProvider = new WeakMap<MeterProviderLike, ProviderInstruments>();
 
 /**
  * One set of instruments per `MeterProvider`, shared by every recorder that reports to it: the
  * same instrument registered twice would have two callbacks observe the same attribute set, and
  * for asynchronous instruments the last observation wins instead of the sum.
  */
-function instrumentsFor(provider: MeterProvider, recorder: MtlsMetrics): ProviderInstruments {
+function instrumentsFor(provider: MeterProviderLike, recorder: MtlsMetrics): ProviderInstruments {
   let instruments = instrumentsByProvider.get(provider);
   if (instruments === undefined) {
-    const meter = provider.getMeter(INSTRUMENTATION_SCOPE_NAME, libraryVersion());
+    // The public option is structural (no API types in the declarations); a provider's meter is the API's.
+    const meter = provider.getMeter(INSTRUMENTATION_SCOPE_NAME, libraryVersion()) as Meter;
     const recorders = new Set<WeakRef<MtlsMetrics>>();
     const requests = meter.createObservableCounter(METRIC_MTLS_SERVER_REQUESTS, {
       unit: '{request}',
@@ -331,9 +332,9 @@ export class MtlsMetrics {
   readonly clientLabels: ClientLabels | undefined;
   /** Requests counted under `mtls.client.id="_OTHER"`. */
   foldedRequests = 0;
-  readonly #fixedProvider: MeterProvider | undefined;
+  readonly #fixedProvider: MeterProviderLike | undefined;
   readonly #required: boolean | undefined;
-  #boundProvider: MeterProvider | undefined;
+  #boundProvider: MeterProviderLike | undefined;
   #instruments: ProviderInstruments | undefined;
   readonly #identities = new WeakMap<PeerIdentity, IdentityEntry>();
 
@@ -475,7 +476,7 @@ export class MtlsMetrics {
 
   readonly unexpectedIdentities = new CountTable();
   readonly auditEvents = new CountTable();
-  #auditProvider: MeterProvider | undefined;
+  #auditProvider: MeterProviderLike | undefined;
 
   /**
    * Counts one request whose verified identity `expected` does not list: `reason` is the rule it
@@ -511,15 +512,15 @@ export class MtlsMetrics {
   }
 }
 
-const auditRecordersByProvider = new WeakMap<MeterProvider, Set<WeakRef<MtlsMetrics>>>();
+const auditRecordersByProvider = new WeakMap<MeterProviderLike, Set<WeakRef<MtlsMetrics>>>();
 
 /** The audit counters of `provider` (one set per provider, like {@link instrumentsFor}), and the recorders they sum. */
-function auditRecordersFor(provider: MeterProvider): Set<WeakRef<MtlsMetrics>> {
+function auditRecordersFor(provider: MeterProviderLike): Set<WeakRef<MtlsMetrics>> {
   let recorders = auditRecordersByProvider.get(provider);
   if (recorders !== undefined) return recorders;
   const known = new Set<WeakRef<MtlsMetrics>>();
   recorders = known;
-  const meter = provider.getMeter(INSTRUMENTATION_SCOPE_NAME, libraryVersion());
+  const meter = provider.getMeter(INSTRUMENTATION_SCOPE_NAME, libraryVersion()) as Meter;
   const unexpected = meter.createObservableCounter(METRIC_MTLS_SERVER_UNEXPECTED_IDENTITIES, {
     unit: '{request}',
     description: 'Requests with a verified client identity that the expected option does not list, by failed rule and mode.',

@@ -23,7 +23,6 @@
  * SDK, a request costs a context lookup and returns.
  */
 import type { IncomingMessage } from 'node:http';
-import type { Attributes, Context, Span } from '@opentelemetry/api';
 import {
   ATTR_MTLS_CLIENT_SERIAL_NUMBER,
   ATTR_MTLS_CLIENT_SOURCE,
@@ -38,7 +37,7 @@ import {
 import { boundedLogText, boundedLogUri } from '../internal/log-safe.js';
 import { logDate } from '../internal/log-date.js';
 import { isBoolean, type OptionCheck } from '../internal/options.js';
-import { otelApi } from './otel-api.js';
+import { otelApi, type AttributesLike, type ContextLike, type SpanLike } from './otel-api.js';
 import type { IdentityOutput } from './output.js';
 import type { PeerCertificate } from '../certificate/peer-certificate.js';
 import type { PeerIdentity } from '../identity/peer-identity.js';
@@ -60,7 +59,7 @@ export const TRACING_OPTION_CHECKS: { readonly [K in keyof TracingOptions]-?: Op
 /** `createContextKey('OpenTelemetry SDK Context Key RPC_METADATA')` of `@opentelemetry/core`. */
 const RPC_METADATA_KEY = Symbol.for('OpenTelemetry SDK Context Key RPC_METADATA');
 
-const attributeCache = new WeakMap<PeerIdentity, Attributes>();
+const attributeCache = new WeakMap<PeerIdentity, AttributesLike>();
 const certificateAttributeCache = new WeakMap<PeerCertificate, Readonly<Record<string, string>>>();
 
 
@@ -90,7 +89,7 @@ function certificateAttributesOf(c: PeerCertificate): Readonly<Record<string, st
  * `MAX_LOG_FIELD_LENGTH` characters plus the truncation marker; `res.locals` keeps the full
  * values. The same frozen object for the same identity.
  */
-export function spanAttributesOf(identity: PeerIdentity): Attributes {
+export function spanAttributesOf(identity: PeerIdentity): AttributesLike {
   let attributes = attributeCache.get(identity);
   if (attributes !== undefined) return attributes;
   const c = identity.certificate;
@@ -103,11 +102,6 @@ export function spanAttributesOf(identity: PeerIdentity): Attributes {
   return attributes;
 }
 
-interface SpanLike {
-  setAttributes(attributes: Attributes): unknown;
-  isRecording(): boolean;
-}
-
 function isSpanLike(value: unknown): value is SpanLike {
   return (
     typeof value === 'object' &&
@@ -118,7 +112,7 @@ function isSpanLike(value: unknown): value is SpanLike {
 }
 
 /** The HTTP server span of the current request, or `undefined`. */
-export function serverSpanOf(context: Context, getSpan: (context: Context) => Span | undefined): SpanLike | undefined {
+export function serverSpanOf(context: ContextLike, getSpan: (context: ContextLike) => SpanLike | undefined): SpanLike | undefined {
   const metadata = context.getValue(RPC_METADATA_KEY) as { span?: unknown } | undefined;
   const span = metadata?.span;
   if (isSpanLike(span)) return span;
@@ -146,13 +140,13 @@ export function createSpanObserver(): IdentityOutput | undefined {
 }
 
 /** What {@link spanStartAttributes} returned per request, so the middleware does not set it twice. */
-const attributesFromHook = new WeakMap<IncomingMessage, Attributes>();
+const attributesFromHook = new WeakMap<IncomingMessage, AttributesLike>();
 
 /**
  * The attributes to give the server span at its start (`startIncomingSpanHook`), remembered for
  * the request so the middleware's output does not set the same ones again.
  */
-export function spanStartAttributes(identity: PeerIdentity, req: IncomingMessage): Attributes {
+export function spanStartAttributes(identity: PeerIdentity, req: IncomingMessage): AttributesLike {
   const attributes = spanAttributesOf(identity);
   attributesFromHook.set(req, attributes);
   return attributes;

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import type { DevCertificateSet } from '../../lib/dev-certs/index.js';
 import { getTestPki } from '../helpers/pki.js';
 import { freePort, startProxy, type RunningProxy } from './proxy-configs/proxy-process.js';
-import { startProxiedApp, withoutSource, type ProxiedApp } from './proxy-configs/proxied-app.js';
+import { assertKeepAliveAndForwardedFor, startProxiedApp, withoutSource, type ProxiedApp } from './proxy-configs/proxied-app.js';
 
 let pki: DevCertificateSet;
 let app: ProxiedApp;
@@ -58,4 +58,8 @@ test('no certificate: NONE; a forged header is replaced by the empty placeholder
 test('a certificate that fails verification never reaches the app', async () => {
   await assert.rejects(app.send(caddy.port, pki.clients.untrusted));
   await assert.rejects(app.send(caddy.port, pki.clients.expired));
+});
+
+test('Caddy keeps one HTTP/1.1 connection to the app open and sends X-Forwarded-For (the docs/proxies.md config)', async () => {
+  await assertKeepAliveAndForwardedFor(app, pki, caddy.port);
 });

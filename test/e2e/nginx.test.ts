@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import type { DevCertificateSet } from '../../lib/dev-certs/index.js';
 import { getTestPki } from '../helpers/pki.js';
 import { startProxy, type RunningProxy } from './proxy-configs/proxy-process.js';
-import { assertEveryClientSameThroughProxy, startProxiedApp, type ProxiedApp } from './proxy-configs/proxied-app.js';
+import { assertEveryClientSameThroughProxy, assertKeepAliveAndForwardedFor, startProxiedApp, type ProxiedApp } from './proxy-configs/proxied-app.js';
 
 let pki: DevCertificateSet;
 let app: ProxiedApp;
@@ -101,4 +101,8 @@ test('a forged header sent straight to the app from an untrusted address is igno
   assert.deepEqual(app.spoofs.slice(before), [
     { remoteAddress: '127.0.0.2', format: 'nginx', headers: ['x-ssl-client-cert', 'x-ssl-client-verify'] },
   ]);
+});
+
+test('nginx keeps one HTTP/1.1 connection to the app open and sends X-Forwarded-For (the docs/proxies.md config)', async () => {
+  await assertKeepAliveAndForwardedFor(app, pki, nginx.port);
 });

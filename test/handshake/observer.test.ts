@@ -11,6 +11,7 @@ import { mtlsIdentity } from '../../lib/middleware.js';
 import { getTestPki } from '../helpers/pki.js';
 import { startHttpsServer, httpsRequest, type StartedHttpsServer, type StartHttpsServerOptions } from '../helpers/https.js';
 import { createTestMeter, type TestMeter } from '../helpers/metric-reader.js';
+import { captureWarnings } from '../helpers/warnings.js';
 import type { DevCertificate, DevCertificateSet } from '../../lib/dev-certs/index.js';
 
 const HANDSHAKES = 'mtls.server.handshakes';
@@ -361,28 +362,29 @@ describe('observeTlsServer lifecycle and options', () => {
 
   test('a throwing log destination or callback never breaks the server', async () => {
     const server = await startHttpsServer((_req, res) => res.end('ok'), { rejectUnauthorized: true });
-    const warnings: string[] = [];
-    const onWarning = (w: Error) => warnings.push(w.message);
-    process.on('warning', onWarning);
-    const observer = observeTlsServer(server.server, {
-      log: () => {
-        throw new Error('disk full');
-      },
-      onHandshakeFailure: () => {
-        throw new Error('callback broke');
-      },
-      metrics: false,
+    const warnings = await captureWarnings(async (seen) => {
+      const observer = observeTlsServer(server.server, {
+        log: () => {
+          throw new Error('disk full');
+        },
+        onHandshakeFailure: () => {
+          throw new Error('callback broke');
+        },
+        metrics: false,
+      });
+      try {
+        assert.equal(await attempt(server.port, pki.clients.expired), 'ECONNRESET');
+        assert.equal(await attempt(server.port, pki.clients.valid), '200');
+        await until(() => seen.length === 1, 'the warning');
+      } finally {
+        observer.detach();
+        await server.close();
+      }
     });
-    try {
-      assert.equal(await attempt(server.port, pki.clients.expired), 'ECONNRESET');
-      assert.equal(await attempt(server.port, pki.clients.valid), '200');
-      await until(() => warnings.length === 1, 'the warning');
-      assert.match(warnings[0]!, /observeTlsServer\(\): a log destination or onHandshakeFailure threw and was skipped: disk full/);
-    } finally {
-      process.off('warning', onWarning);
-      observer.detach();
-      await server.close();
-    }
+    assert.deepEqual(
+      warnings.map((w) => [w.code, w.message]),
+      [['MTLS_OBSERVER_ERROR', 'observeTlsServer(): a log destination or onHandshakeFailure threw and was skipped: disk full']],
+    );
   });
 });
 

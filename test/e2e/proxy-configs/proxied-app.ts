@@ -22,6 +22,15 @@ export interface Sent {
   readonly identity: PeerIdentity | undefined;
 }
 
+/** A request as the app's upstream port received it from the proxy. */
+export interface UpstreamRequest {
+  readonly httpVersion: string;
+  /** The proxy's source port: the same for two requests when the proxy kept the connection open. */
+  readonly remotePort: number | undefined;
+  readonly connection: string | undefined;
+  readonly forwardedFor: string | undefined;
+}
+
 export interface ProxiedApp {
   /** Plain-HTTP port the proxy forwards to. */
   readonly upstreamPort: number;
@@ -29,6 +38,8 @@ export interface ProxiedApp {
   readonly directPort: number;
   readonly logLines: readonly string[];
   readonly spoofs: readonly UntrustedProxyHeadersEvent[];
+  /** What the upstream (plain-HTTP) server saw of each proxied request, by `?id=`. */
+  readonly upstreamRequests: ReadonlyMap<string, UpstreamRequest>;
   /** One request from 127.0.0.2 over HTTPS (to the proxy or the direct port). */
   send(port: number, client: DevCertificate | undefined, path?: string, headers?: http.OutgoingHttpHeaders): Promise<Sent>;
   /** One request from 127.0.0.2 over plain HTTP straight to the upstream port. */
@@ -66,6 +77,18 @@ export async function startProxiedApp(pki: DevCertificateSet, proxyFormat: Proxy
   app.get('/', record);
 
   const upstream = http.createServer(app);
+  const upstreamRequests = new Map<string, UpstreamRequest>();
+  upstream.on('request', (req: http.IncomingMessage) => {
+    const id = new URL(req.url ?? '/', 'http://upstream').searchParams.get('id');
+    if (id === null) return;
+    const forwardedFor = req.headers['x-forwarded-for'];
+    upstreamRequests.set(id, {
+      httpVersion: req.httpVersion,
+      remotePort: req.socket.remotePort,
+      connection: req.headers.connection,
+      forwardedFor: Array.isArray(forwardedFor) ? forwardedFor.join(', ') : forwardedFor,
+    });
+  });
   await new Promise<void>((resolve) => upstream.listen(0, '127.0.0.1', resolve));
   const direct = await startHttpsServer(app, { pki });
 
@@ -79,6 +102,7 @@ export async function startProxiedApp(pki: DevCertificateSet, proxyFormat: Proxy
     directPort: direct.port,
     logLines,
     spoofs,
+    upstreamRequests,
     send(port, client, path = '/', headers = {}) {
       const id = String(++nextId);
       return new Promise((resolve, reject) => {
@@ -175,4 +199,21 @@ export async function assertEveryClientSameThroughProxy(
     assert.equal(viaProxy.identity?.verify, verify, name);
     assert.deepEqual(withoutSource(viaProxy.identity), withoutSource(viaTls.identity), name);
   }
+}
+
+/**
+ * Two requests from different client connections through the proxy at `proxyPort` reach the app
+ * over one kept-alive HTTP/1.1 connection, each with `X-Forwarded-For` naming the client
+ * (127.0.0.2), as docs/proxies.md says.
+ */
+export async function assertKeepAliveAndForwardedFor(app: ProxiedApp, pki: DevCertificateSet, proxyPort: number): Promise<void> {
+  const first = await app.send(proxyPort, pki.clients.valid);
+  const second = await app.send(proxyPort, pki.clients.valid);
+  const [a, b] = [app.upstreamRequests.get(first.id), app.upstreamRequests.get(second.id)];
+  assert.equal(a?.httpVersion, '1.1');
+  assert.equal(b?.httpVersion, '1.1');
+  assert.notEqual(a?.connection, 'close');
+  assert.equal(a?.forwardedFor, '127.0.0.2');
+  assert.equal(b?.forwardedFor, '127.0.0.2');
+  assert.equal(b?.remotePort, a?.remotePort, 'the proxy reused its connection to the app');
 }

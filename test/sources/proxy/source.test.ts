@@ -17,6 +17,7 @@ import type { UntrustedProxyHeadersEvent } from '../../../lib/identity/untrusted
 import type { DevCertificateSet } from '../../../lib/dev-certs/index.js';
 import { getTestPki } from '../../helpers/pki.js';
 import { startMiddlewareServer } from '../../helpers/raw-http.js';
+import { captureWarnings } from '../../helpers/warnings.js';
 import { getPeerIdentity } from '../../../lib/get-peer-identity.js';
 import { PROXY_FORMAT_NAMES, type PeerIdentity } from '../../../lib/identity/peer-identity.js';
 import type { IdentitySource } from '../../../lib/sources/source.js';
@@ -187,30 +188,30 @@ test('untrusted peer: a throwing report callback does not change the identity', 
 });
 
 test('mtlsIdentity(): a throwing onUntrustedHeaders is warned about once, and the metric still counts', async () => {
-  const warnings: string[] = [];
-  const onWarning = (warning: Error): void => void warnings.push(warning.message);
-  process.on('warning', onWarning);
-  const server = await startMiddlewareServer({
-    proxy: {
-      format: 'nginx',
-      trustedProxies: ['10.0.0.0/8'],
-      onUntrustedHeaders: () => {
-        throw new Error('hook failure');
+  const warnings = await captureWarnings(async () => {
+    const server = await startMiddlewareServer({
+      proxy: {
+        format: 'nginx',
+        trustedProxies: ['10.0.0.0/8'],
+        onUntrustedHeaders: () => {
+          throw new Error('hook failure');
+        },
       },
-    },
-    tracing: false,
-  });
-  try {
-    for (let i = 0; i < 2; i++) {
-      const response = await server.send(nginxHeaders(pki.clients.valid.certPem));
-      assert.deepEqual(response.body, { verified: false, verify: 'NONE', reason: 'NOT_TLS', source: 'tls' });
+      tracing: false,
+    });
+    try {
+      for (let i = 0; i < 2; i++) {
+        const response = await server.send(nginxHeaders(pki.clients.valid.certPem));
+        assert.deepEqual(response.body, { verified: false, verify: 'NONE', reason: 'NOT_TLS', source: 'tls' });
+      }
+    } finally {
+      await server.close();
     }
-  } finally {
-    await server.close();
-    await new Promise((resolve) => setImmediate(resolve));
-    process.off('warning', onWarning);
-  }
-  assert.deepEqual(warnings, ['mtlsIdentity(): option "proxy.onUntrustedHeaders" threw and was skipped: hook failure']);
+  });
+  assert.deepEqual(
+    warnings.map((w) => [w.code, w.message]),
+    [['MTLS_OBSERVER_ERROR', 'mtlsIdentity(): option "proxy.onUntrustedHeaders" threw and was skipped: hook failure']],
+  );
 });
 
 test('repeated header lines, oversized and undecodable values are recorded failures', async () => {
@@ -318,17 +319,17 @@ test('factory-time refusals (TypeError)', () => {
   });
 });
 
-test('docs/proxies.md shows exactly the proxy configurations the end-to-end tests run', () => {
+test('docs/proxies.md shows exactly the proxy configurations the end-to-end tests run: each complete file', () => {
   const docs = readFileSync(new URL('../../../docs/proxies.md', import.meta.url), 'utf8');
-  for (const config of ['nginx.conf', 'haproxy.cfg', 'Caddyfile']) {
-    const text = readFileSync(new URL(`../../e2e/proxy-configs/${config}`, import.meta.url), 'utf8');
-    const block = text.slice(text.indexOf('# docs:begin\n') + '# docs:begin\n'.length, text.indexOf('# docs:end'));
-    const lines = block.replace(/\s+$/, '').split('\n');
-    const indent = Math.min(...lines.filter((l) => l.trim() !== '').map((l) => /^[ \t]*/.exec(l)![0].length));
-    const snippet = lines.map((l) => l.slice(indent)).join('\n');
-    assert.ok(snippet.length > 200, config);
-    assert.ok(docs.includes(`\n${snippet}\n\`\`\``), `docs/proxies.md lacks the ${config} snippet`);
+  const blocks = new Map([...docs.matchAll(/\n```(nginx|haproxy|caddyfile)\n([\s\S]*?\n)```\n/g)].map(([, lang, body]) => [lang!, body!]));
+  for (const [lang, config] of [['nginx', 'nginx.conf'], ['haproxy', 'haproxy.cfg'], ['caddyfile', 'Caddyfile']] as const) {
+    const file = readFileSync(new URL(`../../e2e/proxy-configs/${config}`, import.meta.url), 'utf8');
+    assert.equal(blocks.get(lang), file, `docs/proxies.md's ${lang} block is test/e2e/proxy-configs/${config}`);
   }
+  // What the issue asked each to show: forwarded-for and keep-alive to the app.
+  assert.match(blocks.get('nginx')!, /proxy_set_header X-Forwarded-For \$proxy_add_x_forwarded_for;\n\s+proxy_http_version 1\.1;\n\s+proxy_set_header Connection "";/);
+  assert.match(blocks.get('nginx')!, /upstream app \{\n\s+server 127\.0\.0\.1:\{\{APP_PORT\}\};\n\s+keepalive 16;/);
+  assert.match(blocks.get('haproxy')!, /\n {4}option forwardfor\n/);
 });
 
 test('mtlsIdentity() refuses proxy configurations at factory time, naming the full option path', () => {
