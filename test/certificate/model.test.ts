@@ -62,7 +62,7 @@ test('certificateModel(res.locals.mtls) through a real HTTPS server: EKU and a c
   const app = express();
   app.use(mtlsIdentity({ tracing: false, metrics: false }));
   app.get('/decide', (_req, res) => {
-    const model = certificateModel(res.locals.mtls as PeerIdentity);
+    const model = certificateModel(res.locals.mtls);
     models.push(model);
     res.json({ eku: keyPurposes(model) ?? null, tier: tierOf(model) ?? null });
   });

@@ -129,14 +129,14 @@ function app(lines: string[], routeRuns: string[], resolved: unknown[] = []) {
   application.use(mtlsIdentity({ require: true, tracing: false, metrics: false }));
   application.get('/inflight', (req, res) => {
     routeRuns.push(req.url);
-    const identity = res.locals.mtls as PeerIdentity;
+    const identity = res.locals.mtls;
     (req.socket as TLSSocket).once('secure', () => {
       res.json({ verify: identity.verify, subject: identity.certificate?.subject, now: getPeerIdentity(req)?.verify });
     });
   });
   application.use((req, res) => {
     routeRuns.push(req.url);
-    const identity = res.locals.mtls as PeerIdentity;
+    const identity = res.locals.mtls;
     res.json({ verify: identity.verify, subject: identity.certificate?.subject });
   });
   return application;
