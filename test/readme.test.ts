@@ -10,12 +10,22 @@ import { mtlsIdentity, type MtlsIdentityOptions } from '../lib/index.js';
 
 const README = new URL('../README.md', import.meta.url);
 
-/** Options with `value` at a dotted path, plus what the path's group needs to be valid. */
+/** What a group needs besides the option under test to be valid. */
+const REQUIRED_WITH: Readonly<Record<string, Record<string, unknown>>> = {
+  proxy: { format: 'nginx', trustedProxies: ['127.0.0.1'] },
+  'metrics.clients': { label: 'subject-cn' },
+  expected: { mode: 'observe', spiffeIds: ['spiffe://example.org/*'] },
+};
+
+/** Options with `value` at a dotted path (`metrics.clients.maxClients`), each group with what it needs. */
 function optionsWith(path: string, value: number): MtlsIdentityOptions {
-  const [group, key] = path.split('.') as [string, string | undefined];
-  if (key === undefined) return { [group]: value };
-  const required = group === 'proxy' ? { format: 'nginx', trustedProxies: ['127.0.0.1'] } : {};
-  return { [group]: { ...required, [key]: value } };
+  const keys = path.split('.');
+  let options: unknown = value;
+  for (let depth = keys.length - 1; depth >= 0; depth--) {
+    const group = keys.slice(0, depth).join('.');
+    options = { ...(depth > 0 ? REQUIRED_WITH[group] : {}), [keys[depth]!]: options };
+  }
+  return options as MtlsIdentityOptions;
 }
 
 test('README options table: every stated range is the enforced one', async () => {
@@ -26,7 +36,17 @@ test('README options table: every stated range is the enforced one', async () =>
   );
   assert.deepEqual(
     ranges.map(([path]) => path),
-    ['certificates.cacheSize', 'certificates.maxBytes', 'proxy.maxHeaderBytes', 'proxy.maxChainLength', 'metrics.expiryWarningSeconds', 'metrics.recentCertificateSeconds'],
+    [
+      'certificates.cacheSize',
+      'certificates.maxBytes',
+      'proxy.maxHeaderBytes',
+      'proxy.maxChainLength',
+      'metrics.expiryWarningSeconds',
+      'metrics.recentCertificateSeconds',
+      'metrics.clients.maxClients',
+      'expected.reportWindowSeconds',
+      'audit.maxEntries',
+    ],
   );
   for (const [path, min, max] of ranges) {
     for (const ok of [min, max]) assert.doesNotThrow(() => mtlsIdentity(optionsWith(path, ok)), `${path}: ${ok}`);

@@ -11,7 +11,7 @@ import express from 'express';
 import { certificateModel } from '../../lib/certificate/model.js';
 import { parseCertificate } from '../../lib/certificate/parse.js';
 import { CertificateParseError, isMtlsError } from '../../lib/errors.js';
-import { failedIdentity, missingIdentity, verifiedIdentity, type PeerIdentity } from '../../lib/identity/peer-identity.js';
+import { failedIdentity, missingIdentity, verifiedIdentity } from '../../lib/identity/peer-identity.js';
 import { mtlsIdentity } from '../../lib/middleware.js';
 import type { DevCertificate, DevCertificateSet } from '../../lib/dev-certs/index.js';
 import { getTestPki } from '../helpers/pki.js';

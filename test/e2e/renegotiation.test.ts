@@ -30,7 +30,6 @@ import { getTestPki } from '../helpers/pki.js';
 import { http2MtlsServerOptions, startHttpsServer } from '../helpers/https.js';
 import { createTestMeter } from '../helpers/metric-reader.js';
 import { getPeerIdentity } from '../../lib/get-peer-identity.js';
-import type { PeerIdentity } from '../../lib/identity/peer-identity.js';
 
 const run = promisify(execFile);
 const require = createRequire(import.meta.url);
