@@ -169,7 +169,7 @@ function instrumentsFor(provider: MeterProviderLike, recorder: MtlsMetrics): Pro
     const minTimeLeft = meter.createObservableGauge(METRIC_MTLS_CLIENT_CERTIFICATE_MIN_TIME_LEFT, {
       unit: 's',
       description:
-        'Smallest remaining validity among verified client certificates seen recently; negative once expired.',
+        'Smallest remaining validity among verified client certificates seen recently; negative once expired; NaN once none was seen recently.',
     });
     const expiring = meter.createObservableGauge(METRIC_MTLS_CLIENT_CERTIFICATE_EXPIRING, {
       unit: '{certificate}',
@@ -199,7 +199,14 @@ function instrumentsFor(provider: MeterProviderLike, recorder: MtlsMetrics): Pro
         'Per labelled client, the soonest expiry (Unix time) of its verified certificates seen recently; NaN once none was seen recently.',
     });
     const counters: CounterInstruments = { requests, handshakes, untrustedProxyHeaders, renegotiations, foldedRequests };
-    const gauges: GaugeInstruments = { minTimeLeft, expiring, notAfter, reportedClients: new Set() };
+    const gauges: GaugeInstruments = {
+      minTimeLeft,
+      expiring,
+      notAfter,
+      minTimeLeftReported: false,
+      expiringReported: false,
+      reportedClients: new Set(),
+    };
     const observables: Observable[] = [
       requests,
       handshakes,
@@ -232,10 +239,11 @@ interface GaugeInstruments {
   readonly minTimeLeft: Observable;
   readonly expiring: Observable;
   readonly notAfter: Observable;
-  /**
-   * Client labels the `not_after` gauge has reported: the SDK goes on exporting a reported value
-   * after it is no longer observed, so a client gone from the recent set is observed as NaN.
-   */
+  /** Whether `min_time_left` has had a point (see {@link observeExpiry}). */
+  minTimeLeftReported: boolean;
+  /** Whether `expiring` has had a point. */
+  expiringReported: boolean;
+  /** Client labels the `not_after` gauge has reported. */
   readonly reportedClients: Set<string>;
 }
 
@@ -271,17 +279,31 @@ function observe(
   }
   for (const entry of renegotiationSums.values()) result.observe(counters.renegotiations, entry.count, entry.attributes);
   if (folded !== undefined) result.observe(counters.foldedRequests, folded);
-  if (records.length === 0) return;
-  const expiry = summarizeExpiry(records, Date.now());
-  // No certificate seen recently: no point, so "expires within 7 days" alerts stay quiet.
-  if (expiry.minTimeLeftSeconds !== undefined) result.observe(gauges.minTimeLeft, expiry.minTimeLeftSeconds);
-  result.observe(gauges.expiring, expiry.expiring);
-  for (const [client, notAfter] of expiry.clientNotAfter) {
+  observeExpiry(result, gauges, records);
+}
+
+/**
+ * The certificate gauges. The SDK goes on exporting the last observed value of a point its
+ * callback no longer observes (cumulative temporality keeps every reported attribute set), so a
+ * gauge point, once reported, is observed at every collection: its value, or NaN when there is
+ * none (no certificate seen recently; no record left, every recorder having been collected). NaN
+ * fails every comparison, so an alert on a gauge clears instead of holding a value that no longer
+ * counts down. Before its first value a gauge has no point at all.
+ */
+function observeExpiry(result: BatchObservableResult, gauges: GaugeInstruments, records: readonly RecentCertificates[]): void {
+  const expiry = records.length === 0 ? undefined : summarizeExpiry(records, Date.now());
+  const minTimeLeft = expiry?.minTimeLeftSeconds;
+  if (minTimeLeft !== undefined) gauges.minTimeLeftReported = true;
+  if (gauges.minTimeLeftReported) result.observe(gauges.minTimeLeft, minTimeLeft ?? Number.NaN);
+  if (expiry !== undefined) gauges.expiringReported = true;
+  if (gauges.expiringReported) result.observe(gauges.expiring, expiry?.expiring ?? Number.NaN);
+  const clientNotAfter = expiry?.clientNotAfter;
+  for (const [client, notAfter] of clientNotAfter ?? []) {
     gauges.reportedClients.add(client);
     result.observe(gauges.notAfter, notAfter / 1000, { [ATTR_MTLS_CLIENT_ID]: client });
   }
   for (const client of gauges.reportedClients) {
-    if (!expiry.clientNotAfter.has(client)) result.observe(gauges.notAfter, Number.NaN, { [ATTR_MTLS_CLIENT_ID]: client });
+    if (clientNotAfter?.has(client) !== true) result.observe(gauges.notAfter, Number.NaN, { [ATTR_MTLS_CLIENT_ID]: client });
   }
 }
 

@@ -2,7 +2,7 @@
  * A real Prometheus (Debian's, installed by test/e2e/setup.sh) scrapes the app's OpenTelemetry
  * Prometheus exporter every second on loopback, with docs/alerts.yml loaded. Good and bad clients
  * are driven against an HTTPS server with rejectUnauthorized: true, and the counters are read back
- * through Prometheus's query API.
+ * through Prometheus's query API, and the alert rules' own expressions are evaluated by it.
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -10,7 +10,7 @@ import http from 'node:http';
 import net from 'node:net';
 import { X509Certificate } from 'node:crypto';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -18,7 +18,7 @@ import { MeterProvider } from '@opentelemetry/sdk-metrics';
 import { PrometheusExporter } from '@opentelemetry/exporter-prometheus';
 import { mtlsIdentity } from '../../lib/middleware.js';
 import { observeTlsServer, type TlsServerObserver } from '../../lib/handshake/observer.js';
-import { createSelfSignedCertificate, type DevCertificate, type DevCertificateSet } from '../../lib/dev-certs/index.js';
+import { createSelfSignedCertificate, DEV_CLIENT_SPIFFE_ID, type DevCertificate, type DevCertificateSet } from '../../lib/dev-certs/index.js';
 import { parseCertificate } from '../../lib/certificate/parse.js';
 import { getTestPki } from '../helpers/pki.js';
 import { startHttpsServer, httpsRequest, type StartedHttpsServer } from '../helpers/https.js';
@@ -148,7 +148,13 @@ before(async () => {
   provider = new MeterProvider({ readers: [exporter] });
   scrapeServer = http.createServer((req, res) => exporter.getMetricsRequestHandler(req, res));
   await new Promise<void>((r) => scrapeServer.listen(0, '127.0.0.1', r));
-  const mw = mtlsIdentity({ require: true, tracing: false, metrics: { meterProvider: provider } });
+  // The valid client's SPIFFE ID is the only one expected: anyone else verified is unexpected.
+  const mw = mtlsIdentity({
+    require: true,
+    tracing: false,
+    metrics: { meterProvider: provider },
+    expected: { mode: 'observe', spiffeIds: [DEV_CLIENT_SPIFFE_ID] },
+  });
   app = await startHttpsServer((req, res) => mw(req, res, () => res.end('ok')), { rejectUnauthorized: true });
   observer = observeTlsServer(app.server, { log: (l) => lines.push(l), metrics: { meterProvider: provider } });
   const clientsExporter = new PrometheusExporter({ preventServerStart: true });
@@ -325,4 +331,40 @@ test(`per-client metrics through Prometheus: ${MAX_CLIENTS + 2} verified clients
   assert.deepEqual(others, []);
   assert.equal(soon!.metric.mtls_client_id, 'client-1');
   assert.ok(Number(soon!.value[1]) > 2 * 86_400 && Number(soon!.value[1]) <= 3 * 86_400, JSON.stringify(soon));
+});
+
+/** The `expr` of `alert` in docs/alerts.yml, as Prometheus loads it. */
+async function ruleExpression(alert: string): Promise<string> {
+  const text = await readFile(path.join(root, 'docs/alerts.yml'), 'utf8');
+  const match = new RegExp(`- alert: ${alert}\\n +expr: \\|\\n((?: {10}.*\\n)+)`).exec(text);
+  assert.ok(match, `no expr for ${alert}`);
+  return match[1]!;
+}
+
+test('an unexpected identity from the real app: the MtlsUnexpectedIdentities expression finds it by mtls_unexpected_reason, and the alert fires', async () => {
+  const outsider = await pki.ca.issue({
+    subject: [{ type: 'CN', value: 'intruder' }],
+    san: { uri: ['spiffe://example.org/ns/demo/sa/intruder'] },
+  });
+  // Verified (our CA issued it), so it is let in (observe mode) and counted; the expected client is not.
+  assert.equal(await attempt(outsider), 200);
+  assert.equal(await attempt(pki.clients.valid), 200);
+  const counter = await waitForRows(
+    'mtls_server_unexpected_identities_total{job="mtls-app"}',
+    ['mtls_unexpected_reason', 'mtls_expected_mode'],
+    [['spiffe_id', 'observe', '1']],
+  );
+  console.log('Prometheus query mtls_server_unexpected_identities_total{job="mtls-app"}:', JSON.stringify(counter));
+  // The rule's own expression: the series is new, so its second branch gives the count.
+  const expression = await ruleExpression('MtlsUnexpectedIdentities');
+  const [row] = await waitForRows(expression, ['job', 'mtls_unexpected_reason'], [['mtls-app', 'spiffe_id', '1']]);
+  assert.deepEqual(Object.keys(row!.metric).sort(), ['instance', 'job', 'mtls_unexpected_reason']);
+  console.log('Prometheus query of the MtlsUnexpectedIdentities expression:', JSON.stringify(row));
+  // No `for:`, so the rule fires at its next evaluation (every second here), with the reason in its labels.
+  const [alert] = await waitForRows(
+    'ALERTS{alertname="MtlsUnexpectedIdentities"}',
+    ['alertstate', 'job', 'mtls_unexpected_reason', 'severity'],
+    [['firing', 'mtls-app', 'spiffe_id', 'warning', '1']],
+  );
+  console.log('Prometheus query ALERTS{alertname="MtlsUnexpectedIdentities"}:', JSON.stringify(alert));
 });

@@ -5,6 +5,8 @@
 import { test, describe, before } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
+import v8 from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import type { AddressInfo } from 'node:net';
 import { metrics } from '@opentelemetry/api';
 import { MeterProvider, PeriodicExportingMetricReader } from '@opentelemetry/sdk-metrics';
@@ -45,6 +47,29 @@ function strip(points: ReceivedPoint[], metric: string) {
     .filter((p) => p.metric === metric)
     .map((p) => ({ attributes: p.attributes, value: p.value }))
     .sort((a, b) => JSON.stringify(a.attributes).localeCompare(JSON.stringify(b.attributes)));
+}
+
+/** The Prometheus exporter's text, as a scrape gets it, without the scope labels every series carries. */
+async function prometheusLines(exporter: PrometheusExporter): Promise<string[]> {
+  const scrapeServer = http.createServer((req, res) => exporter.getMetricsRequestHandler(req, res));
+  await new Promise<void>((r) => scrapeServer.listen(0, '127.0.0.1', r));
+  try {
+    const text = await new Promise<string>((resolve, reject) => {
+      http
+        .get({ host: '127.0.0.1', port: (scrapeServer.address() as AddressInfo).port, path: '/metrics' }, (res) => {
+          let body = '';
+          res.setEncoding('utf8');
+          res.on('data', (c: string) => (body += c));
+          res.on('end', () => resolve(body));
+        })
+        .on('error', reject);
+    });
+    return text
+      .split('\n')
+      .map((l) => l.replace(/,?otel_scope_name="mtls-observability",otel_scope_version="[^"]*"/, '').replace('{}', ''));
+  } finally {
+    await new Promise<void>((r) => scrapeServer.close(() => r()));
+  }
 }
 
 describe('OTLP/HTTP export', () => {
@@ -149,8 +174,6 @@ describe('Prometheus exporter, scraped over HTTP', () => {
   test('exposition names, units and values', async () => {
     const exporter = new PrometheusExporter({ preventServerStart: true });
     const provider = new MeterProvider({ readers: [exporter] });
-    const scrapeServer = http.createServer((req, res) => exporter.getMetricsRequestHandler(req, res));
-    await new Promise<void>((r) => scrapeServer.listen(0, '127.0.0.1', r));
     const mw = mtlsIdentity({ tracing: false, metrics: { meterProvider: provider }, require: true });
     const server = await startHttpsServer((req, res) => mw(req, res, () => res.end('ok')), { rejectUnauthorized: true });
     const observer = observeTlsServer(server.server, { metrics: { meterProvider: provider } });
@@ -159,20 +182,8 @@ describe('Prometheus exporter, scraped over HTTP', () => {
       await attempt(server.port, pki.clients.expired);
       await attempt(server.port, pki.clients.untrusted);
       await new Promise((r) => setTimeout(r, 100));
-      const text = await new Promise<string>((resolve, reject) => {
-        http
-          .get({ host: '127.0.0.1', port: (scrapeServer.address() as AddressInfo).port, path: '/metrics' }, (res) => {
-            let body = '';
-            res.setEncoding('utf8');
-            res.on('data', (c: string) => (body += c));
-            res.on('end', () => resolve(body));
-          })
-          .on('error', reject);
-      });
-      // Drop the scope labels every series carries, to compare the rest exactly.
-      const lines = text
-        .split('\n')
-        .map((l) => l.replace(/,?otel_scope_name="mtls-observability",otel_scope_version="[^"]*"/, '').replace('{}', ''));
+      const lines = await prometheusLines(exporter);
+      const text = lines.join('\n');
       const has = (line: string) => assert.ok(lines.includes(line), `missing ${line} in\n${text}`);
       has('# TYPE mtls_server_handshakes_total counter');
       has('mtls_server_handshakes_total{mtls_handshake_outcome="rejected",error_type="CERT_HAS_EXPIRED"} 1');
@@ -190,7 +201,6 @@ describe('Prometheus exporter, scraped over HTTP', () => {
       observer.detach();
       await server.close();
       await provider.shutdown();
-      await new Promise<void>((r) => scrapeServer.close(() => r()));
     }
   });
 });
@@ -431,6 +441,101 @@ describe('expiry instruments are fed by verified certificates only', () => {
       ]);
     } finally {
       await meter.shutdown();
+    }
+  });
+});
+
+describe('certificate gauges once no certificate was seen recently', () => {
+  const gaugeLines = (lines: string[]) => lines.filter((l) => /^mtls_server_client_certificate_(min_time_left|expiring|not_after)[ {]/.test(l));
+
+  test('the SDK (cumulative) goes on exporting the last value of a gauge point its callback no longer observes', async () => {
+    const meter = createTestMeter();
+    try {
+      let observing = true;
+      meter.provider
+        .getMeter('test')
+        .createObservableGauge('g')
+        .addCallback((result) => {
+          if (observing) result.observe(5, { k: 'a' });
+        });
+      assert.deepEqual(await meter.points('g'), [{ attributes: { k: 'a' }, value: 5 }]);
+      observing = false;
+      assert.deepEqual(await meter.points('g'), [{ attributes: { k: 'a' }, value: 5 }]);
+      assert.deepEqual(await meter.points('g'), [{ attributes: { k: 'a' }, value: 5 }]);
+    } finally {
+      await meter.shutdown();
+    }
+  });
+
+  test('min_time_left and each client\'s not_after read NaN (not their last value) through the Prometheus exporter; seen again, they are back', async () => {
+    const exporter = new PrometheusExporter({ preventServerStart: true });
+    const provider = new MeterProvider({ readers: [exporter] });
+    try {
+      const m = new MtlsMetrics({
+        meterProvider: provider,
+        trackCertificates: true,
+        recentCertificateSeconds: 1,
+        expiryWarningSeconds: 400 * 86_400,
+        clients: { label: 'subject-cn' },
+      });
+      // Before any verified certificate: no min_time_left point, nothing expiring.
+      m.recordRequest({ verified: false, verify: 'NONE', reason: 'CERT_MISSING', source: 'tls' });
+      assert.deepEqual(gaugeLines(await prometheusLines(exporter)), ['mtls_server_client_certificate_expiring 0']);
+      const alice = parseCertificate(pki.clients.valid.der);
+      const before = Date.now();
+      m.recordRequest({ verified: true, verify: 'SUCCESS', source: 'tls', certificate: alice });
+      const seen = gaugeLines(await prometheusLines(exporter));
+      const after = Date.now();
+      const minTimeLeft = Number(/^mtls_server_client_certificate_min_time_left (\S+)$/.exec(seen[0]!)?.[1]);
+      assert.ok(
+        minTimeLeft >= Math.floor((alice.notAfter.getTime() - after) / 1000) && minTimeLeft <= Math.floor((alice.notAfter.getTime() - before) / 1000),
+        seen[0],
+      );
+      assert.deepEqual(seen.slice(1), [
+        'mtls_server_client_certificate_expiring 1',
+        `mtls_server_client_certificate_not_after{mtls_client_id="alice"} ${alice.notAfter.getTime() / 1000}`,
+      ]);
+      // The window (1 s) passes without a connection.
+      await new Promise((r) => setTimeout(r, 1100));
+      const stale = [
+        'mtls_server_client_certificate_min_time_left NaN',
+        'mtls_server_client_certificate_expiring 0',
+        'mtls_server_client_certificate_not_after{mtls_client_id="alice"} NaN',
+      ];
+      assert.deepEqual(gaugeLines(await prometheusLines(exporter)), stale);
+      assert.deepEqual(gaugeLines(await prometheusLines(exporter)), stale);
+      m.recordRequest({ verified: true, verify: 'SUCCESS', source: 'tls', certificate: alice });
+      const back = gaugeLines(await prometheusLines(exporter));
+      assert.match(back[0]!, /^mtls_server_client_certificate_min_time_left \d+$/);
+      assert.deepEqual(back.slice(1), seen.slice(1));
+    } finally {
+      await provider.shutdown();
+    }
+  });
+
+  test('every recorder gone (garbage collected): the gauges read NaN, not the last recorder\'s values', async () => {
+    v8.setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as () => void;
+    const exporter = new PrometheusExporter({ preventServerStart: true });
+    const provider = new MeterProvider({ readers: [exporter] });
+    try {
+      const alice = parseCertificate(pki.clients.valid.der);
+      // Once this returns, nothing but a WeakRef in the instruments refers to the recorder.
+      (() => {
+        const m = new MtlsMetrics({ meterProvider: provider, trackCertificates: true, clients: { label: 'subject-cn' } });
+        m.recordRequest({ verified: true, verify: 'SUCCESS', source: 'tls', certificate: alice });
+      })();
+      assert.equal(gaugeLines(await prometheusLines(exporter)).length, 3);
+      // A WeakRef keeps its target until the current job ends.
+      await new Promise((r) => setImmediate(r));
+      gc();
+      assert.deepEqual(gaugeLines(await prometheusLines(exporter)), [
+        'mtls_server_client_certificate_min_time_left NaN',
+        'mtls_server_client_certificate_expiring NaN',
+        'mtls_server_client_certificate_not_after{mtls_client_id="alice"} NaN',
+      ]);
+    } finally {
+      await provider.shutdown();
     }
   });
 });
