@@ -47,6 +47,8 @@ import {
   type IdentityRecordHandle,
 } from './identity/seen-identities.js';
 import { formatIdentityAuditEvent, IDENTITY_AUDIT_OPTIONS, type IdentityAuditOptions } from './outputs/identity-audit.js';
+import { identityAuditRecord } from './outputs/identity-audit-record.js';
+import { LogRecordEmitter } from './outputs/log-records.js';
 import { lineWriter } from './internal/log-destination.js';
 
 /** `certificates` with the bounds of a cache the middleware builds for itself. */
@@ -127,8 +129,9 @@ export interface MtlsIdentityOptions extends TracingOptions {
   /**
    * Keep a bounded record of the verified client certificates seen, and write an audit event when
    * one is seen for the first time, when a known subject or SPIFFE ID shows up with a new serial
-   * number (a rotation), and for unexpected identities (see {@link IdentityAuditOptions} and
-   * docs/identities.md). Default: none (no record, no events).
+   * number (a rotation), and for unexpected identities: counted, and written as a line, as an
+   * OpenTelemetry log record (`audit.logs`, on by default once `audit` is set) and to `onEvent`
+   * (see {@link IdentityAuditOptions} and docs/identities.md). Default: none (no record, no events).
    */
   readonly audit?: IdentityAuditOptions;
 }
@@ -290,7 +293,10 @@ function identityChecksFor(
   };
 }
 
-/** Where an audit event goes: counted, written as a line, passed to `onEvent`; each guarded on its own. */
+/**
+ * Where an audit event goes: counted, written as a line, passed to `onEvent`, emitted as a log
+ * record; each guarded on its own.
+ */
 function auditOutputs(audit: IdentityAuditOptions | undefined, metrics: MtlsMetrics | undefined): ((event: IdentityAuditEvent) => void) | undefined {
   if (audit === undefined) return undefined;
   const outputs: ((event: IdentityAuditEvent) => void)[] = [];
@@ -301,6 +307,10 @@ function auditOutputs(audit: IdentityAuditOptions | undefined, metrics: MtlsMetr
     outputs.push(guardOnce(FACTORY, 'option "audit.log"', (event) => write(formatIdentityAuditEvent(event, format))));
   }
   if (audit.onEvent !== undefined) outputs.push(guardOnce(FACTORY, 'option "audit.onEvent"', audit.onEvent));
+  if (audit.logs !== false) {
+    const records = new LogRecordEmitter(audit.logs ?? {});
+    outputs.push(guardOnce(FACTORY, 'option "audit.logs"', (event) => records.emit(identityAuditRecord(event))));
+  }
   return (event) => {
     for (const output of outputs) output(event);
   };

@@ -25,11 +25,13 @@ import {
 } from '../identity/seen-identities.js';
 import { isLogDestination, type LogDestination } from '../internal/log-destination.js';
 import { isFunction, isOneOf, optionGroup, type OptionGroup } from '../internal/options.js';
+import { LOG_RECORDS_OPTIONS, type LogRecordsOptions } from './log-records.js';
 
 /** Output forms of the audit line. */
 export type IdentityAuditLogFormat = 'text' | 'json';
 
-const TEXT_TITLES: Readonly<Record<IdentityAuditEventType, string>> = {
+/** The title of each event kind: in the text line's quoted field and the log record's body. */
+export const AUDIT_EVENT_TITLES: Readonly<Record<IdentityAuditEventType, string>> = {
   first_seen: 'mTLS client first seen',
   rotation: 'mTLS client rotation',
   unexpected: 'mTLS client unexpected',
@@ -42,7 +44,7 @@ export function formatIdentityAuditEvent(event: IdentityAuditEvent, format: Iden
 
 function formatText(e: IdentityAuditEvent): string {
   let line =
-    `${logTextField(e.remoteAddress)} - - [${clfDate(eventTime(e.time))}] "${TEXT_TITLES[e.type]}" event=${e.type}` +
+    `${logTextField(e.remoteAddress)} - - [${clfDate(eventTime(e.time))}] "${AUDIT_EVENT_TITLES[e.type]}" event=${e.type}` +
     (e.type === 'unexpected' ? ` reason=${logTextField(e.reason)} mode=${logTextField(e.mode)}` : '') +
     ` source=${logTextField(e.source)} subject=${logTextField(e.subject)} issuer=${logTextField(e.issuer)}` +
     ` serial=${logTextField(e.serialNumber)} spiffe=${logTextField(e.spiffeId)} not_after=${logTextField(logDate(e.notAfter))}` +
@@ -93,6 +95,13 @@ export interface IdentityAuditOutputOptions {
   readonly logFormat?: IdentityAuditLogFormat;
   /** Called with each event, for structured loggers. A throw is caught. Default: none. */
   readonly onEvent?: (event: IdentityAuditEvent) => void;
+  /**
+   * One OpenTelemetry log record per event (`mtls.identity.first_seen`, `mtls.identity.rotation`,
+   * `mtls.identity.unexpected`; docs/identities.md), through the optional `@opentelemetry/api-logs`:
+   * `false` turns them off, `{ loggerProvider }` names the provider. Default: `{}` (the global
+   * `LoggerProvider`; nothing without `@opentelemetry/api-logs` or a logs SDK).
+   */
+  readonly logs?: false | LogRecordsOptions;
 }
 
 /** `audit` with a record of the middleware's own. */
@@ -132,6 +141,7 @@ export const IDENTITY_AUDIT_OPTIONS: OptionGroup = optionGroup<IdentityAuditOpti
     log: isLogDestination,
     logFormat: isOneOf(['text', 'json']),
     onEvent: isFunction,
+    logs: LOG_RECORDS_OPTIONS,
   },
   exclusive: [{ key: 'record', excludes: ['maxEntries'], fix: 'set maxEntries on the IdentityRecord instead' }],
 });

@@ -7,8 +7,8 @@
  * {@link LogRecordEmitter} is the one way the library emits a record: a caller builds an
  * {@link MtlsLogRecord} (event name, severity, body, attributes) and emits it; the emitter finds
  * the provider and logger and never throws. The handshake observer emits
- * `mtls.handshake.failure`; any other event (an audit event of the middleware) is one more
- * record builder next to its producer, emitted through the same class.
+ * `mtls.handshake.failure` (built in handshake/log-record.ts); the middleware emits the identity
+ * audit events `mtls.identity.*` (built in identity-audit-record.ts), through the same class.
  *
  * The types here are structural on purpose: the published declarations must not need an
  * optional package.

@@ -37,13 +37,13 @@ export const ERROR_TYPE_OTHER = '_OTHER';
 
 // --- mtls.* (this library's namespace) ---------------------------------------------------------
 
-/** Span: the client certificate's serial number, uppercase hex (same format as nginx's `$ssl_client_serial`). */
+/** Span and audit log records: the client certificate's serial number, uppercase hex (same format as nginx's `$ssl_client_serial`). */
 export const ATTR_MTLS_CLIENT_SERIAL_NUMBER = 'mtls.client.serial_number';
-/** Span: the client certificate's single `spiffe://` URI SAN. */
+/** Span and audit log records: the client certificate's single `spiffe://` URI SAN. */
 export const ATTR_MTLS_CLIENT_SPIFFE_ID = 'mtls.client.spiffe_id';
 /** Span: the verification verdict in nginx's vocabulary: `SUCCESS`, `FAILED:<reason>` or `NONE`. */
 export const ATTR_MTLS_CLIENT_VERIFY = 'mtls.client.verify';
-/** Span and metrics: where the identity came from: `tls` or a proxy header format name. */
+/** Span, metrics and audit log records: where the identity came from: `tls` or a proxy header format name. */
 export const ATTR_MTLS_CLIENT_SOURCE = 'mtls.client.source';
 /** Metrics: the verification result, lowercase: `success`, `failed` or `none`. */
 export const ATTR_MTLS_VERIFY_RESULT = 'mtls.verify.result';
@@ -60,9 +60,9 @@ export const CLIENT_ID_OTHER = ERROR_TYPE_OTHER;
 export const ATTR_MTLS_HANDSHAKE_OUTCOME = 'mtls.handshake.outcome';
 /** Metrics: what became of a TLS renegotiation: `refused` (the connection was closed) or `completed`. */
 export const ATTR_MTLS_RENEGOTIATION_OUTCOME = 'mtls.renegotiation.outcome';
-/** Metrics: which rule of `expected` an unexpected identity failed: `issuer`, `spiffe_id`, `subject` or `no_certificate`. */
+/** Metrics and the unexpected-identity log record: which rule of `expected` an unexpected identity failed: `issuer`, `spiffe_id`, `subject` or `no_certificate`. */
 export const ATTR_MTLS_UNEXPECTED_REASON = 'mtls.unexpected.reason';
-/** Metrics: the `expected.mode` of the middleware that counted it: `observe` or `enforce`. */
+/** Metrics and the unexpected-identity log record: the `expected.mode` of the middleware that counted it: `observe` or `enforce`. */
 export const ATTR_MTLS_EXPECTED_MODE = 'mtls.expected.mode';
 /** Metrics: the kind of an identity audit event: `first_seen`, `rotation` or `unexpected`. */
 export const ATTR_MTLS_AUDIT_EVENT = 'mtls.audit.event';
@@ -116,3 +116,18 @@ export const ATTR_CLIENT_ADDRESS = 'client.address';
 export const ATTR_CLIENT_PORT = 'client.port';
 /** Event name of the log record for each failed TLS handshake. */
 export const EVENT_MTLS_HANDSHAKE_FAILURE = 'mtls.handshake.failure';
+
+// --- Log records (mtlsIdentity's `audit.logs` option) -----------------------------------------
+
+/** Event name of the log record for a verified client certificate seen for the first time. */
+export const EVENT_MTLS_IDENTITY_FIRST_SEEN = 'mtls.identity.first_seen';
+/** Event name of the log record for a known subject or SPIFFE ID with a new serial number. */
+export const EVENT_MTLS_IDENTITY_ROTATION = 'mtls.identity.rotation';
+/** Event name of the log record for a verified identity `expected` does not list. */
+export const EVENT_MTLS_IDENTITY_UNEXPECTED = 'mtls.identity.unexpected';
+/** Rotation record: what the new certificate shares with the previous one, `spiffe_id` or `subject`. */
+export const ATTR_MTLS_ROTATION_BY = 'mtls.rotation.by';
+/** Rotation record: the previous certificate's serial number, uppercase hex. */
+export const ATTR_MTLS_ROTATION_PREVIOUS_SERIAL_NUMBER = 'mtls.rotation.previous.serial_number';
+/** Rotation record: the previous certificate's SHA-256 fingerprint, uppercase hex (as `tls.client.hash.sha256`). */
+export const ATTR_MTLS_ROTATION_PREVIOUS_HASH_SHA256 = 'mtls.rotation.previous.hash.sha256';

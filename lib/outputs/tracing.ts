@@ -62,21 +62,34 @@ const RPC_METADATA_KEY = Symbol.for('OpenTelemetry SDK Context Key RPC_METADATA'
 const attributeCache = new WeakMap<PeerIdentity, AttributesLike>();
 const certificateAttributeCache = new WeakMap<PeerCertificate, Readonly<Record<string, string>>>();
 
+/** The certificate fields {@link certificateAttributes} reads (an audit event has them all but `notBefore`). */
+export type CertificateAttributeFields = Pick<PeerCertificate, 'subject' | 'issuer' | 'fingerprint256' | 'notAfter' | 'serialNumber' | 'spiffeId'> &
+  Partial<Pick<PeerCertificate, 'notBefore'>>;
 
-function certificateAttributesOf(c: PeerCertificate): Readonly<Record<string, string>> {
-  let attributes = certificateAttributeCache.get(c);
-  if (attributes !== undefined) return attributes;
+/**
+ * A certificate's attributes: `tls.client.subject`, `tls.client.issuer`, `tls.client.hash.sha256`,
+ * `tls.client.not_before` (when given), `tls.client.not_after`, `mtls.client.serial_number` and
+ * `mtls.client.spiffe_id` (when present); each log-safe and bounded. The span attributes and the
+ * audit log records use the same ones.
+ */
+export function certificateAttributes(c: CertificateAttributeFields): Record<string, string> {
   const result: Record<string, string> = {};
   result[ATTR_TLS_CLIENT_SUBJECT] = boundedLogText(c.subject);
   result[ATTR_TLS_CLIENT_ISSUER] = boundedLogText(c.issuer);
   result[ATTR_TLS_CLIENT_HASH_SHA256] = boundedLogText(c.fingerprint256);
-  const notBefore = logDate(c.notBefore);
+  const notBefore = c.notBefore === undefined ? undefined : logDate(c.notBefore);
   if (notBefore !== undefined) result[ATTR_TLS_CLIENT_NOT_BEFORE] = notBefore;
   const notAfter = logDate(c.notAfter);
   if (notAfter !== undefined) result[ATTR_TLS_CLIENT_NOT_AFTER] = notAfter;
   result[ATTR_MTLS_CLIENT_SERIAL_NUMBER] = boundedLogText(c.serialNumber);
   if (c.spiffeId !== undefined) result[ATTR_MTLS_CLIENT_SPIFFE_ID] = boundedLogUri(c.spiffeId);
-  attributes = Object.freeze(result);
+  return result;
+}
+
+function certificateAttributesOf(c: PeerCertificate): Readonly<Record<string, string>> {
+  let attributes = certificateAttributeCache.get(c);
+  if (attributes !== undefined) return attributes;
+  attributes = Object.freeze(certificateAttributes(c));
   certificateAttributeCache.set(c, attributes);
   return attributes;
 }
