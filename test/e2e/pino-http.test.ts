@@ -40,8 +40,9 @@ after(async () => {
 function requestPart(id: number, certHeader = true): string {
   return (
     `{"level":30,"time":0,"pid":0,"hostname":"host","req":{"id":${id},"method":"GET","url":"/","query":{},"params":{},` +
-    // nginx's $host has no port; an empty $ssl_client_escaped_cert sends no header.
-    `"headers":{${certHeader ? '"x-ssl-client-cert":"[Redacted]",' : ''}"x-ssl-client-verify":"[Redacted]","host":"localhost","connection":"close"},` +
+    // nginx's $host has no port; an empty $ssl_client_escaped_cert sends no header; the upstream
+    // connection is kept alive (Connection cleared) and the client's address forwarded.
+    `"headers":{${certHeader ? '"x-ssl-client-cert":"[Redacted]",' : ''}"x-ssl-client-verify":"[Redacted]","host":"localhost","x-forwarded-for":"127.0.0.2"},` +
     '"remoteAddress":"127.0.0.1","remotePort":0},' +
     '"res":{"statusCode":200,"headers":{"x-powered-by":"Express","content-type":"text/plain; charset=utf-8","content-length":"2",' +
     '"etag":"W/\\"2-eoX0dku9ba8cNUXvu/DyeabcC+s\\""}},"responseTime":0'
