@@ -7,7 +7,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import type { DevCertificateSet } from '../../lib/dev-certs/index.js';
 import { getTestPki } from '../helpers/pki.js';
-import { startProxy, type RunningProxy } from './proxy-configs/proxy-process.js';
+import { startNginx, type RunningProxy } from './proxy-configs/proxy-process.js';
 import { assertEveryClientSameThroughProxy, assertKeepAliveAndForwardedFor, startProxiedApp, type ProxiedApp } from './proxy-configs/proxied-app.js';
 
 let pki: DevCertificateSet;
@@ -17,17 +17,7 @@ let nginx: RunningProxy;
 before(async () => {
   pki = await getTestPki();
   app = await startProxiedApp(pki, 'nginx');
-  nginx = await startProxy({
-    name: 'mtls-nginx',
-    config: 'nginx.conf',
-    files: {
-      'server-cert.pem': pki.server.chainPem,
-      'server-key.pem': pki.server.keyPem,
-      'client-ca.pem': pki.ca.certPem,
-    },
-    values: { APP_PORT: app.upstreamPort },
-    command: (dir, conf) => ['nginx', '-p', dir, '-c', conf, '-g', 'daemon off;'],
-  });
+  nginx = await startNginx('mtls-nginx', pki, app.upstreamPort);
 });
 
 after(async () => {

@@ -9,7 +9,7 @@ import type { DevCertificateSet } from '../../lib/dev-certs/index.js';
 import { parseCertificate } from '../../lib/certificate/parse.js';
 import { getTestPki } from '../helpers/pki.js';
 import { normalizePinoLine, startPinoApp, type PinoApp } from '../helpers/pino-app.js';
-import { startProxy, type RunningProxy } from './proxy-configs/proxy-process.js';
+import { startNginx, type RunningProxy } from './proxy-configs/proxy-process.js';
 
 let pki: DevCertificateSet;
 let app: PinoApp;
@@ -18,17 +18,7 @@ let nginx: RunningProxy;
 before(async () => {
   pki = await getTestPki();
   app = await startPinoApp(pki, { format: 'nginx', trustedProxies: ['127.0.0.1/32'] });
-  nginx = await startProxy({
-    name: 'mtls-nginx-pino',
-    config: 'nginx.conf',
-    files: {
-      'server-cert.pem': pki.server.chainPem,
-      'server-key.pem': pki.server.keyPem,
-      'client-ca.pem': pki.ca.certPem,
-    },
-    values: { APP_PORT: app.upstreamPort },
-    command: (dir, conf) => ['nginx', '-p', dir, '-c', conf, '-g', 'daemon off;'],
-  });
+  nginx = await startNginx('mtls-nginx-pino', pki, app.upstreamPort);
 });
 
 after(async () => {

@@ -11,7 +11,7 @@ import { IdentityRecord, DEFAULT_IDENTITY_RECORD_SIZE, type IdentityAuditEvent }
 import { parseCertificate } from '../../lib/certificate/parse.js';
 import { clfDate } from '../../lib/internal/log-date.js';
 import type { DevCertificate, DevCertificateSet } from '../../lib/dev-certs/index.js';
-import { getTestPki } from '../helpers/pki.js';
+import { getTestPki, issueExampleClient } from '../helpers/pki.js';
 import { httpsRequest, keepAliveAgent, startHttpsServer } from '../helpers/https.js';
 import { createTestMeter } from '../helpers/metric-reader.js';
 
@@ -20,19 +20,8 @@ before(async () => {
   pki = await getTestPki();
 });
 
-const NOT_AFTER = new Date('2030-01-01T00:00:00Z');
-
 function billing(serial: bigint, uri = 'spiffe://example.org/ns/prod/sa/billing', cn = 'billing'): Promise<DevCertificate> {
-  return pki.ca.issue({
-    subject: [
-      { type: 'O', value: 'Example' },
-      { type: 'CN', value: cn },
-    ],
-    serialNumber: serial,
-    san: { uri: [uri] },
-    notAfter: NOT_AFTER,
-    keyPair: pki.clients.valid.keyPair,
-  });
+  return issueExampleClient(cn, serial, uri);
 }
 
 async function startServer(options: MtlsIdentityOptions) {

@@ -18,7 +18,7 @@ import { parseCertificate } from '../../lib/certificate/parse.js';
 import { TRUNCATION_MARKER, MAX_LOG_FIELD_LENGTH } from '../../lib/internal/log-safe.js';
 import { libraryVersion } from '../../lib/outputs/otel-api.js';
 import type { DevCertificate, DevCertificateSet } from '../../lib/dev-certs/index.js';
-import { getTestPki } from '../helpers/pki.js';
+import { getTestPki, issueExampleClient } from '../helpers/pki.js';
 import { httpsRequest, keepAliveAgent, startHttpsServer } from '../helpers/https.js';
 import { startOtlpReceiver, type OtlpReceiver } from '../helpers/otlp-receiver.js';
 
@@ -34,21 +34,9 @@ after(async () => {
   await receiver?.close();
 });
 
-const NOT_AFTER = new Date('2030-01-01T00:00:00Z');
 const ISSUER = 'CN=mtls-observability development CA';
 
-function client(cn: string, serial: bigint, uri: string): Promise<DevCertificate> {
-  return pki.ca.issue({
-    subject: [
-      { type: 'O', value: 'Example' },
-      { type: 'CN', value: cn },
-    ],
-    serialNumber: serial,
-    san: { uri: [uri] },
-    notAfter: NOT_AFTER,
-    keyPair: pki.clients.valid.keyPair,
-  });
-}
+const client = issueExampleClient;
 
 async function startServer(options: MtlsIdentityOptions) {
   const mw = mtlsIdentity({ tracing: false, metrics: false, ...options });

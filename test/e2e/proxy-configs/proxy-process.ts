@@ -8,6 +8,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import type { DevCertificateSet } from '../../../lib/dev-certs/index.js';
 
 const HERE = path.dirname(new URL(import.meta.url).pathname);
 
@@ -127,4 +128,19 @@ export async function startProxy(options: StartProxyOptions): Promise<RunningPro
     }
   }
   throw lastError;
+}
+
+/** nginx with nginx.conf (the test PKI's server certificate and CA) in front of the app on `appPort`. */
+export function startNginx(name: string, pki: DevCertificateSet, appPort: number): Promise<RunningProxy> {
+  return startProxy({
+    name,
+    config: 'nginx.conf',
+    files: {
+      'server-cert.pem': pki.server.chainPem,
+      'server-key.pem': pki.server.keyPem,
+      'client-ca.pem': pki.ca.certPem,
+    },
+    values: { APP_PORT: appPort },
+    command: (dir, conf) => ['nginx', '-p', dir, '-c', conf, '-g', 'daemon off;'],
+  });
 }
