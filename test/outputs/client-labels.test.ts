@@ -1,6 +1,5 @@
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { once } from 'node:events';
 import { parseCertificate } from '../../lib/certificate/parse.js';
 import type { PeerCertificate } from '../../lib/certificate/peer-certificate.js';
 import { HOSTILE_COMMON_NAME, type DevCertificateSet } from '../../lib/dev-certs/index.js';
@@ -15,6 +14,7 @@ import {
 } from '../../lib/outputs/client-labels.js';
 import { mtlsIdentity } from '../../lib/middleware.js';
 import { getTestPki } from '../helpers/pki.js';
+import { captureWarnings } from '../helpers/warnings.js';
 
 let pki: DevCertificateSet;
 let alice: PeerCertificate;
@@ -98,17 +98,20 @@ test('a label function: called for verified identities only; non-strings and "" 
   assert.deepEqual(ids.map((id) => table.labelOf(id)), ['svc-a', undefined, undefined, undefined]);
   assert.deepEqual(seen, ids);
 
-  const warning = once(process, 'warning');
   const throwing = new ClientLabels({
     label: () => {
       throw new Error('label bug');
     },
   });
-  assert.equal(throwing.labelOf(verified(alice)), undefined);
-  assert.equal(throwing.labelOf(verified(alice)), undefined);
-  const [emitted] = (await warning) as [Error & { code?: string }];
-  assert.equal(emitted.message, 'mtlsIdentity(): option "metrics.clients.label" threw and was skipped: label bug');
-  assert.equal(emitted.code, 'MTLS_OBSERVER_ERROR');
+  const warnings = await captureWarnings(async () => {
+    assert.equal(throwing.labelOf(verified(alice)), undefined);
+    assert.equal(throwing.labelOf(verified(alice)), undefined);
+    await Promise.resolve();
+  });
+  assert.deepEqual(
+    warnings.map((w) => [w.code, w.message]),
+    [['MTLS_OBSERVER_ERROR', 'mtlsIdentity(): option "metrics.clients.label" threw and was skipped: label bug']],
+  );
 });
 
 test('option checks at factory time name the full path', () => {
