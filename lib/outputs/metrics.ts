@@ -183,7 +183,7 @@ function instrumentsFor(provider: MeterProviderLike, recorder: MtlsMetrics): Pro
     const untrustedProxyHeaders = meter.createObservableCounter(METRIC_MTLS_SERVER_UNTRUSTED_PROXY_HEADERS, {
       unit: '{request}',
       description:
-        'Requests from peers outside trustedProxies that carried forwarded client-certificate headers (ignored and removed).',
+        'Requests from peers outside proxy.trustedProxies that carried forwarded client-certificate headers (ignored and removed).',
     });
     const renegotiations = meter.createObservableCounter(METRIC_MTLS_SERVER_RENEGOTIATIONS, {
       unit: '{renegotiation}',
@@ -198,7 +198,23 @@ function instrumentsFor(provider: MeterProviderLike, recorder: MtlsMetrics): Pro
       description:
         'Per labelled client, the soonest expiry (Unix time) of its verified certificates seen recently; NaN once none was seen recently.',
     });
-    const counters: CounterInstruments = { requests, handshakes, untrustedProxyHeaders, renegotiations, foldedRequests };
+    const unexpectedIdentities = meter.createObservableCounter(METRIC_MTLS_SERVER_UNEXPECTED_IDENTITIES, {
+      unit: '{request}',
+      description: 'Requests with a verified client identity that the expected option does not list, by failed rule and mode.',
+    });
+    const auditEvents = meter.createObservableCounter(METRIC_MTLS_SERVER_AUDIT_EVENTS, {
+      unit: '{event}',
+      description: 'Identity audit events: a client certificate seen for the first time, a rotation, an unexpected identity reported.',
+    });
+    const counters: CounterInstruments = {
+      requests,
+      handshakes,
+      untrustedProxyHeaders,
+      renegotiations,
+      foldedRequests,
+      unexpectedIdentities,
+      auditEvents,
+    };
     const gauges: GaugeInstruments = {
       minTimeLeft,
       expiring,
@@ -213,6 +229,8 @@ function instrumentsFor(provider: MeterProviderLike, recorder: MtlsMetrics): Pro
       untrustedProxyHeaders,
       renegotiations,
       foldedRequests,
+      unexpectedIdentities,
+      auditEvents,
       minTimeLeft,
       expiring,
       notAfter,
@@ -232,6 +250,8 @@ interface CounterInstruments {
   readonly untrustedProxyHeaders: Observable;
   readonly renegotiations: Observable;
   readonly foldedRequests: Observable;
+  readonly unexpectedIdentities: Observable;
+  readonly auditEvents: Observable;
 }
 
 /** The observable gauges fed from the recorders' certificate-expiry records. */
@@ -257,6 +277,8 @@ function observe(
   const handshakeSums = new Map<string, CountEntry>();
   const untrustedSums = new Map<string, CountEntry>();
   const renegotiationSums = new Map<string, CountEntry>();
+  const unexpectedSums = new Map<string, CountEntry>();
+  const auditSums = new Map<string, CountEntry>();
   const records: RecentCertificates[] = [];
   let folded: number | undefined;
   for (const ref of recorders) {
@@ -269,6 +291,8 @@ function observe(
     addInto(handshakeSums, recorder.handshakes);
     addInto(untrustedSums, recorder.untrustedProxyHeaders);
     addInto(renegotiationSums, recorder.renegotiations);
+    addInto(unexpectedSums, recorder.unexpectedIdentities);
+    addInto(auditSums, recorder.auditEvents);
     if (recorder.recentCertificates !== undefined) records.push(recorder.recentCertificates);
     if (recorder.clientLabels !== undefined) folded = (folded ?? 0) + recorder.foldedRequests;
   }
@@ -278,6 +302,8 @@ function observe(
     result.observe(counters.untrustedProxyHeaders, entry.count, entry.attributes);
   }
   for (const entry of renegotiationSums.values()) result.observe(counters.renegotiations, entry.count, entry.attributes);
+  for (const entry of unexpectedSums.values()) result.observe(counters.unexpectedIdentities, entry.count, entry.attributes);
+  for (const entry of auditSums.values()) result.observe(counters.auditEvents, entry.count, entry.attributes);
   if (folded !== undefined) result.observe(counters.foldedRequests, folded);
   observeExpiry(result, gauges, records);
 }
@@ -348,6 +374,8 @@ export class MtlsMetrics {
   readonly handshakes = new CountTable();
   readonly untrustedProxyHeaders = new CountTable();
   readonly renegotiations = new CountTable();
+  readonly unexpectedIdentities = new CountTable();
+  readonly auditEvents = new CountTable();
   /** Present when this recorder tracks certificate expiry (the middleware's recorder). */
   readonly recentCertificates: RecentCertificates | undefined;
   /** Present with `metrics.clients`: the `mtls.client.id` table. */
@@ -481,7 +509,7 @@ export class MtlsMetrics {
 
   /**
    * Counts one request whose forwarded-certificate headers (of proxy `format`) came from a peer
-   * outside `trustedProxies`. The format name is from a fixed list, so cardinality stays bounded.
+   * outside `proxy.trustedProxies`. The format name is from a fixed list, so cardinality stays bounded.
    */
   recordUntrustedProxyHeaders(format: string): void {
     const source = SOURCE_PATTERN.test(format) ? format : ERROR_TYPE_OTHER;
@@ -496,10 +524,6 @@ export class MtlsMetrics {
 
   // --- Identity policy and audit (expected identities, first-seen and rotation events) --------
 
-  readonly unexpectedIdentities = new CountTable();
-  readonly auditEvents = new CountTable();
-  #auditProvider: MeterProviderLike | undefined;
-
   /**
    * Counts one request whose verified identity `expected` does not list: `reason` is the rule it
    * failed, `mode` the policy's mode. Both come from fixed vocabularies.
@@ -511,7 +535,7 @@ export class MtlsMetrics {
       () => [`${ERROR_TYPE_OTHER}|${mode}`, { [ATTR_MTLS_UNEXPECTED_REASON]: ERROR_TYPE_OTHER, [ATTR_MTLS_EXPECTED_MODE]: mode }],
     );
     entry.count++;
-    this.#bindAudit();
+    this.#bind();
   }
 
   /** Counts one identity audit event of kind `type` (`first_seen`, `rotation`, `unexpected`). */
@@ -522,50 +546,7 @@ export class MtlsMetrics {
       () => [ERROR_TYPE_OTHER, { [ATTR_MTLS_AUDIT_EVENT]: ERROR_TYPE_OTHER }],
     );
     entry.count++;
-    this.#bindAudit();
-  }
-
-  #bindAudit(): void {
     this.#bind();
-    const provider = this.#boundProvider;
-    if (provider === this.#auditProvider) return;
-    this.#auditProvider = provider;
-    if (provider !== undefined) auditRecordersFor(provider).add(new WeakRef(this));
   }
-}
 
-const auditRecordersByProvider = new WeakMap<MeterProviderLike, Set<WeakRef<MtlsMetrics>>>();
-
-/** The audit counters of `provider` (one set per provider, like {@link instrumentsFor}), and the recorders they sum. */
-function auditRecordersFor(provider: MeterProviderLike): Set<WeakRef<MtlsMetrics>> {
-  let recorders = auditRecordersByProvider.get(provider);
-  if (recorders !== undefined) return recorders;
-  const known = new Set<WeakRef<MtlsMetrics>>();
-  recorders = known;
-  const meter = provider.getMeter(INSTRUMENTATION_SCOPE_NAME, libraryVersion()) as Meter;
-  const unexpected = meter.createObservableCounter(METRIC_MTLS_SERVER_UNEXPECTED_IDENTITIES, {
-    unit: '{request}',
-    description: 'Requests with a verified client identity that the expected option does not list, by failed rule and mode.',
-  });
-  const events = meter.createObservableCounter(METRIC_MTLS_SERVER_AUDIT_EVENTS, {
-    unit: '{event}',
-    description: 'Identity audit events: a client certificate seen for the first time, a rotation, an unexpected identity reported.',
-  });
-  meter.addBatchObservableCallback((result) => {
-    const unexpectedSums = new Map<string, CountEntry>();
-    const eventSums = new Map<string, CountEntry>();
-    for (const ref of known) {
-      const recorder = ref.deref();
-      if (recorder === undefined) {
-        known.delete(ref);
-        continue;
-      }
-      addInto(unexpectedSums, recorder.unexpectedIdentities);
-      addInto(eventSums, recorder.auditEvents);
-    }
-    for (const entry of unexpectedSums.values()) result.observe(unexpected, entry.count, entry.attributes);
-    for (const entry of eventSums.values()) result.observe(events, entry.count, entry.attributes);
-  }, [unexpected, events]);
-  auditRecordersByProvider.set(provider, recorders);
-  return recorders;
 }
