@@ -3,6 +3,7 @@
  * or in trailers): one JSON line on `process.stderr`, so it reaches the process's logs without any
  * configuration. Log-safe: a client chooses none of its text but the header names Node accepted.
  */
+import { logDate } from '../internal/log-date.js';
 import { stringifyLogSafe } from '../internal/log-safe.js';
 import type { UntrustedProxyHeadersEvent } from '../identity/untrusted-proxy-headers.js';
 
@@ -13,7 +14,7 @@ export const UNTRUSTED_PROXY_HEADERS_EVENT = 'mtls.untrusted_proxy_headers';
 export function writeUntrustedProxyHeadersLine(event: UntrustedProxyHeadersEvent): void {
   process.stderr.write(
     `${stringifyLogSafe({
-      time: new Date().toISOString(),
+      time: logDate(new Date()),
       event: UNTRUSTED_PROXY_HEADERS_EVENT,
       remoteAddress: event.remoteAddress ?? null,
       format: event.format,
