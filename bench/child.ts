@@ -62,7 +62,7 @@ export class Child {
     this.process.send(m);
   }
 
-  /** Asks the child to exit (so --cpu-prof can write its profile), then kills it after a grace time. */
+  /** Asks the child to exit (so a --cpu-prof profile gets written), then kills it after a grace time. */
   async stop(): Promise<void> {
     if (this.exited) return;
     try {
@@ -92,15 +92,12 @@ export interface StartOptions {
   /** Pin to these cores with `taskset` (a core number or a list such as '0,1'). */
   readonly core?: number | string;
   readonly nodeFlags?: readonly string[];
-  /** A command the node process runs under, e.g. ['valgrind', '--tool=callgrind', ...]. */
-  readonly wrapper?: readonly string[];
 }
 
 /** Starts `node [flags] --import tsx bench/<script> ...args` with an IPC channel. */
 export function startBenchChild(name: string, script: string, args: readonly string[], options: StartOptions): Child {
   const node = [process.execPath, ...(options.nodeFlags ?? []), '--import', 'tsx', join(benchDir, script), ...args];
-  const wrapped = [...(options.wrapper ?? []), ...node];
-  const [command, ...rest] = options.core === undefined ? wrapped : ['taskset', '-c', String(options.core), ...wrapped];
+  const [command, ...rest] = options.core === undefined ? node : ['taskset', '-c', String(options.core), ...node];
   const child = spawn(command!, rest, { cwd: root, stdio: ['ignore', 'inherit', 'pipe', 'ipc'] });
   return new Child(name, child, options.log);
 }

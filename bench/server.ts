@@ -1,159 +1,102 @@
 /**
- * One benchmark server: a child process serving one variant over HTTPS with mutual TLS.
- * Usage (from bench/run.ts): node --import tsx bench/server.ts <variant> <certDir>
- * Talks to the parent over IPC: it sends { type: 'ready', port } once listening and answers
- * { type: 'cpu' } with its process.cpuUsage() so the parent can charge CPU time to a window.
+ * One end-to-end server: a child process serving one variant (bench/variants.ts) over HTTPS with
+ * mutual TLS. `node --import tsx bench/server.ts <variant> <certDir>`. Over IPC it sends
+ * { type: 'ready', port } once listening and answers { type: 'cpu' } with its CPU clock, so the
+ * parent charges each window what the server spent.
  */
 import { createRequire } from 'node:module';
 import { Writable } from 'node:stream';
+import https from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type * as Https from 'node:https';
-import type Express from 'express';
-import type Morgan from 'morgan';
+import type { TLSSocket } from 'node:tls';
+import express, { type RequestHandler } from 'express';
+import morgan from 'morgan';
+import * as pkijs from 'pkijs';
+import { CertificateCache, mtlsIdentity, observeTlsServer, registerMorganTokens } from 'mtls-observability';
 import { readCertFiles } from './certs.js';
 import { VARIANTS, type VariantName } from './variants.js';
 
 const require = createRequire(import.meta.url);
-const variantName = process.argv[2] as VariantName;
-const certDir = process.argv[3]!;
-const variant = VARIANTS[variantName];
-if (!variant) throw new Error(`bench/server.ts: unknown variant ${String(variantName)}`);
+const variant = process.argv[2] as VariantName;
+if (!(variant in VARIANTS)) throw new Error(`bench/server.ts: unknown variant ${variant}`);
+const certs = readCertFiles(process.argv[3]!);
 
-type Handler = (req: IncomingMessage, res: ServerResponse) => void;
+// The access log goes nowhere: the cost measured is making the line, not writing it.
+const nowhere = new Writable({ write: (_chunk, _encoding, done) => done() });
 
-// The access log goes nowhere: the cost measured is formatting the line, not writing it.
-const nullStream = new Writable({
-  write(_chunk, _encoding, callback) {
-    callback();
-  },
-});
+/** The common recipe: tokens that ask Node for the peer certificate on every request. */
+function registerHandTokens(): void {
+  morgan.token('client-subject', (req: IncomingMessage) => {
+    const subject = (req.socket as TLSSocket).getPeerCertificate().subject as Record<string, string> | undefined;
+    return subject ? Object.entries(subject).map(([k, v]) => `${k}=${v}`).join(', ') : undefined;
+  });
+  morgan.token('client-serial', (req: IncomingMessage) => (req.socket as TLSSocket).getPeerCertificate().serialNumber);
+}
+const HAND_FORMAT =
+  ':remote-addr - :remote-user [:date[clf]] ":method :url HTTP/:http-version" :status :res[content-length] ":referrer" ":user-agent"' +
+  ' subject=":client-subject" serial=:client-serial';
 
-/** A span exporter that drops everything: the cost measured is creating and ending spans. */
-const nullSpanExporter = {
-  export(_spans: unknown[], done: (result: { code: number }) => void) {
-    done({ code: 0 });
-  },
-  shutdown: async () => {},
-  forceFlush: async () => {},
+/** A naive identity middleware: pkijs parses the peer certificate on every request. */
+const naivePkijs: RequestHandler = (req, res, next) => {
+  const raw = (req.socket as TLSSocket).getPeerCertificate().raw as Buffer | undefined;
+  if (raw) {
+    const cert = pkijs.Certificate.fromBER(raw);
+    res.locals['subject'] = cert.subject.typesAndValues.map((tv) => `${tv.type}=${String(tv.value.valueBlock.value)}`).join(', ');
+    res.locals['serial'] = Buffer.from(cert.serialNumber.valueBlock.valueHexView).toString('hex');
+  }
+  next();
 };
 
-async function startTracing(): Promise<void> {
-  // Instrumentations patch http/https/express when they are require()d after this point.
-  const { NodeSDK } = await import('@opentelemetry/sdk-node');
-  const { BatchSpanProcessor } = await import('@opentelemetry/sdk-trace-base');
-  const { HttpInstrumentation } = await import('@opentelemetry/instrumentation-http');
-  const { ExpressInstrumentation } = await import('@opentelemetry/instrumentation-express');
-  const sdk = new NodeSDK({
-    spanProcessors: [new BatchSpanProcessor(nullSpanExporter)],
-    instrumentations: [new HttpInstrumentation(), new ExpressInstrumentation()],
-    resourceDetectors: [],
-  });
-  sdk.start();
-}
-
-async function makeMeterProvider(): Promise<unknown> {
-  const { MeterProvider, PeriodicExportingMetricReader, AggregationTemporality } = await import(
-    '@opentelemetry/sdk-metrics'
-  );
-  // Export every 5 s into nothing: collection cost is paid as in production, output is dropped.
-  const exporter = {
-    export(_m: unknown, done: (r: { code: number }) => void) {
-      done({ code: 0 });
-    },
-    shutdown: async () => {},
-    forceFlush: async () => {},
-    selectAggregationTemporality: () => AggregationTemporality.CUMULATIVE,
-  };
-  return new MeterProvider({
-    readers: [new PeriodicExportingMetricReader({ exporter, exportIntervalMillis: 5000 })],
-  });
-}
-
-/** The identity variants' certificate cache. */
-let certificateCache: { parseCount: number } | undefined;
-
-/** The MeterProvider of a metrics variant, also given to observeTlsServer (handshake metrics). */
+let cache: CertificateCache | undefined;
 let meterProvider: unknown;
-
-async function buildHandler(): Promise<Handler> {
-  if (variant.tracing) await startTracing();
-  if (variant.kind === 'bare') {
-    return (_req, res) => {
-      res.writeHead(200, { 'content-type': 'text/plain', 'content-length': '2' });
-      res.end('ok');
+const app = express();
+let format: string = 'combined';
+if (variant === 'mtls' || variant === 'mtlsMetrics') {
+  // The default cache's size and limits, passed in so that its parse count can be reported.
+  cache = new CertificateCache();
+  if (variant === 'mtlsMetrics') {
+    const { MeterProvider, PeriodicExportingMetricReader, AggregationTemporality } = await import('@opentelemetry/sdk-metrics');
+    // Collected and exported as in production, into nothing.
+    const exporter = {
+      export: (_m: unknown, done: (r: { code: number }) => void) => done({ code: 0 }),
+      shutdown: async () => {},
+      forceFlush: async () => {},
+      selectAggregationTemporality: () => AggregationTemporality.CUMULATIVE,
     };
+    meterProvider = new MeterProvider({ readers: [new PeriodicExportingMetricReader({ exporter, exportIntervalMillis: 5000 })] });
   }
-  const express = require('express') as typeof Express;
-  const morgan = require('morgan') as typeof Morgan;
-  const lib = (await import('mtls-observability')) as Record<string, unknown>;
-  const app = express();
-  let format = 'combined';
-  if (variant.identity) {
-    const mtlsIdentity = lib['mtlsIdentity'] as ((o?: unknown) => Handler) | undefined;
-    const registerMorganTokens = lib['registerMorganTokens'] as ((m: unknown, o?: unknown) => void) | undefined;
-    if (typeof mtlsIdentity !== 'function' || typeof registerMorganTokens !== 'function') {
-      throw new Error('library pieces missing: mtlsIdentity / registerMorganTokens not exported yet');
-    }
-    // The default cache, passed in so that its parse count can be reported (parses per request).
-    const CertificateCache = lib['CertificateCache'] as new () => { parseCount: number };
-    certificateCache = new CertificateCache();
-    const options: Record<string, unknown> = { certificates: { cache: certificateCache } };
-    if (variant.metrics) options['metrics'] = { meterProvider: (meterProvider = await makeMeterProvider()) };
-    let middleware: Handler;
-    try {
-      middleware = mtlsIdentity(options);
-    } catch (error) {
-      throw new Error(`mtlsIdentity(${Object.keys(options).join(', ')}) refused: ${(error as Error).message}`, { cause: error });
-    }
-    app.use(middleware as never);
-    registerMorganTokens(morgan);
-    format = 'mtls-combined';
+  app.use(mtlsIdentity({ certificates: { cache }, ...(meterProvider ? { metrics: { meterProvider: meterProvider as never } } : {}) }));
+  registerMorganTokens(morgan);
+  format = 'mtls-combined';
+} else if (variant === 'handTokens' || variant === 'certAuth' || variant === 'naivePkijs') {
+  if (variant === 'certAuth') app.use((require('client-certificate-auth') as (check: () => boolean) => RequestHandler)(() => true));
+  if (variant === 'naivePkijs') {
+    app.use(naivePkijs);
+    morgan.token('client-subject', (_req, res: ServerResponse & { locals?: Record<string, string> }) => res.locals?.['subject']);
+    morgan.token('client-serial', (_req, res: ServerResponse & { locals?: Record<string, string> }) => res.locals?.['serial']);
+  } else {
+    registerHandTokens();
   }
-  app.use(morgan(format as 'combined', { stream: nullStream }));
-  app.get('/', (_req, res) => {
-    res.send('ok');
-  });
-  return app;
+  format = HAND_FORMAT;
 }
-
-const handler = await buildHandler();
-const https = require('node:https') as typeof Https;
-const certs = readCertFiles(certDir);
-const server = https.createServer(
-  {
-    key: certs.serverKeyPem,
-    cert: certs.serverCertPem,
-    ca: certs.caPem,
-    requestCert: true,
-    rejectUnauthorized: false,
-    keepAliveTimeout: 60_000,
-  },
-  handler,
-);
-if (meterProvider !== undefined) {
-  // The metrics variants count handshakes too, with failure lines to the (null) access log.
-  const lib = (await import('mtls-observability')) as Record<string, unknown>;
-  const observeTlsServer = lib['observeTlsServer'] as ((s: unknown, o: unknown) => unknown) | undefined;
-  if (typeof observeTlsServer !== 'function') throw new Error('observeTlsServer is not exported');
-  observeTlsServer(server, { metrics: { meterProvider }, log: nullStream });
-}
-
-// For profiles: how many requests the process served in all (BENCH_COUNT_REQUESTS=1; off by default
-// so that the measured variants carry no extra listener).
-let served = 0;
-if (process.env['BENCH_COUNT_REQUESTS'] === '1') server.on('request', () => served++);
-server.listen(0, '127.0.0.1', () => {
-  const address = server.address();
-  const port = typeof address === 'object' && address ? address.port : 0;
-  process.send?.({ type: 'ready', port });
+app.use(morgan(format, { stream: nowhere }));
+app.get('/', (_req, res) => {
+  res.send('ok');
 });
-process.on('message', (message: { type: string }) => {
-  if (message.type === 'cpu') {
-    const m = process.memoryUsage();
-    process.send?.({ type: 'cpu', cpu: process.cpuUsage(), rss: m.rss, heapUsed: m.heapUsed, parses: certificateCache?.parseCount ?? 0 });
-  } else if (message.type === 'exit') {
-    if (served) process.stderr.write(`bench: server ${variantName} served ${served} requests in all\n`);
-    process.exit(0);
-  }
+
+const server = https.createServer(
+  { key: certs.serverKeyPem, cert: certs.serverCertPem, ca: certs.caPem, requestCert: true, rejectUnauthorized: false, keepAliveTimeout: 60_000 },
+  app,
+);
+// With metrics the handshakes are counted too, as a user of metrics would.
+if (meterProvider) observeTlsServer(server, { metrics: { meterProvider: meterProvider as never }, log: nowhere });
+server.listen(0, '127.0.0.1', () => {
+  process.send?.({ type: 'ready', port: (server.address() as { port: number }).port });
+});
+process.on('message', (m: { type: string }) => {
+  if (m.type === 'cpu') {
+    const cpu = process.cpuUsage();
+    process.send?.({ type: 'cpu', micros: cpu.user + cpu.system, parses: cache?.parseCount ?? 0 });
+  } else if (m.type === 'exit') process.exit(0);
 });
 process.on('disconnect', () => process.exit(0));

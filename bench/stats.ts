@@ -14,7 +14,7 @@ export function median(values: readonly number[]): number {
 }
 
 /** `items` rotated by `round`: over n rounds every item takes every position once (drift hits all alike). */
-export function roundOrder<T>(items: readonly T[], round: number): T[] {
+export function rotate<T>(items: readonly T[], round: number): T[] {
   const n = items.length;
   return items.map((_, i) => items[(i + round) % n]!);
 }
@@ -56,4 +56,20 @@ export function halfIqr(values: readonly number[]): number {
     return sorted[lo]! + (sorted[Math.min(lo + 1, sorted.length - 1)]! - sorted[lo]!) * (x - lo);
   };
   return (q(0.75) - q(0.25)) / 2;
+}
+
+/**
+ * `items` in an order drawn from `seed` (Fisher–Yates over a small LCG): the same seed gives the
+ * same order, and unlike a rotation no item always follows the same other one.
+ */
+export function shuffle<T>(items: readonly T[], seed: number): T[] {
+  const out = [...items];
+  let state = (seed * 2654435761 + 1) >>> 0;
+  for (let i = out.length - 1; i > 0; i--) {
+    state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
+    // The high bits: an LCG's low bits repeat with short periods.
+    const j = Math.floor((state / 2 ** 32) * (i + 1));
+    [out[i], out[j]] = [out[j]!, out[i]!];
+  }
+  return out;
 }

@@ -1,71 +1,70 @@
 /**
- * Turns between the servers of a window (the load generator's `--pairing turns`): one server
- * at a time gets requests and has the core to itself, and the turns alternate often enough that
- * every server of the window sees the same machine speed.
+ * Whose turn it is among the servers of a window. One server at a time gets requests and has its
+ * core to itself, as a production server would; the turns are short, so every server sees the same
+ * moments of a shared machine. A turn ends `turnMs` after it began; the next server's begins once
+ * the last request in flight to the current one has ended, so two servers never work at the same
+ * time and every turn is as long as the others.
  */
 export class Turns {
-  private active = 0;
+  current = 0;
+  /** How long each server has had its turns, ms. */
+  readonly heldMs: number[];
+  private turnStart = performance.now();
   private switching = false;
-  private readonly inFlight: number[];
-  private readonly waiting: (() => void)[][];
+  private inFlight = 0;
+  private readonly waiting: (() => void)[] = [];
   private timer: NodeJS.Timeout | undefined;
-  private running = false;
+  private running = true;
 
+  /** `turnMs` 0: turns end only on {@link endTurn}. */
   constructor(
     private readonly servers: number,
     private readonly turnMs: number,
   ) {
-    this.inFlight = Array.from({ length: servers }, () => 0);
-    this.waiting = Array.from({ length: servers }, () => []);
+    this.heldMs = Array.from({ length: servers }, () => 0);
+    this.startTimer();
   }
 
-  /** Starts the turns: server 0 first, the next one every `turnMs` (0: only on {@link endTurn}). */
-  start(): void {
-    this.running = true;
-    if (this.turnMs > 0) this.timer = setInterval(() => this.endTurn(), this.turnMs);
-  }
-
-  /**
-   * Ends the current turn: no new request for the active server, and the next server's turn
-   * starts as soon as the active one has no request in flight (at once if it has none).
-   */
   endTurn(): void {
-    if (!this.running) return;
     this.switching = true;
     this.maybeSwitch();
   }
 
-  /** The server whose turn it is. */
-  get current(): number {
-    return this.active;
-  }
-
-  /** Ends the turns: every waiting slot goes on (and sees that its window is over). */
-  stop(): void {
-    clearInterval(this.timer);
-    this.timer = undefined;
-    this.running = false;
-    this.switching = false;
-    for (const list of this.waiting) for (const wake of list.splice(0)) wake();
-  }
-
-  /** Resolves when server `i` may get a request; pair with {@link leave}. */
+  /** Resolves when server `i` may get a request (at once after {@link stop}); pair with {@link leave}. */
   async enter(i: number): Promise<void> {
-    while (this.running && (this.active !== i || this.switching)) {
-      await new Promise<void>((resolve) => this.waiting[i]!.push(resolve));
-    }
-    this.inFlight[i]!++;
+    while (this.running && (this.current !== i || this.switching)) await new Promise<void>((wake) => this.waiting.push(wake));
+    this.inFlight++;
   }
 
-  leave(i: number): void {
-    this.inFlight[i]!--;
+  leave(): void {
+    this.inFlight--;
     this.maybeSwitch();
   }
 
+  stop(): void {
+    if (!this.running) return;
+    clearTimeout(this.timer);
+    this.running = false;
+    this.heldMs[this.current]! += performance.now() - this.turnStart;
+    this.wakeAll();
+  }
+
   private maybeSwitch(): void {
-    if (!this.switching || this.inFlight[this.active]! > 0) return;
+    if (!this.running || !this.switching || this.inFlight > 0) return;
     this.switching = false;
-    this.active = (this.active + 1) % this.servers;
-    for (const wake of this.waiting[this.active]!.splice(0)) wake();
+    const now = performance.now();
+    this.heldMs[this.current]! += now - this.turnStart;
+    this.turnStart = now;
+    this.current = (this.current + 1) % this.servers;
+    this.startTimer();
+    this.wakeAll();
+  }
+
+  private startTimer(): void {
+    if (this.turnMs > 0) this.timer = setTimeout(() => this.endTurn(), this.turnMs);
+  }
+
+  private wakeAll(): void {
+    for (const wake of this.waiting.splice(0)) wake();
   }
 }
