@@ -8,21 +8,12 @@
  * their serial number and signature. Sends `{ type: 'memory', report }` over IPC, or prints it.
  */
 import { CertificateCache, certificateCacheWeight, mtlsIdentity, parseCertificate } from 'mtls-observability';
-import { MeterProvider, MetricReader } from '@opentelemetry/sdk-metrics';
+import { MeterProvider } from '@opentelemetry/sdk-metrics';
 import morgan from 'morgan';
-import { derVariant, hostileCertificates, morganFormats, newRequest, serialSpan, socketStub, TYPICAL_CLIENT, typicalCa } from './in-process.js';
+import { derVariant, hostileCertificates, morganFormats, newRequest, QuietReader, serialSpan, socketStub, TYPICAL_CLIENT, typicalCa } from './in-process.js';
 
 export interface MemorySeries { readonly label: string; readonly certificateBytes: number; readonly points: readonly { readonly count: number; readonly heapMB: number }[] }
 export interface MemoryReport { readonly series: readonly MemorySeries[]; readonly cache: { readonly entries: number; readonly maxEntries: number; readonly bytes?: number; readonly maxBytes?: number }; readonly notes: readonly string[] }
-
-class QuietReader extends MetricReader {
-  protected override onForceFlush(): Promise<void> {
-    return Promise.resolve();
-  }
-  protected override onShutdown(): Promise<void> {
-    return Promise.resolve();
-  }
-}
 
 const MB = 1024 * 1024;
 const gc = (globalThis as { gc?: () => void }).gc;
