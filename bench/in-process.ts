@@ -19,7 +19,7 @@ import { NodeTracerProvider } from '@opentelemetry/sdk-trace-node';
 import { SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { CertificateCache, getPeerIdentity, mtlsIdentity, registerMorganTokens, type MtlsIdentityMiddleware } from 'mtls-observability';
 import { createCertificateAuthority, type DevCertificateAuthority } from 'mtls-observability/dev-certs';
-import { halfIqr, median, percentile, roundOrder } from './stats.js';
+import { halfIqr, median, percentile, rotate } from './stats.js';
 
 export type CostKey = 'keepalive' | 'morganCombined' | 'newConnectionKnownCert' | 'getPeerCertificate' | 'newCertTypical' | 'newCertWorst' | 'metricsAdded' | 'tracingAdded' | 'pkijsParse';
 export interface CostRow { readonly key: CostKey; readonly label: string; readonly medianMicros: number; readonly spreadMicros: number; readonly maxMicros: number; readonly samples: number; readonly timing: string /* how it was timed, short */ }
@@ -289,7 +289,7 @@ async function main(): Promise<InProcessReport> {
   };
   const rounds = quick ? 50 : 600;
   for (let round = -20; round < rounds; round++) {
-    for (const v of roundOrder(variants, round + 20)) {
+    for (const v of rotate(variants, round + 20)) {
       const micros = batch(v);
       if (round >= 0) means.get(v.name)!.push(micros);
     }
@@ -324,7 +324,7 @@ async function main(): Promise<InProcessReport> {
   ];
   const connectionRounds = quick ? 4 : 20;
   for (let round = -2; round < connectionRounds; round++) {
-    for (const task of roundOrder(connectionTasks, round + 2)) {
+    for (const task of rotate(connectionTasks, round + 2)) {
       const opened: { socket: tls.TLSSocket; close: () => void }[] = [];
       for (let i = 0; i < PER_BATCH; i++) opened.push(await connection());
       const calls = opened.map((c) => task.prepare(c.socket));
@@ -379,7 +379,7 @@ async function main(): Promise<InProcessReport> {
     }),
   ];
   const certRounds = quick ? 30 : 300;
-  for (let round = -10; round < certRounds; round++) for (const task of roundOrder(tasks, round + 10)) task(round >= 0);
+  for (let round = -10; round < certRounds; round++) for (const task of rotate(tasks, round + 10)) task(round >= 0);
 
   rows.push(
     costRow('keepalive', 'keep-alive request: mtlsIdentity() (defaults, no SDK meter provider, no active span) + mtls-combined', batched, m('keepalive')),

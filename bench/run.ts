@@ -67,7 +67,7 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
     },
   });
   const quick = values.quick;
-  const rounds = Number(values.rounds ?? (quick ? 1 : 8));
+  const rounds = Number(values.rounds ?? (quick ? 1 : 7));
   if (!Number.isInteger(rounds) || rounds < 1) throw new TypeError(`bench: --rounds takes a whole number ≥ 1; got "${values.rounds}"`);
   const variants = names('variants', values.variants, VARIANT_NAMES);
   return {
@@ -80,7 +80,7 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
     warmupMs: quick ? 50 : 200,
     durationMs: quick ? 150 : 400,
     turnMs: 100,
-    pool: quick ? 50 : 1500,
+    pool: quick ? 50 : 1200,
     concurrency: 8,
   };
 }
