@@ -188,8 +188,11 @@ function message(type: string): Promise<void> {
   });
 }
 
+/** Each server's session tickets, kept from window to window as a client with a session cache would. */
+const tickets = new Map<number, (Buffer | undefined)[]>();
+
 async function run(m: RunMessage): Promise<void> {
-  const slots: Slot[][] = m.ports.map(() => Array.from({ length: m.concurrency }, () => ({})));
+  const slots: Slot[][] = m.ports.map((port) => Array.from({ length: m.concurrency }, (_, i) => ({ session: tickets.get(port)?.[i] })));
   const warmEnd = performance.now() + m.warmupMs;
   await drive(m, slots, m.ports.map(noCounts), () => warmEnd);
   process.send?.({ type: 'warm' });
@@ -202,6 +205,7 @@ async function run(m: RunMessage): Promise<void> {
   const heldMs = await drive(m, slots, counts, until);
   const results: WindowResult[] = counts.map((c, i) => ({ ...c, elapsedMs: heldMs[i]! }));
   process.send?.({ type: 'done', results });
+  m.ports.forEach((port, i) => tickets.set(port, slots[i]!.map((slot) => slot.session)));
   await message('close');
   for (const slot of slots.flat()) slot.socket?.destroy();
   process.send?.({ type: 'closed' });

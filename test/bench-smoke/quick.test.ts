@@ -83,8 +83,9 @@ describe('npm run bench -- --quick', () => {
   test('prints one verdict line per goal', () => {
     const lines = stdout.split('\n');
     const at = lines.findIndex((l) => l.startsWith('verdicts '));
-    const printed = lines.slice(at + 1, -1);
+    const printed = lines.slice(at + 1).filter((l) => l.startsWith('  '));
     assert.equal(printed.length, verdicts(results).length);
-    for (const line of printed) assert.match(line, /^ {2}(MET {4}|MISSED) (firm {5}|not firm ) \S/);
+    assert.match(lines[at + 1 + printed.length]!, /^\(\d+ s\)$/);
+    for (const line of printed) assert.match(line, /^ {2}(MET {4}|MISSED )(firm {6}|not firm {2})\S/);
   });
 });
