@@ -9,13 +9,82 @@
 export const IPV4_MAPPED_PREFIX: readonly number[] = Object.freeze([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff]);
 
 const HEX = '0123456789abcdef';
+const COLON = 0x3a;
+const DOT = 0x2e;
+const ZERO = 0x30;
 
-function hexGroup(value: number): string {
+/**
+ * An address's text is written here as ASCII codes and read back in one piece: the strings are
+ * kept in the certificate, and one read gives one flat string where `+` leaves a rope of its
+ * pieces, without building a string per piece as `join` needs. The longest text, eight full
+ * groups, has 39 characters.
+ */
+const out = Buffer.alloc(39);
+const MAPPED_TEXT = Buffer.from('::ffff:', 'latin1');
+
+function writeDecimal(at: number, value: number): number {
+  if (value >= 100) out[at++] = ZERO + Math.floor(value / 100);
+  if (value >= 10) out[at++] = ZERO + (Math.floor(value / 10) % 10);
+  out[at++] = ZERO + (value % 10);
+  return at;
+}
+
+function writeIpv4(at: number, bytes: Uint8Array, from: number): number {
+  at = writeDecimal(at, bytes[from]!);
+  out[at++] = DOT;
+  at = writeDecimal(at, bytes[from + 1]!);
+  out[at++] = DOT;
+  at = writeDecimal(at, bytes[from + 2]!);
+  out[at++] = DOT;
+  return writeDecimal(at, bytes[from + 3]!);
+}
+
+function writeGroup(at: number, value: number): number {
   // RFC 5952 section 4.1/4.3: no leading zeros, lowercase.
-  if (value < 0x10) return HEX[value]!;
-  if (value < 0x100) return HEX[value >> 4]! + HEX[value & 15]!;
-  if (value < 0x1000) return HEX[value >> 8]! + HEX[(value >> 4) & 15]! + HEX[value & 15]!;
-  return HEX[value >> 12]! + HEX[(value >> 8) & 15]! + HEX[(value >> 4) & 15]! + HEX[value & 15]!;
+  if (value >= 0x1000) out[at++] = HEX.charCodeAt(value >> 12);
+  if (value >= 0x100) out[at++] = HEX.charCodeAt((value >> 8) & 15);
+  if (value >= 0x10) out[at++] = HEX.charCodeAt((value >> 4) & 15);
+  out[at++] = HEX.charCodeAt(value & 15);
+  return at;
+}
+
+/** Writes 16 octets from the start of `out`; returns where the text ends. */
+function writeIpv6(bytes: Uint8Array): number {
+  let zeros = 0;
+  while (zeros < 10 && bytes[zeros] === 0) zeros++;
+  if (zeros === 10 && bytes[10] === 0xff && bytes[11] === 0xff) {
+    out.set(MAPPED_TEXT);
+    return writeIpv4(MAPPED_TEXT.length, bytes, 12);
+  }
+  let bestStart = -1;
+  let bestLength = 1; // RFC 5952 section 4.2.2: a single zero group is not compressed
+  for (let group = 0; group < 8; ) {
+    if ((bytes[2 * group]! | bytes[2 * group + 1]!) !== 0) {
+      group++;
+      continue;
+    }
+    let end = group + 1;
+    while (end < 8 && (bytes[2 * end]! | bytes[2 * end + 1]!) === 0) end++;
+    // Strictly longer: on a tie the first run is compressed (RFC 5952 section 4.2.3).
+    if (end - group > bestLength) {
+      bestStart = group;
+      bestLength = end - group;
+    }
+    group = end;
+  }
+  const afterRun = bestStart + bestLength;
+  let at = 0;
+  for (let group = 0; group < 8; group++) {
+    if (group === bestStart) {
+      out[at++] = COLON;
+      out[at++] = COLON;
+      group = afterRun - 1;
+      continue;
+    }
+    if (group > 0 && group !== afterRun) out[at++] = COLON;
+    at = writeGroup(at, (bytes[2 * group]! << 8) | bytes[2 * group + 1]!);
+  }
+  return at;
 }
 
 /**
@@ -25,37 +94,11 @@ function hexGroup(value: number): string {
  * e.g. `::ffff:192.0.2.1`. Returns `undefined` for any other length.
  */
 export function formatIpAddress(bytes: Uint8Array): string | undefined {
-  // Joined rather than concatenated: the strings are kept in the certificate, and join makes
-  // one flat string where `+` leaves a rope of its pieces.
-  if (bytes.length === 4) return [bytes[0], bytes[1], bytes[2], bytes[3]].join('.');
-  if (bytes.length !== 16) return undefined;
-  const groups: number[] = [];
-  for (let i = 0; i < 16; i += 2) groups.push((bytes[i]! << 8) | bytes[i + 1]!);
-  if (
-    groups[0] === 0 && groups[1] === 0 && groups[2] === 0 && groups[3] === 0 &&
-    groups[4] === 0 && groups[5] === 0xffff
-  ) {
-    return ['::ffff:', bytes[12], '.', bytes[13], '.', bytes[14], '.', bytes[15]].join('');
-  }
-  let bestStart = -1;
-  let bestLength = 1; // RFC 5952 section 4.2.2: a single zero group is not compressed
-  for (let i = 0; i < 8; ) {
-    if (groups[i] !== 0) {
-      i++;
-      continue;
-    }
-    let j = i;
-    while (j < 8 && groups[j] === 0) j++;
-    if (j - i > bestLength) {
-      bestStart = i;
-      bestLength = j - i;
-    }
-    i = j;
-  }
-  if (bestStart < 0) return groups.map(hexGroup).join(':');
-  const head = groups.slice(0, bestStart).map(hexGroup).join(':');
-  const tail = groups.slice(bestStart + bestLength).map(hexGroup).join(':');
-  return [head, tail].join('::');
+  let end: number;
+  if (bytes.length === 4) end = writeIpv4(0, bytes, 0);
+  else if (bytes.length === 16) end = writeIpv6(bytes);
+  else return undefined;
+  return out.toString('latin1', 0, end);
 }
 
 const IPV4_PART = /^(?:0|[1-9][0-9]{0,2})$/;

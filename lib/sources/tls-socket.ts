@@ -72,40 +72,48 @@ export class TlsSocketSource implements IdentitySource {
       const cached = this.#connections.entry(socket);
       // An identity read with another certificate cache may have been read under other limits.
       if (cached !== undefined && (cached.readBy === this.#certificates || cached.identity === NOT_TLS)) return cached.identity;
-      const identity = this.#read(socket);
-      if (identity === NOT_TLS) this.#connections.set(socket, identity, false, this.#certificates);
-      else if (identity !== CLOSED && identity !== RENEGOTIATING) this.#remember(socket, socket, identity, cached === undefined);
-      return identity;
+      return this.#read(socket, cached === undefined);
     } catch {
       // HTTP/2's socket proxy throws ERR_HTTP2_SOCKET_UNBOUND once its session is gone.
       return CLOSED;
     }
   }
 
-  /** `watch`: no entry existed, so no listener forgets it on the next handshake yet. */
-  #remember(key: object, socket: TlsSocketLike, identity: PeerIdentity, watch: boolean): void {
-    // TLS 1.3 has no renegotiation: its certificate cannot change.
-    const renegotiable = socket.getProtocol?.() !== 'TLSv1.3';
-    if (renegotiable) {
-      if (typeof socket.once !== 'function') return; // cannot learn of a renegotiation: never cache
-      const connections = this.#connections;
-      if (watch) socket.once('secure', () => connections.delete(key));
-    }
-    this.#connections.set(key, identity, renegotiable, this.#certificates);
-  }
-
-  #read(socket: TlsSocketLike): PeerIdentity {
+  /**
+   * Reads the identity and caches it, unless the connection is closed or mid-handshake. `watch`:
+   * no entry existed, so no listener forgets it on the next handshake yet.
+   */
+  #read(socket: TlsSocketLike, watch: boolean): PeerIdentity {
     // Checked first: HTTP/2's socket proxy answers from the stream once the session is gone, so
     // `encrypted` would read as undefined and the request would look like plain HTTP.
     if (socket.destroyed === true) return CLOSED;
-    if (socket.encrypted !== true) return NOT_TLS;
+    if (socket.encrypted !== true) {
+      this.#connections.set(socket, NOT_TLS, false, this.#certificates);
+      return NOT_TLS;
+    }
     // A destroyed socket gives null; no certificate gives {} (Node's authorizationError then says
     // UNABLE_TO_GET_ISSUER_CERT, which would misreport a missing certificate as a failed one).
     const peer = socket.getPeerCertificate?.() as { raw?: unknown } | null | undefined;
     if (peer === null || peer === undefined || socket.destroyed === true) return CLOSED;
+    // TLS 1.3 has no renegotiation: its certificate cannot change.
     const renegotiable = socket.getProtocol?.() !== 'TLSv1.3';
     if (renegotiable && typeof socket.getCipher === 'function' && socket.getCipher() === undefined) return RENEGOTIATING;
-    const der = peer.raw;
+    const identity = this.#identify(socket, peer.raw, renegotiable);
+    this.#remember(socket, identity, renegotiable, watch);
+    return identity;
+  }
+
+  #remember(socket: TlsSocketLike, identity: PeerIdentity, renegotiable: boolean, watch: boolean): void {
+    if (renegotiable) {
+      if (typeof socket.once !== 'function') return; // cannot learn of a renegotiation: never cache
+      const connections = this.#connections;
+      if (watch) socket.once('secure', () => connections.delete(socket));
+    }
+    this.#connections.set(socket, identity, renegotiable, this.#certificates);
+  }
+
+  /** The identity the certificate `der` gives, with the connection's verification verdict. */
+  #identify(socket: TlsSocketLike, der: unknown, renegotiable: boolean): PeerIdentity {
     if (!(der instanceof Uint8Array)) return MISSING;
     let error = socket.authorizationError;
     if (renegotiable && (error === null || error === undefined)) error = currentVerifyError(socket);

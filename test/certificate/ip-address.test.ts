@@ -69,6 +69,53 @@ test('property: every 16-byte address round-trips through Node and is canonical'
   );
 });
 
+/**
+ * The straightforward formatter, pieces joined, kept as the oracle for the byte-writing one:
+ * Node has no formatter that writes IPv4-mapped addresses in mixed notation.
+ */
+function referenceFormat(bytes: Uint8Array): string {
+  if (bytes.length === 4) return Array.from(bytes).join('.');
+  const groups = Array.from({ length: 8 }, (_, i) => (bytes[2 * i]! << 8) | bytes[2 * i + 1]!);
+  if (groups.slice(0, 5).every((group) => group === 0) && groups[5] === 0xffff) return `::ffff:${Array.from(bytes.subarray(12)).join('.')}`;
+  let bestStart = -1;
+  let bestLength = 1;
+  for (let i = 0; i < 8; ) {
+    let j = i;
+    while (j < 8 && groups[j] === 0) j++;
+    if (j - i > bestLength) [bestStart, bestLength] = [i, j - i];
+    i = Math.max(j, i + 1);
+  }
+  const text = (part: number[]) => part.map((group) => group.toString(16)).join(':');
+  if (bestStart < 0) return text(groups);
+  return `${text(groups.slice(0, bestStart))}::${text(groups.slice(bestStart + bestLength))}`;
+}
+
+test('property: formatIpAddress writes what the reference formatter writes', () => {
+  // Mostly zero groups, so runs of every length and position (and ties) are common; a share of
+  // IPv4-mapped prefixes, and groups of every digit count.
+  const group = fc.oneof(
+    { arbitrary: fc.constant(0), weight: 4 },
+    { arbitrary: fc.integer({ min: 0, max: 0xffff }), weight: 2 },
+    { arbitrary: fc.constantFrom(1, 0xf, 0x10, 0xff, 0x100, 0xfff, 0x1000, 0xffff), weight: 1 },
+  );
+  const mapped = fc.tuple(fc.constant([0, 0, 0, 0, 0, 0xffff]), fc.array(group, { minLength: 2, maxLength: 2 })).map(([head, tail]) => [...head, ...tail]);
+  const address = fc.oneof({ arbitrary: fc.array(group, { minLength: 8, maxLength: 8 }), weight: 9 }, { arbitrary: mapped, weight: 1 }).map((groups) =>
+    Uint8Array.from(groups.flatMap((value) => [value >> 8, value & 0xff])),
+  );
+  fc.assert(
+    fc.property(address, (bytes) => {
+      assert.equal(formatIpAddress(bytes), referenceFormat(bytes));
+    }),
+    { numRuns: 200_000, seed: 5 },
+  );
+  fc.assert(
+    fc.property(fc.uint8Array({ minLength: 4, maxLength: 4 }), (bytes) => {
+      assert.equal(formatIpAddress(bytes), referenceFormat(bytes));
+    }),
+    { numRuns: 10_000, seed: 5 },
+  );
+});
+
 const hex = (bytes: Uint8Array | undefined): string | undefined =>
   bytes === undefined ? undefined : Buffer.from(bytes).toString('hex');
 

@@ -461,3 +461,33 @@ test('HTTP/2: a session destroyed before the lookup gives CONNECTION_CLOSED, nev
     await new Promise((resolve) => server.close(resolve));
   }
 });
+
+test('the protocol is asked once per read of a connection, and not again while its identity is cached', async () => {
+  for (const maxVersion of ['TLSv1.2', 'TLSv1.3'] as const) {
+    const { source } = newSource();
+    const calls: number[] = [];
+    const server = await startHttpsServer(
+      (req, res) => {
+        const socket = req.socket as TLSSocket;
+        const getProtocol = socket.getProtocol.bind(socket);
+        let count = 0;
+        socket.getProtocol = () => {
+          count++;
+          return getProtocol();
+        };
+        assert.equal(source.resolve(req).verified, true);
+        calls.push(count);
+        res.end();
+      },
+      { maxVersion },
+    );
+    const agent = keepAliveAgent(pki.clients.valid);
+    try {
+      for (let i = 0; i < 3; i++) await httpsRequest({ port: server.port, agent });
+      assert.deepEqual(calls, [1, 0, 0], maxVersion);
+    } finally {
+      agent.destroy();
+      await server.close();
+    }
+  }
+});
