@@ -403,13 +403,10 @@ async function main(): Promise<InProcessReport> {
     addedCostRow('tracingAdded', 'tracing: true with a recording span (NodeTracerProvider) added to a keep-alive request', `${paired}; both run each call inside context.with(its own span)`, m('tracing'), m('baseInSpan')),
     costRow('pkijsParse', `pkijs Certificate.fromBER of the same ${typical.length} B certificate`, `batches of ${PKIJS_BATCH} calls; median of ${certRounds} batch means; max = slowest batch mean`, pkijsMeans),
   );
-  const spread = (micros: readonly number[]) =>
-    `median ${µs(median(micros))} µs, p90 ${µs(percentile([...micros].sort((a, b) => a - b), 0.9))}, max ${µs(Math.max(...micros))}`;
-  for (const h of hostile) {
-    notes.push(`hostile ${h.kind}: ${h.der.length} B; CertificateCache.get ${spread(h.parses)}; first request (mtlsIdentity() + mtls-combined, unverified, socket stub) ${spread(h.requests)}`);
-  }
+  const spread = (micros: readonly number[]) => `${µs(median(micros))} / ${µs(percentile([...micros].sort((a, b) => a - b), 0.9))}`;
+  notes.push('hostile kinds, µs median / p90: CertificateCache.get; whole first request (mtlsIdentity() + mtls-combined, unverified)');
+  for (const h of hostile) notes.push(`  ${h.kind} (${h.der.length} B): ${spread(h.parses)}; ${spread(h.requests)}`);
   notes.push('single-call maxima include GC pauses and the host\'s scheduling noise');
-  notes.push(`node ${process.version}; samples after warm-up rounds; ${quick ? 'quick run' : 'default run'}`);
   return { rows, notes };
 }
 
