@@ -32,9 +32,8 @@ function registerHandTokens(): void {
   });
   morgan.token('client-serial', (req: IncomingMessage) => (req.socket as TLSSocket).getPeerCertificate().serialNumber);
 }
-const HAND_FORMAT =
-  ':remote-addr - :remote-user [:date[clf]] ":method :url HTTP/:http-version" :status :res[content-length] ":referrer" ":user-agent"' +
-  ' subject=":client-subject" serial=:client-serial';
+/** morgan's own combined line, followed by the recipe's two fields. */
+const HAND_FORMAT = `${(morgan as unknown as Record<string, string>)['combined']} subject=":client-subject" serial=:client-serial`;
 
 /** A naive identity middleware: pkijs parses the peer certificate on every request. */
 const naivePkijs: RequestHandler = (req, res, next) => {
